@@ -1,0 +1,256 @@
+package ari
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Config is everything the client needs; the zero value of every field but
+// URL, Username, Password and Application has a sensible default.
+type Config struct {
+	// URL is ARI's base URL, e.g. "http://127.0.0.1:8088/ari".
+	URL string
+	// Username and Password are the ari.conf user's credentials (basic auth
+	// on REST and on the WebSocket handshake).
+	Username, Password string
+	// Application is the Stasis application name the WebSocket registers.
+	Application string
+	// SubscribeAll asks Asterisk for every event of the system, not just of
+	// the application's own channels and bridges.
+	SubscribeAll bool
+	// RequestTimeout bounds every REST request (default 5 s). A context with
+	// an earlier deadline wins.
+	RequestTimeout time.Duration
+	// DialTimeout bounds one WebSocket handshake (default 5 s).
+	DialTimeout time.Duration
+	// ReconnectMin and ReconnectMax bound the jittered exponential backoff
+	// between WebSocket reconnect attempts (defaults 100 ms and 5 s).
+	ReconnectMin, ReconnectMax time.Duration
+	// PingInterval is how often the client pings Asterisk over the WebSocket
+	// to notice a dead connection (default 10 s; negative disables).
+	PingInterval time.Duration
+	// EventQueueSize is how many events may wait for a slow consumer before
+	// further events are dropped and counted (default 4096).
+	EventQueueSize int
+	// MaxIdleConns is the number of kept-alive HTTP connections to Asterisk
+	// (default 64), so concurrent calls reuse connections.
+	MaxIdleConns int
+	// Logger receives the client's own logs (connection changes, drops).
+	// Default: zap.NewNop().
+	Logger *zap.Logger
+	// HTTPClient overrides the HTTP client (tests). Its Timeout is not used;
+	// RequestTimeout is.
+	HTTPClient *http.Client
+}
+
+func (c *Config) withDefaults() (Config, error) {
+	out := *c
+	if out.URL == "" {
+		return out, invalidArg("config: URL is empty")
+	}
+	u, err := url.Parse(out.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return out, invalidArg("config: URL %q is not an http(s) URL", out.URL)
+	}
+	if out.Application == "" {
+		return out, invalidArg("config: Application is empty")
+	}
+	out.URL = strings.TrimRight(out.URL, "/")
+	if out.RequestTimeout <= 0 {
+		out.RequestTimeout = 5 * time.Second
+	}
+	if out.DialTimeout <= 0 {
+		out.DialTimeout = 5 * time.Second
+	}
+	if out.ReconnectMin <= 0 {
+		out.ReconnectMin = 100 * time.Millisecond
+	}
+	if out.ReconnectMax <= 0 {
+		out.ReconnectMax = 5 * time.Second
+	}
+	if out.ReconnectMax < out.ReconnectMin {
+		out.ReconnectMax = out.ReconnectMin
+	}
+	if out.PingInterval == 0 {
+		out.PingInterval = 10 * time.Second
+	}
+	if out.EventQueueSize <= 0 {
+		out.EventQueueSize = 4096
+	}
+	if out.MaxIdleConns <= 0 {
+		out.MaxIdleConns = 64
+	}
+	if out.Logger == nil {
+		out.Logger = zap.NewNop()
+	}
+	return out, nil
+}
+
+// Client is an ARI client: REST methods plus, after Connect, the event
+// stream. It is safe for concurrent use.
+type Client struct {
+	cfg  Config
+	http *http.Client
+	auth string // "Basic ..." header value
+	log  *zap.Logger
+
+	events chan Event
+	queue  eventQueue
+	stats  stats
+
+	mu        sync.Mutex
+	started   bool
+	closed    bool
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	connected bool
+	closeOnce sync.Once
+}
+
+// New validates cfg and returns a client. It does no I/O: REST calls work at
+// once, events flow after Connect.
+func New(cfg Config) (*Client, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	hc := c.HTTPClient
+	if hc == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConns = c.MaxIdleConns
+		tr.MaxIdleConnsPerHost = c.MaxIdleConns
+		tr.IdleConnTimeout = 90 * time.Second
+		hc = &http.Client{Transport: tr}
+	}
+	req, _ := http.NewRequest(http.MethodGet, c.URL, nil)
+	req.SetBasicAuth(c.Username, c.Password)
+	cl := &Client{
+		cfg:    c,
+		http:   hc,
+		auth:   req.Header.Get("Authorization"),
+		log:    c.Logger.With(zap.String("ari_app", c.Application)),
+		events: make(chan Event),
+	}
+	cl.queue.init(c.EventQueueSize)
+	return cl, nil
+}
+
+// Application is the Stasis application name this client registers.
+func (c *Client) Application() string { return c.cfg.Application }
+
+// call performs one REST request. query may be nil; body, if not nil, is
+// sent as JSON; out, if not nil, receives the JSON reply.
+func (c *Client) call(ctx context.Context, method, path string, query url.Values, body, out any) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+
+	target := c.cfg.URL + path
+	if len(query) > 0 {
+		target += "?" + query.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("ari: encoding %s %s body: %w", method, path, err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, rd)
+	if err != nil {
+		return newTransportError(method, path, err)
+	}
+	req.Header.Set("Authorization", c.auth)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return newTransportError(method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return newTransportError(method, path, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return newAPIError(method, path, resp.StatusCode, errorMessage(data))
+	}
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("ari: decoding reply of %s %s: %w", method, path, err)
+		}
+	}
+	return nil
+}
+
+// errorMessage extracts ARI's {"message": "..."}; any other body is kept as
+// text so nothing Asterisk said is lost.
+func errorMessage(body []byte) string {
+	var m struct {
+		Message string `json:"message"`
+		Error   string `json:"error"`
+	}
+	if json.Unmarshal(body, &m) == nil {
+		if m.Message != "" {
+			return m.Message
+		}
+		if m.Error != "" {
+			return m.Error
+		}
+	}
+	return strings.TrimSpace(string(body))
+}
+
+// seg escapes one path segment and refuses an empty one, which would
+// silently address a different resource (e.g. DELETE /channels/).
+func seg(kind, v string) (string, error) {
+	if v == "" {
+		return "", invalidArg("%s id is empty", kind)
+	}
+	return url.PathEscape(v), nil
+}
+
+func path(kind, id string, rest ...string) (string, error) {
+	s, err := seg(kind, id)
+	if err != nil {
+		return "", err
+	}
+	p := "/" + kind + "s/" + s
+	for _, r := range rest {
+		p += "/" + r
+	}
+	return p, nil
+}
+
+// mediaList joins media URIs the way ARI expects (comma separated) and
+// refuses items that contain a comma: Asterisk would split them into two
+// items (e.g. "tone:440/500,0/2500"); join tone parts with '|' instead.
+func mediaList(media []string) (string, error) {
+	if len(media) == 0 {
+		return "", invalidArg("no media to play")
+	}
+	for _, m := range media {
+		if m == "" {
+			return "", invalidArg("empty media item")
+		}
+		if strings.Contains(m, ",") {
+			return "", invalidArg("media %q contains ',', which ARI splits into two items; join tone parts with '|'", m)
+		}
+	}
+	return strings.Join(media, ","), nil
+}

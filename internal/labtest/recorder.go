@@ -1,0 +1,125 @@
+package labtest
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ariapp/ariapp/ari"
+)
+
+// Recorder collects every event of a client so tests can wait for one and
+// assert on the order. Start it before the action whose events you expect:
+// events can arrive before the REST reply.
+type Recorder struct {
+	mu     sync.Mutex
+	events []ari.Event
+	notify chan struct{}
+	done   chan struct{}
+}
+
+// Record consumes events from ch until it is closed.
+func Record(ch <-chan ari.Event) *Recorder {
+	r := &Recorder{notify: make(chan struct{}, 1), done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		for ev := range ch {
+			r.mu.Lock()
+			r.events = append(r.events, ev)
+			r.mu.Unlock()
+			select {
+			case r.notify <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return r
+}
+
+// Done is closed when the event channel has been closed and drained.
+func (r *Recorder) Done() <-chan struct{} { return r.done }
+
+// Events returns a copy of everything recorded so far.
+func (r *Recorder) Events() []ari.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]ari.Event(nil), r.events...)
+}
+
+// Wait returns the first event, after index from, for which match is true,
+// and its index; it fails the test after timeout.
+func (r *Recorder) Wait(t testing.TB, from int, timeout time.Duration, what string, match func(ari.Event) bool) (ari.Event, int) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		r.mu.Lock()
+		for i := from; i < len(r.events); i++ {
+			if match(r.events[i]) {
+				ev := r.events[i]
+				r.mu.Unlock()
+				return ev, i
+			}
+		}
+		r.mu.Unlock()
+		select {
+		case <-r.notify:
+		case <-r.done:
+			// drain what is left once more
+			r.mu.Lock()
+			for i := from; i < len(r.events); i++ {
+				if match(r.events[i]) {
+					ev := r.events[i]
+					r.mu.Unlock()
+					return ev, i
+				}
+			}
+			r.mu.Unlock()
+			t.Fatalf("event stream closed while waiting for %s; got:\n%s", what, r.Dump())
+			return nil, -1
+		case <-deadline.C:
+			t.Fatalf("timed out after %v waiting for %s; got:\n%s", timeout, what, r.Dump())
+			return nil, -1
+		}
+	}
+}
+
+// Dump renders the recorded events one per line, for failure messages.
+func (r *Recorder) Dump() string {
+	var b strings.Builder
+	for i, ev := range r.Events() {
+		refs := ari.RefsOf(ev)
+		fmt.Fprintf(&b, "  %3d %-22s channel=%s bridge=%s playback=%s", i, ev.GetType(), refs.ChannelID, refs.BridgeID, refs.PlaybackID)
+		if pf, ok := ev.(*ari.PlaybackFinished); ok {
+			fmt.Fprintf(&b, " state=%s", pf.Playback.State)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// Is matches an event by type and, if id is not empty, by the channel,
+// bridge or playback id it refers to.
+func Is(typ, id string) func(ari.Event) bool {
+	return func(ev ari.Event) bool {
+		if ev.GetType() != typ {
+			return false
+		}
+		if id == "" {
+			return true
+		}
+		r := ari.RefsOf(ev)
+		return r.ChannelID == id || r.BridgeID == id || r.PlaybackID == id
+	}
+}
+
+// WaitTimeout is the default time to wait for one event from the lab.
+const WaitTimeout = 10 * time.Second
+
+// Within is a convenience for r.Wait with WaitTimeout.
+func (r *Recorder) Within(t testing.TB, from int, typ, id string) (ari.Event, int) {
+	t.Helper()
+	return r.Wait(t, from, WaitTimeout, typ+" "+id, Is(typ, id))
+}
