@@ -123,3 +123,21 @@ func (r *Recorder) Within(t testing.TB, from int, typ, id string) (ari.Event, in
 	t.Helper()
 	return r.Wait(t, from, WaitTimeout, typ+" "+id, Is(typ, id))
 }
+
+// Tee records every event of in and passes it on, in order, on the returned
+// channel (closed when in closes), so a test can watch the raw ARI events
+// an application consumes.
+func Tee(in <-chan ari.Event) (<-chan ari.Event, *Recorder) {
+	recIn := make(chan ari.Event, 4096)
+	out := make(chan ari.Event, 4096)
+	r := Record(recIn)
+	go func() {
+		defer close(out)
+		defer close(recIn)
+		for ev := range in {
+			recIn <- ev
+			out <- ev
+		}
+	}()
+	return out, r
+}

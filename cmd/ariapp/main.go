@@ -1,0 +1,186 @@
+// Command ariapp is an Asterisk ARI (Stasis) application that connects
+// two-party calls through a mixing bridge and lets either party hold and
+// resume them (see package app).
+//
+// Configuration comes from flags, ARIAPP_* environment variables, a YAML
+// config file and defaults, in that order of precedence; see config.go and
+// the README. The ARI password is read only from ARIAPP_ARI_PASSWORD.
+//
+// This is the only package that knows viper and builds loggers; the
+// libraries (ari, app, holdmusic) take typed configs.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/ariapp/ariapp/app"
+	"github.com/ariapp/ariapp/ari"
+)
+
+// version is set at build time: go build -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitRuntime = 1 // ARI unreachable, wrong credentials, application replaced
+	exitConfig  = 2 // bad flags, environment or config file
+)
+
+// shutdownTimeout bounds the graceful stop after SIGTERM or SIGINT.
+const shutdownTimeout = 10 * time.Second
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is main without the process: it returns the exit status when ctx is
+// done (a signal) or ARI fails for good. A config error prints one line to
+// stderr and returns 2; an unreachable ARI or wrong credentials print one
+// line and return 1.
+func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) int {
+	cfg, err := loadConfig(args, lookupEnv)
+	switch {
+	case errors.Is(err, pflag.ErrHelp):
+		usage(stdout)
+		return exitOK
+	case errors.Is(err, errVersion):
+		fmt.Fprintln(stdout, "ariapp", version)
+		return exitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "ariapp: config: %v\n", err)
+		return exitConfig
+	}
+	log, err := newLogger(cfg.Log, zapcore.Lock(zapcore.AddSync(stderr)))
+	if err != nil {
+		fmt.Fprintf(stderr, "ariapp: %v\n", err)
+		return exitConfig
+	}
+	defer func() { _ = log.Sync() }()
+	log.Info("ariapp starting", append([]zap.Field{zap.String("version", version)}, cfg.LogFields()...)...)
+
+	client, err := ari.New(ari.Config{
+		URL:            cfg.ARI.URL,
+		Username:       cfg.ARI.Username,
+		Password:       cfg.ARI.Password.Reveal(),
+		Application:    cfg.ARI.Application,
+		RequestTimeout: cfg.ARI.RequestTimeout,
+		ReconnectMin:   cfg.ARI.ReconnectMin,
+		ReconnectMax:   cfg.ARI.ReconnectMax,
+		EventQueueSize: cfg.ARI.EventQueue,
+		Logger:         log.Named("ari"),
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "ariapp: %v\n", err)
+		return exitConfig
+	}
+	defer client.Close()
+
+	// Check reachability and credentials with one request before anything
+	// else, so a mistake ends with one clear line.
+	info, err := client.Info(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "ariapp: %s\n", ariFailure(cfg, err))
+		return exitRuntime
+	}
+	log.Info("connected to Asterisk", zap.String("asterisk_version", info.System.Version),
+		zap.String("asterisk_entity_id", info.System.EntityID), zap.String("ari_url", cfg.ARI.URL))
+
+	a, err := app.New(app.Config{
+		AnswerTimeout:        cfg.Call.AnswerTimeout,
+		StepTimeout:          cfg.Call.StepTimeout,
+		HoldAllowedEndpoints: cfg.Policy.HoldAllowedEndpoints,
+		MaxHoldsPerCall:      cfg.Policy.MaxHoldsPerCall,
+		Music:                cfg.Hold.Music,
+	}, client, log.Named("app"))
+	if err != nil {
+		fmt.Fprintf(stderr, "ariapp: %v\n", err)
+		return exitConfig
+	}
+	defer a.Close()
+
+	if err := client.Connect(ctx); err != nil {
+		fmt.Fprintf(stderr, "ariapp: %s\n", ariFailure(cfg, err))
+		return exitRuntime
+	}
+	teeCtx, stopTee := context.WithCancel(ctx)
+	defer stopTee()
+	events, replaced := teeEventLog(teeCtx, client.Events(), log.Named("ari_event"))
+	a.Start(events)
+	log.Info("ariapp running", zap.String("ari_application", cfg.ARI.Application))
+
+	code := exitOK
+	select {
+	case <-ctx.Done():
+		log.Info("signal received; stopping (calls stay up in Asterisk)")
+	case <-replaced:
+		fmt.Fprintf(stderr, "ariapp: another ARI client registered application %q; stopping\n", cfg.ARI.Application)
+		code = exitRuntime
+	}
+	stopTee() // the app stops taking events; the tee only logs from now on
+	done := make(chan struct{})
+	go func() {
+		a.Close()
+		client.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(shutdownTimeout):
+		log.Error("graceful stop timed out", zap.Duration("timeout", shutdownTimeout))
+	}
+	return code
+}
+
+// ariFailure turns an ARI error into the one line an operator needs.
+func ariFailure(cfg Config, err error) string {
+	switch {
+	case errors.Is(err, ari.ErrUnauthorized):
+		return fmt.Sprintf("ARI at %s rejected user %q: wrong username or %s (%v)", cfg.ARI.URL, cfg.ARI.Username, passwordEnv, err)
+	case errors.Is(err, ari.ErrUnreachable):
+		return fmt.Sprintf("cannot reach ARI at %s: %v", cfg.ARI.URL, err)
+	case errors.Is(err, ari.ErrNotFound):
+		return fmt.Sprintf("no ARI at %s (is res_ari loaded and the URL's path /ari?): %v", cfg.ARI.URL, err)
+	}
+	return fmt.Sprintf("ARI at %s: %v", cfg.ARI.URL, err)
+}
+
+// teeEventLog logs every ARI event as one structured line — the event log
+// operators read when debugging — and passes it on, in order, to the
+// application. replaced is closed when Asterisk gave the application to
+// another client.
+func teeEventLog(ctx context.Context, in <-chan ari.Event, log *zap.Logger) (<-chan ari.Event, <-chan struct{}) {
+	out := make(chan ari.Event)
+	replaced := make(chan struct{})
+	go func() {
+		defer close(out)
+		for ev := range in {
+			logARIEvent(log, ev)
+			if ce, ok := ev.(*ari.ConnectionEvent); ok && ce.State == ari.StateReplaced {
+				close(replaced)
+			}
+			if ctx.Err() != nil {
+				continue // shutting down: log what is left, the app takes no more
+			}
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+			}
+		}
+	}()
+	return out, replaced
+}
