@@ -1,0 +1,341 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/ariapp/ariapp/ari"
+	"github.com/ariapp/ariapp/holdmusic"
+)
+
+// Stasis arguments ariapp understands.
+const (
+	// ArgDial starts a call: Stasis(app,dial,TARGET).
+	ArgDial = "dial"
+	// ArgCallee marks the callee ariapp originated: appArgs callee,CALL_ID.
+	ArgCallee = "callee"
+)
+
+// Channel variables ariapp writes, so a restarted ariapp can rebuild its
+// calls from Asterisk alone.
+//
+// Asterisk runs ARI channel operations, setting a variable included, on the
+// channel's own thread, which a running playback occupies: a variable write
+// to a channel that hears the hold music waits until the music ends. So the
+// hold state is written where that never happens: on the held party, before
+// its music starts and after it stopped. The hold flag of party P is thus
+// the VarHeld of P's peer.
+const (
+	VarCallID = "ARIAPP_CALL_ID"
+	VarRole   = "ARIAPP_ROLE"
+	VarPeer   = "ARIAPP_PEER"
+	VarBridge = "ARIAPP_BRIDGE"
+	// VarHeld is non-empty exactly while this channel's peer holds the call;
+	// its value names the hold music playing to this channel (the playback
+	// id, or "moh:CLASS").
+	VarHeld = "ARIAPP_HELD"
+)
+
+// App is the Stasis application. Create it with New, feed it the ARI client's
+// events with Start, and stop it with Close.
+type App struct {
+	cfg   Config
+	ari   ARI
+	music *holdmusic.Source
+	log   *zap.Logger
+	hub   *hub
+
+	mu     sync.RWMutex
+	calls  map[string]*call // by call id
+	routes map[string]*call // channel, bridge and playback ids -> call
+
+	stop      chan struct{} // closed by Close
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	startOnce sync.Once
+	closeOnce sync.Once
+	unrouted  uint64 // events for no call, for the debug log (dispatcher only)
+}
+
+// New validates the configuration and builds the application.
+func New(cfg Config, client ARI, log *zap.Logger) (*App, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	music, err := holdmusic.New(c.Music)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &App{
+		cfg:    c,
+		ari:    client,
+		music:  music,
+		log:    log,
+		hub:    newHub(log),
+		calls:  map[string]*call{},
+		routes: map[string]*call{},
+		stop:   make(chan struct{}),
+	}, nil
+}
+
+// Start consumes ARI events until the channel closes or Close is called.
+func (a *App) Start(events <-chan ari.Event) {
+	a.startOnce.Do(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		a.mu.Lock()
+		a.cancel = cancel
+		a.mu.Unlock()
+		a.wg.Add(1)
+		go a.dispatch(ctx, events)
+	})
+}
+
+// Close stops the dispatcher and every call goroutine and waits for them.
+// Calls stay up in Asterisk (HangupAll ends them first, if wanted). Pending
+// operations fail with ErrClosed. Idempotent.
+func (a *App) Close() {
+	a.closeOnce.Do(func() {
+		close(a.stop)
+		a.mu.Lock()
+		cancel := a.cancel
+		a.mu.Unlock()
+		if cancel != nil {
+			cancel()
+		}
+		a.wg.Wait()
+		a.hub.close()
+	})
+}
+
+// Subscribe returns a subscription to the events of one call (callID) or of
+// every call (""). Close it when done.
+func (a *App) Subscribe(callID string) *Subscription {
+	return a.hub.subscribe(callID, a.cfg.SubscriberBuffer)
+}
+
+// EventCounts is how many events of each name were reported (the metrics).
+func (a *App) EventCounts() map[EventName]uint64 {
+	out := make(map[EventName]uint64, len(a.hub.counts))
+	for n, c := range a.hub.counts {
+		out[n] = c.Load()
+	}
+	return out
+}
+
+// Calls returns a snapshot of every live call, oldest first.
+func (a *App) Calls() []CallInfo {
+	a.mu.RLock()
+	out := make([]CallInfo, 0, len(a.calls))
+	for _, c := range a.calls {
+		out = append(out, c.snapshot())
+	}
+	a.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].StartedAt.Before(out[j].StartedAt) })
+	return out
+}
+
+// Call returns a snapshot of one live call.
+func (a *App) Call(callID string) (CallInfo, error) {
+	c := a.lookupCall(callID)
+	if c == nil {
+		return CallInfo{}, fmt.Errorf("%w: %q", ErrCallNotFound, callID)
+	}
+	return c.snapshot(), nil
+}
+
+// Hold puts the call on hold on behalf of party ("caller", "callee" or the
+// party's channel id). It returns once Asterisk confirmed the hold, or with
+// the reason it was refused or failed (a hold_failed event is reported).
+// Holding when the party already holds changes nothing and returns nil.
+func (a *App) Hold(ctx context.Context, callID, party string, src Source) (CallInfo, error) {
+	return a.command(ctx, callID, &command{kind: cmdHold, party: party, source: src})
+}
+
+// Resume takes the call off hold on behalf of party. Only the holder may
+// resume (ErrNotHolding otherwise, nothing changes). A failed resume reports
+// unhold_failed, hangs the call up and returns ErrUnholdFailed.
+func (a *App) Resume(ctx context.Context, callID, party string, src Source) (CallInfo, error) {
+	return a.command(ctx, callID, &command{kind: cmdResume, party: party, source: src})
+}
+
+// Hangup ends a call: both channels, the bridge and any playback.
+func (a *App) Hangup(ctx context.Context, callID string) (CallInfo, error) {
+	return a.command(ctx, callID, &command{kind: cmdHangup, source: SourceAPI})
+}
+
+// HangupAll ends every live call (for a shutdown that should not leave
+// calls up) and waits until each has ended or ctx is done.
+func (a *App) HangupAll(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, ci := range a.Calls() {
+		wg.Add(1)
+		go func(id string) {
+			defer wg.Done()
+			_, _ = a.command(ctx, id, &command{kind: cmdHangup, source: SourceSystem})
+		}(ci.CallID)
+	}
+	wg.Wait()
+}
+
+func (a *App) command(ctx context.Context, callID string, cmd *command) (CallInfo, error) {
+	c := a.lookupCall(callID)
+	if c == nil {
+		return CallInfo{}, fmt.Errorf("%w: %q", ErrCallNotFound, callID)
+	}
+	cmd.reply = make(chan result, 1)
+	if !c.inbox.put(cmd) {
+		return c.snapshot(), ErrCallEnded
+	}
+	select {
+	case r := <-cmd.reply:
+		return r.info, r.err
+	case <-ctx.Done():
+		// The operation goes on in the call's goroutine; its outcome is
+		// still reported as an event.
+		return c.snapshot(), ctx.Err()
+	case <-a.stop:
+		return c.snapshot(), ErrClosed
+	}
+}
+
+func (a *App) lookupCall(id string) *call {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.calls[id]
+}
+
+// route registers an id (channel, bridge, playback) as belonging to c, before
+// the ARI request that creates it, since its events can beat the reply.
+func (a *App) route(id string, c *call) {
+	a.mu.Lock()
+	a.routes[id] = c
+	a.mu.Unlock()
+}
+
+func (a *App) unroute(c *call) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for id, cc := range a.routes {
+		if cc == c {
+			delete(a.routes, id)
+		}
+	}
+	delete(a.calls, c.id)
+}
+
+// dispatch routes each ARI event to its call's mailbox, in Asterisk's order.
+func (a *App) dispatch(ctx context.Context, events <-chan ari.Event) {
+	defer a.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			a.handleEvent(ctx, ev)
+		}
+	}
+}
+
+func (a *App) handleEvent(ctx context.Context, ev ari.Event) {
+	switch e := ev.(type) {
+	case *ari.ConnectionEvent:
+		a.log.Info("ari connection", zap.String("state", e.State.String()), zap.Bool("reconnect", e.Reconnect), zap.Error(e.Err))
+		return
+	case *ari.StasisStart:
+		if len(e.Args) > 0 && e.Args[0] == ArgDial {
+			a.newCall(ctx, e)
+			return
+		}
+		if len(e.Args) >= 2 && e.Args[0] == ArgCallee {
+			if c := a.lookupCall(e.Args[1]); c != nil {
+				c.inbox.put(ev)
+				return
+			}
+		}
+		if c := a.routeOf(ev); c != nil {
+			c.inbox.put(ev)
+			return
+		}
+		// A channel ariapp has no call for: hang it up rather than leave it
+		// stranded in Stasis.
+		a.log.Warn("channel entered Stasis without a call; hanging it up",
+			zap.String("channel_id", e.Channel.ID), zap.String("channel_name", e.Channel.Name), zap.Strings("args", e.Args))
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			ctx, cancel := context.WithTimeout(ctx, a.cfg.StepTimeout)
+			defer cancel()
+			if err := a.ari.Hangup(ctx, e.Channel.ID, ari.HangupNormal); err != nil {
+				a.log.Warn("hangup of stray channel failed", zap.String("channel_id", e.Channel.ID), zap.Error(err))
+			}
+		}()
+		return
+	}
+	if c := a.routeOf(ev); c != nil {
+		c.inbox.put(ev)
+		return
+	}
+	a.unrouted++
+}
+
+func (a *App) routeOf(ev ari.Event) *call {
+	r := ari.RefsOf(ev)
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	for _, id := range []string{r.PlaybackID, r.ChannelID, r.BridgeID, r.PeerID} {
+		if id == "" {
+			continue
+		}
+		if c, ok := a.routes[id]; ok {
+			return c
+		}
+	}
+	return nil
+}
+
+func (a *App) newCall(ctx context.Context, e *ari.StasisStart) {
+	id := newID()
+	c := newCall(a, id, e)
+	a.mu.Lock()
+	a.calls[id] = c
+	a.routes[e.Channel.ID] = c
+	a.routes[c.callee.channelID] = c
+	a.routes[c.bridgeID] = c
+	a.mu.Unlock()
+	c.inbox.put(e)
+	a.wg.Add(1)
+	go c.run(ctx)
+}
+
+// newID returns a call id: short, random, safe in ARI ids and URLs.
+func newID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// endpointOf derives "PJSIP/alice" from a channel name "PJSIP/alice-0000002a"
+// and "Local/x@ctx" from "Local/x@ctx-00000001;2".
+func endpointOf(name string) string {
+	if i := strings.LastIndexByte(name, ';'); i > 0 {
+		name = name[:i]
+	}
+	if i := strings.LastIndexByte(name, '-'); i > 0 && i > strings.IndexByte(name, '/') {
+		return name[:i]
+	}
+	return name
+}

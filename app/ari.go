@@ -1,0 +1,28 @@
+package app
+
+import (
+	"context"
+
+	"github.com/ariapp/ariapp/ari"
+	"github.com/ariapp/ariapp/holdmusic"
+)
+
+// ARI is the part of the ARI client the application needs; *ari.Client
+// implements it. Tests wrap it to make a step fail for real.
+type ARI interface {
+	holdmusic.ARI
+	Answer(ctx context.Context, channelID string) error
+	Ring(ctx context.Context, channelID string) error
+	Hangup(ctx context.Context, channelID string, reason ari.HangupReason) error
+	Originate(ctx context.Context, p ari.OriginateParams) (*ari.Channel, error)
+	CreateBridge(ctx context.Context, bridgeID, types, name string) (*ari.Bridge, error)
+	DestroyBridge(ctx context.Context, bridgeID string) error
+	AddChannel(ctx context.Context, bridgeID string, channelIDs ...string) error
+	RemoveChannel(ctx context.Context, bridgeID string, channelIDs ...string) error
+	SetVar(ctx context.Context, channelID, name, value string) error
+	Subscribe(ctx context.Context, eventSource string) (*ari.Application, error)
+	// Application is the Stasis application name callees are originated into.
+	Application() string
+}
+
+var _ ARI = (*ari.Client)(nil)

@@ -1,0 +1,643 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ariapp/ariapp/ari"
+	"github.com/ariapp/ariapp/holdmusic"
+)
+
+type cmdKind int
+
+const (
+	cmdHold cmdKind = iota
+	cmdResume
+	cmdHangup
+)
+
+// command is an operation requested from outside the call's goroutine.
+type command struct {
+	kind   cmdKind
+	party  string
+	source Source
+	reply  chan result
+}
+
+type result struct {
+	info CallInfo
+	err  error
+}
+
+// answerTimeout is posted by the ring timer.
+type answerTimeout struct{}
+
+// party is one side of a call; owned by the call's goroutine.
+type party struct {
+	role      Role
+	channelID string
+	endpoint  string
+	holds     bool
+	holdSince time.Time
+	// music is the hold music running on this party (its peer holds).
+	music    *holdmusic.Playing
+	inBridge bool
+	// created: the channel exists in Asterisk (caller always; callee once
+	// originated), so ending the call must hang it up.
+	created bool
+	gone    bool // left Stasis or destroyed
+	cause   int
+	causeTx string
+}
+
+// call is one two-party call. Its fields are owned by run's goroutine; other
+// goroutines read only the snapshot.
+type call struct {
+	app   *App
+	id    string
+	log   *zap.Logger
+	inbox *mailbox
+	// pending holds messages taken from the inbox while an operation waited
+	// for a specific event; they are handled, in order, after it.
+	pending []any
+
+	state          CallState
+	caller, callee *party
+	holders        []Role
+	bridgeID       string
+	bridgeCreated  bool
+	bridgeGone     bool
+	target         string
+	callerID       ari.CallerID
+	dialStatus     string            // the callee's last Dial status
+	finished       map[string]string // playback id -> final state, as observed
+	musicSeq       int
+	holdCount      int
+	seq            uint64
+	startedAt      time.Time
+	answeredAt     time.Time
+	endedAt        time.Time
+	endCause       string
+	ringTimer      *time.Timer
+	ended          bool
+	snap           atomic.Pointer[CallInfo]
+	pendingAnswers int // ChannelEnteredBridge events still awaited at answer
+}
+
+func newCall(a *App, id string, e *ari.StasisStart) *call {
+	c := &call{
+		app:      a,
+		id:       id,
+		inbox:    newMailbox(),
+		caller:   &party{role: Caller, channelID: e.Channel.ID, endpoint: endpointOf(e.Channel.Name), created: true},
+		callee:   &party{role: Callee, channelID: id + "-callee"},
+		bridgeID: id + "-bridge",
+		finished: map[string]string{},
+		callerID: e.Channel.Caller,
+		state:    CallRinging,
+	}
+	c.startedAt = time.Now()
+	if len(e.Args) > 1 {
+		c.target = e.Args[1]
+		c.callee.endpoint = c.target
+	}
+	c.log = a.log.With(zap.String("call_id", id))
+	c.updateSnapshot()
+	return c
+}
+
+// run is the call's goroutine: it handles one message at a time until the
+// call ends or the application closes.
+func (c *call) run(ctx context.Context) {
+	defer c.app.wg.Done()
+	defer func() {
+		if c.ringTimer != nil {
+			c.ringTimer.Stop()
+		}
+	}()
+	for !c.ended {
+		m, ok := c.next(ctx)
+		if !ok {
+			c.log.Debug("application closing; call left up in Asterisk")
+			c.drain(ErrClosed)
+			return
+		}
+		c.handle(ctx, m)
+	}
+	c.app.unroute(c)
+	c.drain(ErrCallEnded)
+}
+
+// drain answers every command still waiting once the call cannot run them.
+func (c *call) drain(err error) {
+	rest := append(c.pending, c.inbox.close()...)
+	c.pending = nil
+	for _, m := range rest {
+		if cmd, ok := m.(*command); ok {
+			cmd.reply <- result{c.snapshot(), err}
+		}
+	}
+}
+
+func (c *call) next(ctx context.Context) (any, bool) {
+	if len(c.pending) > 0 {
+		m := c.pending[0]
+		c.pending = c.pending[1:]
+		return m, true
+	}
+	return c.inbox.get(ctx.Done(), 0)
+}
+
+func (c *call) handle(ctx context.Context, m any) {
+	switch m := m.(type) {
+	case ari.Event:
+		c.onEvent(ctx, m)
+	case *command:
+		info, err := c.onCommand(ctx, m)
+		m.reply <- result{info, err}
+	case endRequest:
+		c.end(ctx, m.cause, "", m.reason)
+	case partyGone:
+		c.partyLeft(ctx, m.p)
+	case answerTimeout:
+		if c.state == CallRinging {
+			c.end(ctx, "no_answer", "", fmt.Sprintf("callee %s did not answer within %v", c.target, c.app.cfg.AnswerTimeout))
+		}
+	}
+}
+
+func (c *call) partyByChannel(id string) *party {
+	switch id {
+	case "":
+		return nil
+	case c.caller.channelID:
+		return c.caller
+	case c.callee.channelID:
+		return c.callee
+	}
+	return nil
+}
+
+// partyByRef resolves "caller", "callee" or a channel id.
+func (c *call) partyByRef(ref string) (*party, error) {
+	switch Role(ref) {
+	case Caller:
+		return c.caller, nil
+	case Callee:
+		return c.callee, nil
+	}
+	if p := c.partyByChannel(ref); p != nil {
+		return p, nil
+	}
+	return nil, fmt.Errorf("%w: %q is not caller, callee or a channel of call %s", ErrUnknownParty, ref, c.id)
+}
+
+func (c *call) peer(p *party) *party {
+	if p == c.caller {
+		return c.callee
+	}
+	return c.caller
+}
+
+// observe records facts from an event; it is idempotent, because an event
+// seen while an operation waits is handled again afterwards.
+func (c *call) observe(ev ari.Event) {
+	switch e := ev.(type) {
+	case *ari.PlaybackFinished:
+		c.finished[e.Playback.ID] = e.Playback.State
+	case *ari.ChannelHangupRequest:
+		if p := c.partyByChannel(e.Channel.ID); p != nil && e.Cause != 0 {
+			p.cause = e.Cause
+		}
+	case *ari.StasisEnd:
+		if p := c.partyByChannel(e.Channel.ID); p != nil {
+			p.gone = true
+		}
+	case *ari.ChannelDestroyed:
+		if p := c.partyByChannel(e.Channel.ID); p != nil {
+			p.gone = true
+			if e.Cause != 0 {
+				p.cause, p.causeTx = e.Cause, e.CauseTxt
+			}
+		}
+	case *ari.Dial:
+		if e.Peer.ID == c.callee.channelID && e.Dialstatus != "" {
+			c.dialStatus = e.Dialstatus
+		}
+	case *ari.BridgeDestroyed:
+		if e.Bridge.ID == c.bridgeID {
+			c.bridgeGone = true
+		}
+	}
+}
+
+func (c *call) onEvent(ctx context.Context, ev ari.Event) {
+	c.observe(ev)
+	switch e := ev.(type) {
+	case *ari.StasisStart:
+		switch e.Channel.ID {
+		case c.caller.channelID:
+			c.start(ctx)
+		case c.callee.channelID:
+			c.answered(ctx)
+		}
+	case *ari.StasisEnd:
+		if p := c.partyByChannel(e.Channel.ID); p != nil {
+			c.partyLeft(ctx, p)
+		}
+	case *ari.ChannelDestroyed:
+		if p := c.partyByChannel(e.Channel.ID); p != nil {
+			c.partyLeft(ctx, p)
+		}
+	case *ari.PlaybackFinished:
+		c.musicFinished(ctx, e)
+	case *ari.BridgeDestroyed:
+		if e.Bridge.ID == c.bridgeID && c.state == CallAnswered && len(c.holders) == 0 {
+			c.end(ctx, "bridge_destroyed", "", "the call's bridge was destroyed by another ARI client")
+		} else if e.Bridge.ID == c.bridgeID {
+			c.log.Warn("the call's bridge was destroyed by another ARI client while on hold; a resume will fail and end the call",
+				zap.String("bridge_id", c.bridgeID))
+		}
+	}
+}
+
+// partyLeft ends the call when one of its channels is gone.
+func (c *call) partyLeft(ctx context.Context, p *party) {
+	if c.ended {
+		return
+	}
+	if p == c.callee && c.state == CallRinging {
+		cause, reason := c.dialOutcome()
+		c.end(ctx, cause, "", reason)
+		return
+	}
+	reason := fmt.Sprintf("%s hung up", p.role)
+	if p.cause != 0 {
+		reason += fmt.Sprintf(" (cause %d)", p.cause)
+		if p.causeTx != "" {
+			reason = strings.TrimSuffix(reason, ")") + " " + p.causeTx + ")"
+		}
+	}
+	c.end(ctx, string(p.role)+"_hangup", p.role, reason)
+}
+
+// dialOutcome names why a ringing callee went away, from Dial's status or
+// the hangup cause (Asterisk reports Local channels' busy as cause 0 with
+// Dial status BUSY).
+func (c *call) dialOutcome() (cause, reason string) {
+	st, q := c.dialStatus, c.callee.cause
+	switch {
+	case st == "BUSY" || q == 17:
+		cause = "busy"
+	case st == "NOANSWER" || q == 18 || q == 19:
+		cause = "no_answer"
+	case st == "CONGESTION" || q == 34 || q == 38 || q == 42:
+		cause = "congestion"
+	case st == "CHANUNAVAIL" || q == 20 || q == 1 || q == 3 || q == 27:
+		cause = "unavailable"
+	case q == 21:
+		cause = "rejected"
+	default:
+		// Gone before ringing with no status: the target could not be
+		// reached (e.g. an extension that does not exist).
+		cause = "unavailable"
+	}
+	reason = fmt.Sprintf("callee %s: dial status %q, cause %d", c.target, st, q)
+	if c.callee.causeTx != "" {
+		reason += " " + c.callee.causeTx
+	}
+	return cause, reason
+}
+
+// hangupReasonFor maps a call_ended cause to the reason the caller's channel
+// is hung up with, so the caller's phone shows busy, no answer, and so on.
+func hangupReasonFor(cause string) ari.HangupReason {
+	switch cause {
+	case "busy":
+		return ari.HangupBusy
+	case "no_answer":
+		return ari.HangupNoAnswer
+	case "congestion", "unavailable":
+		return ari.HangupCongestion
+	case "rejected":
+		return ari.HangupRejected
+	case "no_target":
+		return ari.HangupUnallocated
+	}
+	return ari.HangupNormal
+}
+
+// start handles the caller's StasisStart: ring back and originate the callee.
+func (c *call) start(ctx context.Context) {
+	c.emit(EventCallStarted, "", "", "")
+	if c.target == "" {
+		c.end(ctx, "no_target", "", "Stasis was entered with 'dial' but no target")
+		return
+	}
+	if err := c.app.ari.Ring(ctx, c.caller.channelID); err != nil {
+		// Ringback is a courtesy; the call can go on without it.
+		c.log.Warn("ringback to caller failed", zap.String("channel_id", c.caller.channelID), zap.Error(err))
+	}
+	cid := ""
+	if c.callerID.Number != "" || c.callerID.Name != "" {
+		cid = fmt.Sprintf("%q <%s>", c.callerID.Name, c.callerID.Number)
+	}
+	c.callee.created = true
+	_, err := c.app.ari.Originate(ctx, ari.OriginateParams{
+		Endpoint:   c.target,
+		ChannelID:  c.callee.channelID,
+		App:        c.app.ari.Application(),
+		AppArgs:    []string{ArgCallee, c.id},
+		CallerID:   cid,
+		Originator: c.caller.channelID,
+		// ariapp's own timer decides no-answer; Asterisk's is a backstop.
+		Timeout: c.app.cfg.AnswerTimeout + 5*time.Second,
+	})
+	if err != nil {
+		c.callee.created = false
+		cause := "unavailable"
+		if errors.Is(err, ari.ErrBadRequest) {
+			cause = "no_target"
+		}
+		c.end(ctx, cause, "", fmt.Sprintf("originate %s failed: %v", c.target, err))
+		return
+	}
+	c.ringTimer = time.AfterFunc(c.app.cfg.AnswerTimeout, func() { c.inbox.put(answerTimeout{}) })
+}
+
+// answered handles the callee's StasisStart: answer the caller and bridge both.
+func (c *call) answered(ctx context.Context) {
+	if c.state != CallRinging {
+		return
+	}
+	if c.ringTimer != nil {
+		c.ringTimer.Stop()
+	}
+	fail := func(step string, err error) {
+		c.end(ctx, "setup_failed", "", fmt.Sprintf("%s: %v", step, err))
+	}
+	if err := c.app.ari.Answer(ctx, c.caller.channelID); err != nil {
+		fail("answer caller", err)
+		return
+	}
+	c.bridgeCreated = true
+	if _, err := c.app.ari.CreateBridge(ctx, c.bridgeID, "mixing", "ariapp-"+c.id); err != nil {
+		c.bridgeCreated = false
+		fail("create bridge", err)
+		return
+	}
+	// Without a subscription Asterisk sends no BridgeDestroyed.
+	if _, err := c.app.ari.Subscribe(ctx, "bridge:"+c.bridgeID); err != nil {
+		c.log.Warn("subscribing to the bridge failed; its destruction will go unnoticed until a resume", zap.String("bridge_id", c.bridgeID), zap.Error(err))
+	}
+	if err := c.app.ari.AddChannel(ctx, c.bridgeID, c.caller.channelID, c.callee.channelID); err != nil {
+		fail("bridge both parties", err)
+		return
+	}
+	want := map[string]bool{c.caller.channelID: true, c.callee.channelID: true}
+	if err := c.await(ctx, "both parties entering the bridge", func(ev ari.Event) bool {
+		if e, ok := ev.(*ari.ChannelEnteredBridge); ok && e.Bridge.ID == c.bridgeID {
+			delete(want, e.Channel.ID)
+		}
+		return len(want) == 0
+	}); err != nil {
+		fail("bridge both parties", err)
+		return
+	}
+	c.caller.inBridge, c.callee.inBridge = true, true
+	// Written before call_answered: from then on a restarted ariapp must be
+	// able to rebuild the call from the channels.
+	for _, p := range []*party{c.caller, c.callee} {
+		c.setVars(ctx, p,
+			VarCallID, c.id,
+			VarRole, string(p.role),
+			VarPeer, c.peer(p).channelID,
+			VarBridge, c.bridgeID)
+	}
+	c.state = CallAnswered
+	c.answeredAt = time.Now()
+	c.emit(EventCallAnswered, "", "", "")
+}
+
+func (c *call) onCommand(ctx context.Context, cmd *command) (CallInfo, error) {
+	if c.ended {
+		return c.snapshot(), ErrCallEnded
+	}
+	switch cmd.kind {
+	case cmdHangup:
+		c.end(ctx, "hangup_requested", "", fmt.Sprintf("hang-up requested (%s)", cmd.source))
+		return c.snapshot(), nil
+	case cmdHold, cmdResume:
+		p, err := c.partyByRef(cmd.party)
+		if err != nil {
+			return c.snapshot(), err
+		}
+		if cmd.kind == cmdHold {
+			err = c.hold(ctx, p, cmd.source)
+		} else {
+			err = c.resume(ctx, p, cmd.source)
+		}
+		return c.snapshot(), err
+	}
+	return c.snapshot(), fmt.Errorf("app: unknown command %d", cmd.kind)
+}
+
+// await takes messages until match reports the awaited event. Everything
+// else is kept, in order, for after the operation. It fails when a party of
+// the call leaves (errPartyGone), after the step timeout, or when the
+// application closes.
+func (c *call) await(ctx context.Context, what string, match func(ari.Event) bool) error {
+	// An earlier wait may already have set aside the event we need.
+	for i, m := range c.pending {
+		if ev, ok := m.(ari.Event); ok && match(ev) {
+			c.pending = slices.Delete(c.pending, i, i+1)
+			return nil
+		}
+	}
+	if err := c.goneErr(); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(c.app.cfg.StepTimeout)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return fmt.Errorf("no %s within %v", what, c.app.cfg.StepTimeout)
+		}
+		m, ok := c.inbox.get(ctx.Done(), left)
+		if !ok {
+			if ctx.Err() != nil {
+				return ErrClosed
+			}
+			return fmt.Errorf("no %s within %v", what, c.app.cfg.StepTimeout)
+		}
+		ev, isEvent := m.(ari.Event)
+		if isEvent {
+			c.observe(ev)
+			if match(ev) {
+				return nil
+			}
+		}
+		c.pending = append(c.pending, m)
+		if isEvent {
+			if err := c.goneErr(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (c *call) goneErr() error {
+	for _, p := range []*party{c.caller, c.callee} {
+		if p.gone {
+			return fmt.Errorf("%w: %s (%s)", errPartyGone, p.role, p.channelID)
+		}
+	}
+	return nil
+}
+
+// end hangs up everything the call has in Asterisk and reports call_ended.
+// by is the party whose hang-up ended the call, if any.
+func (c *call) end(ctx context.Context, cause string, by Role, reason string) {
+	if c.ended {
+		return
+	}
+	c.ended = true
+	if c.ringTimer != nil {
+		c.ringTimer.Stop()
+	}
+	// Cleanup must run even while the application closes.
+	ctx = context.WithoutCancel(ctx)
+	for _, p := range []*party{c.caller, c.callee} {
+		if p.music != nil && !p.gone {
+			if err := c.app.music.Stop(ctx, c.app.ari, p.music); err != nil && !errors.Is(err, ari.ErrNotFound) {
+				c.log.Warn("stopping hold music at call end failed", zap.String("party", string(p.role)),
+					zap.String("channel_id", p.channelID), zap.String("playback_id", p.music.PlaybackID), zap.Error(err))
+			}
+		}
+		p.music = nil
+	}
+	for _, p := range []*party{c.caller, c.callee} {
+		if !p.created || p.gone {
+			continue
+		}
+		if err := c.app.ari.Hangup(ctx, p.channelID, hangupReasonFor(cause)); err != nil && !errors.Is(err, ari.ErrNotFound) {
+			c.log.Warn("hangup failed", zap.String("party", string(p.role)), zap.String("channel_id", p.channelID), zap.Error(err))
+		}
+	}
+	if c.bridgeCreated && !c.bridgeGone {
+		if err := c.app.ari.DestroyBridge(ctx, c.bridgeID); err != nil && !errors.Is(err, ari.ErrNotFound) {
+			c.log.Warn("destroying the bridge failed", zap.String("bridge_id", c.bridgeID), zap.Error(err))
+		}
+	}
+	c.state = CallEnded
+	c.endedAt = time.Now()
+	c.endCause = cause
+	c.emit(EventCallEnded, by, "", reason)
+}
+
+// musicFinished restarts a sounds list that ended normally and reports
+// hold music that failed (the held party then hears silence).
+func (c *call) musicFinished(ctx context.Context, e *ari.PlaybackFinished) {
+	for _, p := range []*party{c.caller, c.callee} {
+		if p.music == nil || p.music.PlaybackID != e.Playback.ID || p.gone {
+			continue
+		}
+		if e.Playback.State != "done" {
+			c.log.Error("hold music ended unexpectedly; the held party hears silence",
+				zap.String("party", string(p.role)), zap.String("channel_id", p.channelID),
+				zap.String("playback_id", e.Playback.ID), zap.String("state", e.Playback.State))
+			return
+		}
+		c.app.route(p.music.NextPlaybackID(), c)
+		if _, err := c.app.music.Restart(ctx, c.app.ari, p.music); err != nil {
+			c.log.Error("restarting hold music failed", zap.String("party", string(p.role)),
+				zap.String("channel_id", p.channelID), zap.Error(err))
+		}
+		return
+	}
+}
+
+// setVars writes channel variables (name, value pairs). They let a restarted
+// ariapp rebuild the call; a failure is logged, not fatal. Never call it on
+// a channel with a playback running (see VarHeld).
+func (c *call) setVars(ctx context.Context, p *party, kv ...string) {
+	if p.gone {
+		return
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if err := c.app.ari.SetVar(ctx, p.channelID, kv[i], kv[i+1]); err != nil {
+			c.log.Warn("writing channel variable failed", zap.String("party", string(p.role)),
+				zap.String("channel_id", p.channelID), zap.String("variable", kv[i]), zap.Error(err))
+			return
+		}
+	}
+}
+
+// setVarsAsync runs setVars beside the operation's next ARI request and
+// returns the function that waits for it, so the write costs no latency.
+func (c *call) setVarsAsync(ctx context.Context, p *party, kv ...string) (wait func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.setVars(ctx, p, kv...)
+	}()
+	return func() { <-done }
+}
+
+// emit reports one state change: snapshot, log line, subscribers, metrics.
+func (c *call) emit(name EventName, by Role, src Source, reason string) {
+	c.seq++
+	info := c.updateSnapshot()
+	ev := Event{Name: name, CallID: c.id, Seq: c.seq, Party: by, Source: src, Reason: reason, Time: time.Now(), Call: info}
+	logEvent(c.app.log, &ev)
+	c.app.hub.publish(ev)
+}
+
+func (c *call) snapshot() CallInfo {
+	return *c.snap.Load()
+}
+
+func (c *call) updateSnapshot() CallInfo {
+	info := CallInfo{
+		CallID:    c.id,
+		State:     c.state,
+		Caller:    c.partyInfo(c.caller),
+		Callee:    c.partyInfo(c.callee),
+		Holders:   slices.Clone(c.holders),
+		StartedAt: c.startedAt,
+		EndCause:  c.endCause,
+	}
+	if info.Holders == nil {
+		info.Holders = []Role{}
+	}
+	if c.bridgeCreated {
+		info.BridgeID = c.bridgeID
+	}
+	if !c.answeredAt.IsZero() {
+		t := c.answeredAt
+		info.AnsweredAt = &t
+	}
+	if !c.endedAt.IsZero() {
+		t := c.endedAt
+		info.EndedAt = &t
+	}
+	c.snap.Store(&info)
+	return info
+}
+
+func (c *call) partyInfo(p *party) PartyInfo {
+	pi := PartyInfo{Role: p.role, ChannelID: p.channelID, Endpoint: p.endpoint, State: Live, OnHoldMusic: p.music != nil, HangupAllowed: !p.holds}
+	if p.holds {
+		pi.State = Hold
+		t := p.holdSince
+		pi.HoldSince = &t
+	}
+	return pi
+}

@@ -1,0 +1,50 @@
+package app
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/ariapp/ariapp/holdmusic"
+)
+
+// Config is the Stasis application's configuration.
+type Config struct {
+	// AnswerTimeout is how long the callee may ring before the call ends
+	// with cause no_answer (default 30 s).
+	AnswerTimeout time.Duration
+	// StepTimeout bounds each wait for Asterisk's confirming event of one
+	// ARI step (default 5 s). A step that times out fails the operation.
+	StepTimeout time.Duration
+	// HoldAllowedEndpoints lists the endpoints (e.g. "PJSIP/alice") that may
+	// put a call on hold; empty means every endpoint may.
+	HoldAllowedEndpoints []string
+	// MaxHoldsPerCall limits how many holds one call may take in total
+	// (0: no limit), a guard against phones flapping their hold key.
+	MaxHoldsPerCall int
+	// Music is what a held party hears (default: the hold tone).
+	Music holdmusic.Config
+	// SubscriberBuffer is each event subscriber's buffer (default 256).
+	SubscriberBuffer int
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.AnswerTimeout == 0 {
+		c.AnswerTimeout = 30 * time.Second
+	}
+	if c.StepTimeout == 0 {
+		c.StepTimeout = 5 * time.Second
+	}
+	if c.SubscriberBuffer <= 0 {
+		c.SubscriberBuffer = 256
+	}
+	if c.AnswerTimeout < time.Second {
+		return c, fmt.Errorf("app: answer timeout %v is below 1s", c.AnswerTimeout)
+	}
+	if c.StepTimeout < 10*time.Millisecond {
+		return c, fmt.Errorf("app: step timeout %v is below 10ms", c.StepTimeout)
+	}
+	if c.MaxHoldsPerCall < 0 {
+		return c, fmt.Errorf("app: max holds per call %d is negative", c.MaxHoldsPerCall)
+	}
+	return c, nil
+}
