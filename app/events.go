@@ -235,6 +235,9 @@ func logEvent(log *zap.Logger, ev *Event) {
 	if ev.Reason != "" {
 		fields = append(fields, zap.String("reason", ev.Reason))
 	}
+	if ev.Call.EndCause != "" {
+		fields = append(fields, zap.String("end_cause", ev.Call.EndCause))
+	}
 	switch ev.Name {
 	case EventHoldFailed, EventUnholdFailed:
 		log.Warn("call event", fields...)
