@@ -362,6 +362,13 @@ func (c *call) start(ctx context.Context) {
 	})
 	if err != nil {
 		c.callee.created = false
+		if errors.Is(err, ari.ErrChannelNotFound) {
+			// "Provided originator channel was not found": the caller hung
+			// up before the callee could be dialled.
+			c.caller.gone = true
+			c.partyLeft(ctx, c.caller)
+			return
+		}
 		cause := "unavailable"
 		if errors.Is(err, ari.ErrBadRequest) {
 			cause = "no_target"

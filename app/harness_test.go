@@ -182,9 +182,17 @@ func (h *harness) names(callID string) []app.EventName {
 	return out
 }
 
-// expectNames checks a call's whole event sequence so far.
+// expectNames checks a call's whole event sequence. Events reach the
+// subscription a moment after the operation that caused them returned, so
+// it waits (briefly) for as many events as expected, and a little longer to
+// catch any surplus event.
 func (h *harness) expectNames(callID string, want ...app.EventName) {
 	h.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(h.names(callID)) < len(want) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
 	if got := h.names(callID); !slices.Equal(got, want) {
 		h.t.Fatalf("call %s events = %v, want %v\n%s", callID, got, want, h.dump(callID))
 	}
