@@ -48,8 +48,9 @@ type Config struct {
 	// Logger receives the client's own logs (connection changes, drops).
 	// Default: zap.NewNop().
 	Logger *zap.Logger
-	// HTTPClient overrides the HTTP client (tests). Its Timeout is not used;
-	// RequestTimeout is.
+	// HTTPClient overrides the HTTP client (tests). Leave its Timeout zero:
+	// it would also bound REST calls and the WebSocket handshake, on top of
+	// RequestTimeout and DialTimeout.
 	HTTPClient *http.Client
 }
 

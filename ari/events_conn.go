@@ -106,10 +106,17 @@ func (c *Client) Connect(ctx context.Context) error {
 		c.mu.Unlock()
 		return fmt.Errorf("ari: Connect called twice")
 	}
+	// Claimed before dialling, so a concurrent Connect cannot start a second
+	// run loop (whose cancel func would be lost, hanging Close). Released on
+	// a failed handshake, so Connect may be retried.
+	c.started = true
 	c.mu.Unlock()
 
 	conn, err := c.dial(ctx)
 	if err != nil {
+		c.mu.Lock()
+		c.started = false
+		c.mu.Unlock()
 		return err
 	}
 
@@ -119,7 +126,6 @@ func (c *Client) Connect(ctx context.Context) error {
 		conn.CloseNow()
 		return ErrClosed
 	}
-	c.started = true
 	runCtx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	c.wg.Add(2)
@@ -323,8 +329,11 @@ func truncate(b []byte, n int) []byte {
 }
 
 // enqueue hands an event to the dispatcher without ever blocking the reader.
+// Connection events bypass the bound (there are at most two per reconnect):
+// a consumer that misses one would never resync or learn it was replaced.
 func (c *Client) enqueue(ev Event) {
-	if c.queue.push(ev) {
+	_, isConn := ev.(*ConnectionEvent)
+	if c.queue.push(ev, isConn) {
 		return
 	}
 	n := c.stats.dropped.Add(1)
@@ -370,9 +379,9 @@ func (q *eventQueue) init(max int) {
 	q.ready = make(chan struct{}, 1)
 }
 
-func (q *eventQueue) push(ev Event) bool {
+func (q *eventQueue) push(ev Event, force bool) bool {
 	q.mu.Lock()
-	if len(q.items)-q.head >= q.max {
+	if !force && len(q.items)-q.head >= q.max {
 		q.mu.Unlock()
 		return false
 	}
