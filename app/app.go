@@ -57,6 +57,7 @@ type App struct {
 	routes map[string]*call // channel, bridge and playback ids -> call
 
 	stop      chan struct{} // closed by Close
+	originate chan *originateRequest
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	startOnce sync.Once
@@ -78,14 +79,15 @@ func New(cfg Config, client ARI, log *zap.Logger) (*App, error) {
 		log = zap.NewNop()
 	}
 	return &App{
-		cfg:    c,
-		ari:    client,
-		music:  music,
-		log:    log,
-		hub:    newHub(log),
-		calls:  map[string]*call{},
-		routes: map[string]*call{},
-		stop:   make(chan struct{}),
+		cfg:       c,
+		ari:       client,
+		music:     music,
+		log:       log,
+		hub:       newHub(log),
+		calls:     map[string]*call{},
+		routes:    map[string]*call{},
+		stop:      make(chan struct{}),
+		originate: make(chan *originateRequest),
 	}, nil
 }
 
@@ -246,6 +248,8 @@ func (a *App) dispatch(ctx context.Context, events <-chan ari.Event) {
 				return
 			}
 			a.handleEvent(ctx, ev)
+		case req := <-a.originate:
+			a.newOriginatedCall(ctx, req)
 		}
 	}
 }
@@ -256,6 +260,12 @@ func (a *App) handleEvent(ctx context.Context, ev ari.Event) {
 		a.log.Info("ari connection", zap.String("state", e.State.String()), zap.Bool("reconnect", e.Reconnect), zap.Error(e.Err))
 		return
 	case *ari.StasisStart:
+		// A channel ariapp originated (a callee, or the caller of an API
+		// call) is routed by its id; anything else with "dial" is a new call.
+		if c := a.routeOf(ev); c != nil {
+			c.inbox.put(ev)
+			return
+		}
 		if len(e.Args) > 0 && e.Args[0] == ArgDial {
 			a.newCall(ctx, e)
 			return
@@ -265,10 +275,6 @@ func (a *App) handleEvent(ctx context.Context, ev ari.Event) {
 				c.inbox.put(ev)
 				return
 			}
-		}
-		if c := a.routeOf(ev); c != nil {
-			c.inbox.put(ev)
-			return
 		}
 		// A channel ariapp has no call for: hang it up rather than leave it
 		// stranded in Stasis.
@@ -308,15 +314,73 @@ func (a *App) routeOf(ev ari.Event) *call {
 }
 
 func (a *App) newCall(ctx context.Context, e *ari.StasisStart) {
-	id := newID()
-	c := newCall(a, id, e)
+	c := newCall(a, newID(), e)
+	a.register(c)
+	c.inbox.put(e)
+	a.wg.Add(1)
+	go c.run(ctx)
+}
+
+// register makes a new call and the ids it will create routable.
+func (a *App) register(c *call) {
 	a.mu.Lock()
-	a.calls[id] = c
-	a.routes[e.Channel.ID] = c
+	defer a.mu.Unlock()
+	a.calls[c.id] = c
+	a.routes[c.caller.channelID] = c
 	a.routes[c.callee.channelID] = c
 	a.routes[c.bridgeID] = c
-	a.mu.Unlock()
-	c.inbox.put(e)
+}
+
+// originateRequest asks the dispatcher to start a call that ariapp dials
+// itself (App.Originate).
+type originateRequest struct {
+	from, to string
+	reply    chan result
+}
+
+// Originate starts a call between two endpoints (e.g. "PJSIP/alice" and
+// "PJSIP/bob"): ariapp rings from, and once it answers, dials to exactly as
+// for a call from the dialplan. It returns when Asterisk accepted the first
+// originate, with the call in state ringing (call_started reported).
+func (a *App) Originate(ctx context.Context, from, to string) (CallInfo, error) {
+	for _, ep := range []string{from, to} {
+		if !validEndpoint(ep) {
+			return CallInfo{}, fmt.Errorf("%w: %q (want TECH/resource, e.g. PJSIP/bob)", ErrInvalidEndpoint, ep)
+		}
+	}
+	req := &originateRequest{from: from, to: to, reply: make(chan result, 1)}
+	select {
+	case a.originate <- req:
+	case <-a.stop:
+		return CallInfo{}, ErrClosed
+	case <-ctx.Done():
+		return CallInfo{}, ctx.Err()
+	}
+	select {
+	case r := <-req.reply:
+		return r.info, r.err
+	case <-a.stop:
+		return CallInfo{}, ErrClosed
+	case <-ctx.Done():
+		return CallInfo{}, ctx.Err()
+	}
+}
+
+// validEndpoint accepts TECH/resource with no characters that would change
+// the meaning of an ARI dial string or argument list.
+func validEndpoint(ep string) bool {
+	tech, res, ok := strings.Cut(ep, "/")
+	return ok && tech != "" && res != "" && !strings.ContainsAny(ep, ", \t\r\n&")
+}
+
+func (a *App) newOriginatedCall(ctx context.Context, req *originateRequest) {
+	id := newID()
+	c := newCall(a, id, &ari.StasisStart{Args: []string{ArgDial, req.to}, Channel: ari.Channel{ID: id + "-caller"}})
+	c.originated = true
+	c.caller.endpoint = req.from
+	c.caller.created = false
+	a.register(c)
+	c.inbox.put(originateCaller{reply: req.reply})
 	a.wg.Add(1)
 	go c.run(ctx)
 }

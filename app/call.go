@@ -51,10 +51,14 @@ type party struct {
 	inBridge bool
 	// created: the channel exists in Asterisk (caller always; callee once
 	// originated), so ending the call must hang it up.
-	created bool
-	gone    bool // left Stasis or destroyed
-	cause   int
-	causeTx string
+	created  bool
+	gone     bool // left Stasis or destroyed
+	inStasis bool
+	cause    int
+	causeTx  string
+	// digits are the party's recent DTMF digits, for feature codes.
+	digits    string
+	lastDigit time.Time
 }
 
 // call is one two-party call. Its fields are owned by run's goroutine; other
@@ -68,15 +72,18 @@ type call struct {
 	// for a specific event; they are handled, in order, after it.
 	pending []any
 
-	state          CallState
-	caller, callee *party
-	holders        []Role
-	bridgeID       string
-	bridgeCreated  bool
-	bridgeGone     bool
-	target         string
-	callerID       ari.CallerID
-	dialStatus     string            // the callee's last Dial status
+	state            CallState
+	caller, callee   *party
+	holders          []Role
+	bridgeID         string
+	bridgeCreated    bool
+	bridgeGone       bool
+	target           string
+	callerID         ari.CallerID
+	dialStatus       string // the callee's last Dial status
+	callerDialStatus string // the caller's, when ariapp originated it
+	// originated: ariapp dialled the caller itself (App.Originate).
+	originated     bool
 	finished       map[string]string // playback id -> final state, as observed
 	musicSeq       int
 	holdCount      int
@@ -162,6 +169,9 @@ func (c *call) handle(ctx context.Context, m any) {
 	case *command:
 		info, err := c.onCommand(ctx, m)
 		m.reply <- result{info, err}
+	case originateCaller:
+		err := c.originateCaller(ctx)
+		m.reply <- result{c.snapshot(), err}
 	case endRequest:
 		c.end(ctx, m.cause, "", m.reason)
 	case partyGone:
@@ -231,6 +241,9 @@ func (c *call) observe(ev ari.Event) {
 		if e.Peer.ID == c.callee.channelID && e.Dialstatus != "" {
 			c.dialStatus = e.Dialstatus
 		}
+		if e.Peer.ID == c.caller.channelID && e.Dialstatus != "" {
+			c.callerDialStatus = e.Dialstatus
+		}
 	case *ari.BridgeDestroyed:
 		if e.Bridge.ID == c.bridgeID {
 			c.bridgeGone = true
@@ -244,8 +257,10 @@ func (c *call) onEvent(ctx context.Context, ev ari.Event) {
 	case *ari.StasisStart:
 		switch e.Channel.ID {
 		case c.caller.channelID:
+			c.caller.inStasis = true
 			c.start(ctx)
 		case c.callee.channelID:
+			c.callee.inStasis = true
 			c.answered(ctx)
 		}
 	case *ari.StasisEnd:
@@ -258,6 +273,20 @@ func (c *call) onEvent(ctx context.Context, ev ari.Event) {
 		}
 	case *ari.PlaybackFinished:
 		c.musicFinished(ctx, e)
+	case *ari.ChannelHold:
+		// The phone's own hold key (a re-INVITE with sendonly, inactive or
+		// 0.0.0.0): the same hold as from the API.
+		if p := c.partyByChannel(e.Channel.ID); p != nil {
+			c.request(ctx, p, cmdHold, SourcePhone)
+		}
+	case *ari.ChannelUnhold:
+		if p := c.partyByChannel(e.Channel.ID); p != nil {
+			c.request(ctx, p, cmdResume, SourcePhone)
+		}
+	case *ari.ChannelDtmfReceived:
+		if p := c.partyByChannel(e.Channel.ID); p != nil {
+			c.dtmf(ctx, p, e.Digit)
+		}
 	case *ari.BridgeDestroyed:
 		if e.Bridge.ID == c.bridgeID && c.state == CallAnswered && len(c.holders) == 0 {
 			c.end(ctx, "bridge_destroyed", "", "the call's bridge was destroyed by another ARI client")
@@ -274,8 +303,14 @@ func (c *call) partyLeft(ctx context.Context, p *party) {
 		return
 	}
 	if p == c.callee && c.state == CallRinging {
-		cause, reason := c.dialOutcome()
+		cause, reason := c.dialOutcome(c.callee, c.target, c.dialStatus)
 		c.end(ctx, cause, "", reason)
+		return
+	}
+	if p == c.caller && !p.inStasis {
+		// A caller ariapp originated (API) that never answered.
+		cause, reason := c.dialOutcome(c.caller, c.caller.endpoint, c.callerDialStatus)
+		c.end(ctx, "caller_"+cause, "", reason)
 		return
 	}
 	reason := fmt.Sprintf("%s hung up", p.role)
@@ -291,8 +326,8 @@ func (c *call) partyLeft(ctx context.Context, p *party) {
 // dialOutcome names why a ringing callee went away, from Dial's status or
 // the hangup cause (Asterisk reports Local channels' busy as cause 0 with
 // Dial status BUSY).
-func (c *call) dialOutcome() (cause, reason string) {
-	st, q := c.dialStatus, c.callee.cause
+func (c *call) dialOutcome(p *party, target, status string) (cause, reason string) {
+	st, q := status, p.cause
 	switch {
 	case st == "BUSY" || q == 17:
 		cause = "busy"
@@ -309,9 +344,9 @@ func (c *call) dialOutcome() (cause, reason string) {
 		// reached (e.g. an extension that does not exist).
 		cause = "unavailable"
 	}
-	reason = fmt.Sprintf("callee %s: dial status %q, cause %d", c.target, st, q)
-	if c.callee.causeTx != "" {
-		reason += " " + c.callee.causeTx
+	reason = fmt.Sprintf("%s %s: dial status %q, cause %d", p.role, target, st, q)
+	if p.causeTx != "" {
+		reason += " " + p.causeTx
 	}
 	return cause, reason
 }
@@ -334,9 +369,34 @@ func hangupReasonFor(cause string) ari.HangupReason {
 	return ari.HangupNormal
 }
 
+// originateCaller is the first message of a call from App.Originate.
+type originateCaller struct{ reply chan result }
+
+// originateCaller rings the caller of an API call; the call goes on when it
+// answers and enters Stasis with dial,TARGET.
+func (c *call) originateCaller(ctx context.Context) error {
+	c.emit(EventCallStarted, "", SourceAPI, "")
+	c.caller.created = true
+	_, err := c.app.ari.Originate(ctx, ari.OriginateParams{
+		Endpoint:  c.caller.endpoint,
+		ChannelID: c.caller.channelID,
+		App:       c.app.ari.Application(),
+		AppArgs:   []string{ArgDial, c.target},
+		Timeout:   c.app.cfg.AnswerTimeout,
+	})
+	if err != nil {
+		c.caller.created = false
+		c.end(ctx, "caller_unavailable", "", fmt.Sprintf("originate %s failed: %v", c.caller.endpoint, err))
+		return fmt.Errorf("originate %s: %w", c.caller.endpoint, err)
+	}
+	return nil
+}
+
 // start handles the caller's StasisStart: ring back and originate the callee.
 func (c *call) start(ctx context.Context) {
-	c.emit(EventCallStarted, "", "", "")
+	if !c.originated {
+		c.emit(EventCallStarted, "", "", "")
+	}
 	if c.target == "" {
 		c.end(ctx, "no_target", "", "Stasis was entered with 'dial' but no target")
 		return

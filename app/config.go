@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ariapp/ariapp/holdmusic"
@@ -25,6 +26,19 @@ type Config struct {
 	Music holdmusic.Config
 	// SubscriberBuffer is each event subscriber's buffer (default 256).
 	SubscriberBuffer int
+	// DTMF feature codes; off unless configured.
+	DTMF DTMFConfig
+}
+
+// DTMFConfig are the keypad codes with which a party holds and resumes.
+type DTMFConfig struct {
+	// Hold and Resume are digit sequences such as "*7" and "*8" ("" turns
+	// that code off). Equal codes toggle: hold if the party does not hold,
+	// resume if it does.
+	Hold, Resume string
+	// Timeout is the longest pause between the digits of one code
+	// (default 3 s).
+	Timeout time.Duration
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -42,6 +56,16 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.StepTimeout < 10*time.Millisecond {
 		return c, fmt.Errorf("app: step timeout %v is below 10ms", c.StepTimeout)
+	}
+	if c.DTMF.Timeout == 0 {
+		c.DTMF.Timeout = 3 * time.Second
+	}
+	for _, code := range []string{c.DTMF.Hold, c.DTMF.Resume} {
+		for _, r := range code {
+			if !strings.ContainsRune("0123456789*#ABCD", r) {
+				return c, fmt.Errorf("app: DTMF code %q: %q is not a DTMF digit (0-9, *, #, A-D)", code, r)
+			}
+		}
 	}
 	if c.MaxHoldsPerCall < 0 {
 		return c, fmt.Errorf("app: max holds per call %d is negative", c.MaxHoldsPerCall)

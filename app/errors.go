@@ -23,6 +23,8 @@ var (
 	ErrUnholdFailed = errors.New("app: resume failed, call hung up")
 	// ErrCallEnded: the call ended before or during the operation.
 	ErrCallEnded = errors.New("app: call ended")
+	// ErrInvalidEndpoint: an endpoint to originate is not TECH/resource.
+	ErrInvalidEndpoint = errors.New("app: invalid endpoint")
 	// ErrClosed: the application is shutting down.
 	ErrClosed = errors.New("app: closed")
 	// errPartyGone is internal: a party's channel left Stasis mid-operation.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/url"
 	"sort"
 	"strconv"
@@ -44,6 +45,24 @@ type Config struct {
 	Hold   HoldConfig
 	Call   CallConfig
 	Policy PolicyConfig
+	DTMF   DTMFConfig
+	API    APIConfig
+}
+
+// DTMFConfig are the keypad feature codes; empty codes are off.
+type DTMFConfig struct {
+	// Hold and Resume are digit sequences such as "*7"; equal codes toggle.
+	Hold, Resume string
+	// Timeout is the longest pause between the digits of one code.
+	Timeout time.Duration
+}
+
+// APIConfig is the control API's.
+type APIConfig struct {
+	// Listen is host:port; "" turns the API off.
+	Listen string
+	// Token, from ARIAPP_API_TOKEN only, is then required as a bearer token.
+	Token Secret
 }
 
 // ARIConfig is how ariapp reaches Asterisk's REST Interface.
@@ -176,7 +195,23 @@ var keySpecs = []keySpec{
 	{key: "call.step_timeout", kind: kindDuration, def: 5 * time.Second},
 	{key: "policy.hold_allowed_endpoints", kind: kindStringList, def: []string{}},
 	{key: "policy.max_holds_per_call", kind: kindInt, def: 0},
+	{key: "dtmf.hold", kind: kindString, def: ""},
+	{key: "dtmf.resume", kind: kindString, def: ""},
+	{key: "dtmf.timeout", kind: kindDuration, def: 3 * time.Second},
+	{key: "api.listen", kind: kindString, def: "127.0.0.1:8090", flag: "api-listen", usage: "control API address (host:port; empty: no API)"},
+	{key: "api.token", kind: kindString, def: "", envOnly: true},
 }
+
+// envOnlyKeys are the secrets, which may come only from the environment.
+var envOnlyKeys = func() map[string]bool {
+	m := map[string]bool{}
+	for _, s := range keySpecs {
+		if s.envOnly {
+			m[s.key] = true
+		}
+	}
+	return m
+}()
 
 // maxEventQueue bounds ari.event_queue to something a machine can hold.
 const maxEventQueue = 1 << 20
@@ -214,7 +249,10 @@ func usage(w io.Writer) {
 			detail = fmt.Sprintf("%s, default %q", s.kind, strings.Join(list, ","))
 		}
 		if s.envOnly {
-			detail = "required; environment only"
+			detail = "environment only"
+			if s.key == "ari.password" {
+				detail = "required; environment only"
+			}
 		}
 		fmt.Fprintf(w, "  %-37s %s (%s)\n", envName(s.key), s.key, detail)
 	}
@@ -336,8 +374,8 @@ func (l *loader) checkFileKeys() error {
 	for _, k := range keys {
 		val := l.v.Get(k)
 		switch {
-		case k == "ari.password":
-			errs = append(errs, fmt.Sprintf("ari.password: must not be set in the config file %s; pass the password in the %s environment variable", l.file, passwordEnv))
+		case envOnlyKeys[k]:
+			errs = append(errs, fmt.Sprintf("%s: must not be set in the config file %s; pass it in the %s environment variable", k, l.file, envName(k)))
 		case sections[k] && val == nil:
 			// An empty section ("hold:" with only comments below): fine.
 		case sections[k]:
@@ -556,6 +594,27 @@ func (l *loader) build() (Config, error) {
 		l.fail("policy.max_holds_per_call", "must not be negative, got %d", c.Policy.MaxHoldsPerCall)
 	}
 
+	c.DTMF.Hold = l.str("dtmf.hold")
+	c.DTMF.Resume = l.str("dtmf.resume")
+	for _, k := range []string{"dtmf.hold", "dtmf.resume"} {
+		code := l.str(k)
+		if strings.Trim(code, "0123456789*#ABCD") != "" && !l.failed(k) {
+			l.fail(k, "%q: only DTMF digits 0-9, *, #, A-D", code)
+		}
+	}
+	c.DTMF.Timeout = l.positiveDuration("dtmf.timeout")
+	c.API.Listen = l.str("api.listen")
+	if c.API.Listen != "" && !l.failed("api.listen") {
+		if host, port, err := net.SplitHostPort(c.API.Listen); err != nil || port == "" {
+			l.fail("api.listen", "%q is not host:port", c.API.Listen)
+		} else if host == "" {
+			l.fail("api.listen", "%q has no host: name the interface (127.0.0.1 for loopback only)", c.API.Listen)
+		}
+	}
+	if tok, ok := l.lookupEnv(envName("api.token")); ok {
+		c.API.Token = Secret(tok)
+	}
+
 	if len(l.errs) > 0 {
 		return Config{}, oneLine(errors.New(strings.Join(l.errs, "; ")))
 	}
@@ -606,11 +665,13 @@ func (c Config) String() string {
 	return fmt.Sprintf("config_file=%q ari.url=%q ari.username=%q password_set=%t ari.application=%q "+
 		"ari.request_timeout=%s ari.reconnect_min=%s ari.reconnect_max=%s ari.event_queue=%d "+
 		"log.level=%s log.format=%s hold.media=%q call.answer_timeout=%s call.step_timeout=%s "+
-		"policy.hold_allowed_endpoints=%q policy.max_holds_per_call=%d",
+		"policy.hold_allowed_endpoints=%q policy.max_holds_per_call=%d dtmf.hold=%q dtmf.resume=%q dtmf.timeout=%s "+
+		"api.listen=%q token_set=%t",
 		c.File, c.ARI.URL, c.ARI.Username, c.ARI.Password.IsSet(), c.ARI.Application,
 		c.ARI.RequestTimeout, c.ARI.ReconnectMin, c.ARI.ReconnectMax, c.ARI.EventQueue,
 		c.Log.Level, c.Log.Format, c.Hold.Media, c.Call.AnswerTimeout, c.Call.StepTimeout,
-		c.Policy.HoldAllowedEndpoints, c.Policy.MaxHoldsPerCall)
+		c.Policy.HoldAllowedEndpoints, c.Policy.MaxHoldsPerCall, c.DTMF.Hold, c.DTMF.Resume, c.DTMF.Timeout,
+		c.API.Listen, c.API.Token.IsSet())
 }
 
 // LogFields returns the config as zap fields, for one start-up log line.
@@ -633,5 +694,10 @@ func (c Config) LogFields() []zap.Field {
 		zap.Duration("call_step_timeout", c.Call.StepTimeout),
 		zap.Strings("policy_hold_allowed_endpoints", c.Policy.HoldAllowedEndpoints),
 		zap.Int("policy_max_holds_per_call", c.Policy.MaxHoldsPerCall),
+		zap.String("dtmf_hold", c.DTMF.Hold),
+		zap.String("dtmf_resume", c.DTMF.Resume),
+		zap.Duration("dtmf_timeout", c.DTMF.Timeout),
+		zap.String("api_listen", c.API.Listen),
+		zap.Bool("api_token_set", c.API.Token.IsSet()),
 	}
 }

@@ -65,6 +65,8 @@ func defaultConfig() Config {
 		Hold:   HoldConfig{Media: "tone:440/500|0/2500", Music: holdmusic.Config{Mode: holdmusic.ModeTone, Tone: "440/500|0/2500"}},
 		Call:   CallConfig{AnswerTimeout: 30 * time.Second, StepTimeout: 5 * time.Second},
 		Policy: PolicyConfig{HoldAllowedEndpoints: []string{}},
+		DTMF:   DTMFConfig{Timeout: 3 * time.Second},
+		API:    APIConfig{Listen: "127.0.0.1:8090"},
 	}
 }
 
@@ -117,6 +119,8 @@ policy:
 		Hold:   HoldConfig{Media: "sound:hold-music", Music: holdmusic.Config{Mode: holdmusic.ModeSounds, Sounds: []string{"sound:hold-music"}}},
 		Call:   CallConfig{AnswerTimeout: 45 * time.Second, StepTimeout: 5 * time.Second},
 		Policy: PolicyConfig{HoldAllowedEndpoints: []string{"PJSIP/alice", "PJSIP/bob"}},
+		DTMF:   DTMFConfig{Timeout: 3 * time.Second},
+		API:    APIConfig{Listen: "127.0.0.1:8090"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("config:\n got %+v\nwant %+v", got, want)

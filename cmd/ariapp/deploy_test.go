@@ -29,8 +29,9 @@ func readRepoFile(t *testing.T, name string) string {
 	return string(b)
 }
 
-// TestRepoConfigYAML: the shipped config.yaml loads, sets every key but the
-// password, and spells out exactly the defaults.
+// TestRepoConfigYAML: the shipped config.yaml (the lab's) loads, sets every
+// key but the secrets, and spells out the defaults, except that it turns the
+// DTMF feature codes on (they are off by default).
 func TestRepoConfigYAML(t *testing.T) {
 	t.Parallel()
 	p := repoFile("config.yaml")
@@ -40,6 +41,7 @@ func TestRepoConfigYAML(t *testing.T) {
 	}
 	want := defaultConfig()
 	want.File = p
+	want.DTMF.Hold, want.DTMF.Resume = "*7", "*8"
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("config.yaml differs from the defaults:\n got %+v\nwant %+v", got, want)
 	}

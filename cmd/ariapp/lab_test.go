@@ -78,6 +78,7 @@ func TestLabRunLogsEventsAndCalls(t *testing.T) {
 		"ARIAPP_ARI_PASSWORD":    cfg.Password,
 		"ARIAPP_ARI_APPLICATION": cfg.Application,
 		"ARIAPP_LOG_LEVEL":       "info",
+		"ARIAPP_API_LISTEN":      "127.0.0.1:0",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -137,7 +138,7 @@ func TestLabRunLogsEventsAndCalls(t *testing.T) {
 // with one line naming the cause and status 1.
 func TestLabRunWrongCredentials(t *testing.T) {
 	cfg := labtest.Require(t)
-	envs := map[string]string{"ARIAPP_ARI_URL": cfg.URL, "ARIAPP_ARI_PASSWORD": "definitely-wrong"}
+	envs := map[string]string{"ARIAPP_ARI_URL": cfg.URL, "ARIAPP_ARI_PASSWORD": "definitely-wrong", "ARIAPP_API_LISTEN": "127.0.0.1:0"}
 	var stderr syncBuffer
 	code := run(context.Background(), []string{"--config", "../../config.yaml"}, env(envs), io.Discard, &stderr)
 	if code != exitRuntime {

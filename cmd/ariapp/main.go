@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/ariapp/ariapp/api"
 	"github.com/ariapp/ariapp/app"
 	"github.com/ariapp/ariapp/ari"
 )
@@ -106,6 +107,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		HoldAllowedEndpoints: cfg.Policy.HoldAllowedEndpoints,
 		MaxHoldsPerCall:      cfg.Policy.MaxHoldsPerCall,
 		Music:                cfg.Hold.Music,
+		DTMF:                 app.DTMFConfig{Hold: cfg.DTMF.Hold, Resume: cfg.DTMF.Resume, Timeout: cfg.DTMF.Timeout},
 	}, client, log.Named("app"))
 	if err != nil {
 		fmt.Fprintf(stderr, "ariapp: %v\n", err)
@@ -121,7 +123,21 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	defer stopTee()
 	events, replaced := teeEventLog(teeCtx, client.Events(), log.Named("ari_event"))
 	a.Start(events)
-	log.Info("ariapp running", zap.String("ari_application", cfg.ARI.Application))
+
+	var server *api.Server
+	if cfg.API.Listen != "" {
+		server = api.New(api.Config{Listen: cfg.API.Listen, Token: cfg.API.Token.Reveal()}, a, func() error {
+			if !client.Connected() {
+				return errors.New("the ARI event connection to Asterisk is down")
+			}
+			return nil
+		}, log.Named("api"))
+		if err := server.Start(); err != nil {
+			fmt.Fprintf(stderr, "ariapp: %v\n", err)
+			return exitRuntime
+		}
+	}
+	log.Info("ariapp running", zap.String("ari_application", cfg.ARI.Application), zap.String("api_listen", cfg.API.Listen))
 
 	code := exitOK
 	select {
@@ -134,6 +150,11 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	stopTee() // the app stops taking events; the tee only logs from now on
 	done := make(chan struct{})
 	go func() {
+		if server != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout/2)
+			_ = server.Close(sctx)
+			cancel()
+		}
 		a.Close()
 		client.Close()
 		close(done)

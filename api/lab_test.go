@@ -1,0 +1,274 @@
+package api_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/ariapp/ariapp/api"
+	"github.com/ariapp/ariapp/app"
+	"github.com/ariapp/ariapp/ari"
+	"github.com/ariapp/ariapp/internal/labtest"
+)
+
+// lab is the real application against the lab Asterisk, behind the API.
+type lab struct {
+	t      *testing.T
+	client *ari.Client
+	app    *app.App
+	srv    *httptest.Server
+	api    *api.Server
+	token  string
+}
+
+func newLab(t *testing.T, token string) *lab {
+	t.Helper()
+	cfg := labtest.Require(t)
+	client, err := ari.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(app.Config{AnswerTimeout: 5 * time.Second}, client, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := client.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.Start(client.Events())
+	s := api.New(api.Config{Token: token, Heartbeat: 200 * time.Millisecond}, a, func() error { return nil }, zaptest.NewLogger(t))
+	l := &lab{t: t, client: client, app: a, api: s, srv: httptest.NewServer(s.Handler()), token: token}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		a.HangupAll(ctx)
+		_ = s.Close(ctx)
+		l.srv.Close()
+		a.Close()
+		client.Close()
+	})
+	return l
+}
+
+// do sends a request and decodes the JSON reply into out (if not nil).
+func (l *lab) do(method, path, body string, out any) int {
+	l.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, l.srv.URL+path, rd)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if l.token != "" {
+		req.Header.Set("Authorization", "Bearer "+l.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			l.t.Fatalf("%s %s: reply is not JSON: %v: %s", method, path, err, data)
+		}
+	}
+	return resp.StatusCode
+}
+
+// stream reads the SSE stream into a list of events.
+type stream struct {
+	mu     sync.Mutex
+	events []app.Event
+	names  []string
+	done   chan struct{}
+}
+
+func (l *lab) stream(query string) (*stream, func()) {
+	l.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", l.srv.URL+"/v1/events"+query, nil)
+	if l.token != "" {
+		req.Header.Set("Authorization", "Bearer "+l.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		l.t.Fatalf("events: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	s := &stream{done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		var name string
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "event: "):
+				name = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				var ev app.Event
+				_ = json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &ev)
+				s.mu.Lock()
+				s.events = append(s.events, ev)
+				s.names = append(s.names, name)
+				s.mu.Unlock()
+			}
+		}
+	}()
+	return s, func() { cancel(); <-s.done }
+}
+
+func (s *stream) wait(t *testing.T, callID string, name app.EventName) app.Event {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		s.mu.Lock()
+		for i, ev := range s.events {
+			if (callID == "" || ev.CallID == callID) && ev.Name == name {
+				if s.names[i] != string(name) {
+					t.Errorf("SSE event line %q carries %q", s.names[i], ev.Name)
+				}
+				s.mu.Unlock()
+				return ev
+			}
+		}
+		s.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no %s on the event stream", name)
+	return app.Event{}
+}
+
+func (s *stream) sequence(callID string) []app.EventName {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []app.EventName
+	for _, ev := range s.events {
+		if ev.CallID == callID {
+			out = append(out, ev.Name)
+		}
+	}
+	return out
+}
+
+// TestLabAPIHoldResume drives a real call through the API: originate,
+// list, hold, a refused resume, resume, hang up, with the SSE stream
+// carrying every event in order.
+func TestLabAPIHoldResume(t *testing.T) {
+	l := newLab(t, "lab-token")
+	all, stop := l.stream("")
+	defer stop()
+
+	var info app.CallInfo
+	if code := l.do("POST", "/v1/calls", `{"from":"Local/talk@ariapp-test","to":"Local/talk@ariapp-test"}`, &info); code != 201 {
+		t.Fatalf("originate: %d %+v", code, info)
+	}
+	callID := info.CallID
+	all.wait(t, callID, app.EventCallAnswered)
+
+	var list struct{ Calls []app.CallInfo }
+	if code := l.do("GET", "/v1/calls", "", &list); code != 200 || len(list.Calls) != 1 || list.Calls[0].CallID != callID {
+		t.Fatalf("list: %d %+v", code, list)
+	}
+	one, _ := l.stream("?call_id=" + callID)
+
+	var held app.CallInfo
+	if code := l.do("POST", "/v1/calls/"+callID+"/hold", `{"party":"callee"}`, &held); code != 200 {
+		t.Fatalf("hold: %d", code)
+	}
+	if held.Callee.State != app.Hold || !held.Caller.OnHoldMusic || held.Caller.State != app.Live {
+		t.Fatalf("after hold: %+v", held)
+	}
+	var e api.ErrorBody
+	if code := l.do("POST", "/v1/calls/"+callID+"/unhold", `{"party":"caller"}`, &e); code != 409 || e.Error.Code != api.CodeNotHolding {
+		t.Fatalf("resume by the non-holder: %d %+v", code, e)
+	}
+	if code := l.do("POST", "/v1/calls/"+callID+"/hold", `{"party":"nobody"}`, &e); code != 400 || e.Error.Code != api.CodeUnknownParty {
+		t.Fatalf("unknown party: %d %+v", code, e)
+	}
+	if code := l.do("POST", "/v1/calls/nope/hold", `{"party":"caller"}`, &e); code != 404 || e.Error.Code != api.CodeCallNotFound {
+		t.Fatalf("unknown call: %d %+v", code, e)
+	}
+	var resumed app.CallInfo
+	if code := l.do("POST", "/v1/calls/"+callID+"/unhold", `{"party":"`+held.Callee.ChannelID+`"}`, &resumed); code != 200 || resumed.Callee.State != app.Live {
+		t.Fatalf("resume by channel id: %d %+v", code, resumed)
+	}
+	var got app.CallInfo
+	if code := l.do("GET", "/v1/calls/"+callID, "", &got); code != 200 || len(got.Holders) != 0 {
+		t.Fatalf("get: %d %+v", code, got)
+	}
+	if code := l.do("DELETE", "/v1/calls/"+callID, "", &got); code != 200 {
+		t.Fatalf("hangup: %d", code)
+	}
+	all.wait(t, callID, app.EventCallEnded)
+	<-one.done // a one-call stream ends with its call
+	want := []app.EventName{app.EventCallStarted, app.EventCallAnswered, app.EventHoldSuccess, app.EventUnholdSuccess, app.EventCallEnded}
+	for name, s := range map[string]*stream{"all": all, "one": one} {
+		got := s.sequence(callID)
+		if name == "one" {
+			want := want[2:] // subscribed after call_answered
+			if strings.Join(names(got), ",") != strings.Join(names(want), ",") {
+				t.Errorf("%s stream: %v, want %v", name, got, want)
+			}
+			continue
+		}
+		if strings.Join(names(got), ",") != strings.Join(names(want), ",") {
+			t.Errorf("%s stream: %v, want %v", name, got, want)
+		}
+	}
+	if code := l.do("GET", "/v1/calls/"+callID, "", &e); code != 404 {
+		t.Fatalf("ended call: %d", code)
+	}
+}
+
+func names(n []app.EventName) []string {
+	out := make([]string, len(n))
+	for i, x := range n {
+		out[i] = string(x)
+	}
+	return out
+}
+
+// TestLabAPINotEstablished: hold while the callee rings is 409.
+func TestLabAPINotEstablished(t *testing.T) {
+	l := newLab(t, "")
+	var info app.CallInfo
+	if code := l.do("POST", "/v1/calls", `{"from":"Local/talk@ariapp-test","to":"Local/noanswer@ariapp-test"}`, &info); code != 201 {
+		t.Fatalf("originate: %d", code)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var e api.ErrorBody
+		code := l.do("POST", "/v1/calls/"+info.CallID+"/hold", `{"party":"caller"}`, &e)
+		if code == 409 && e.Error.Code == api.CodeNotEstablished {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hold while ringing: %d %+v", code, e)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var e api.ErrorBody
+	if code := l.do("POST", "/v1/calls", `{"from":"Local/talk@ariapp-test,x","to":"bob"}`, &e); code != 400 || e.Error.Code != api.CodeInvalidEndpoint {
+		t.Fatalf("bad endpoints: %d %+v", code, e)
+	}
+	_ = bytes.MinRead
+}

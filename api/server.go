@@ -1,0 +1,375 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ariapp/ariapp/app"
+)
+
+// Calls is what the API needs of the application; *app.App implements it.
+type Calls interface {
+	Calls() []app.CallInfo
+	Call(callID string) (app.CallInfo, error)
+	Hold(ctx context.Context, callID, party string, src app.Source) (app.CallInfo, error)
+	Resume(ctx context.Context, callID, party string, src app.Source) (app.CallInfo, error)
+	Hangup(ctx context.Context, callID string) (app.CallInfo, error)
+	Originate(ctx context.Context, from, to string) (app.CallInfo, error)
+	Subscribe(callID string) *app.Subscription
+}
+
+var _ Calls = (*app.App)(nil)
+
+// Config configures the API server.
+type Config struct {
+	// Listen is the TCP address (default "127.0.0.1:8090").
+	Listen string
+	// Token, if set, is required as "Authorization: Bearer TOKEN" on /v1.
+	Token string
+	// OperationTimeout bounds one hold, resume, hangup or originate
+	// (default 30 s).
+	OperationTimeout time.Duration
+	// MaxBodyBytes bounds a request body (default 16 KiB).
+	MaxBodyBytes int64
+	// Heartbeat is the interval of SSE keep-alive comments (default 15 s).
+	Heartbeat time.Duration
+}
+
+// Server serves the control API.
+type Server struct {
+	cfg   Config
+	calls Calls
+	ready func() error
+	log   *zap.Logger
+	mux   *http.ServeMux
+
+	mu       sync.Mutex
+	srv      *http.Server
+	ln       net.Listener
+	closing  chan struct{}
+	closeErr error
+	once     sync.Once
+	wg       sync.WaitGroup
+}
+
+// New builds the server. ready reports why the application cannot serve
+// requests that need Asterisk (nil when it can), for /readyz and a 503 on
+// /v1 while ARI is down.
+func New(cfg Config, calls Calls, ready func() error, log *zap.Logger) *Server {
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:8090"
+	}
+	if cfg.OperationTimeout <= 0 {
+		cfg.OperationTimeout = 30 * time.Second
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 16 << 10
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 15 * time.Second
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if ready == nil {
+		ready = func() error { return nil }
+	}
+	s := &Server{cfg: cfg, calls: calls, ready: ready, log: log, closing: make(chan struct{})}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /v1/calls", s.v1(s.listCalls))
+	mux.Handle("POST /v1/calls", s.v1(s.originate))
+	mux.Handle("GET /v1/calls/{id}", s.v1(s.getCall))
+	mux.Handle("DELETE /v1/calls/{id}", s.v1(s.hangup))
+	mux.Handle("POST /v1/calls/{id}/hold", s.v1(s.hold))
+	mux.Handle("POST /v1/calls/{id}/unhold", s.v1(s.unhold))
+	mux.Handle("GET /v1/events", s.v1(s.events))
+	s.mux = mux
+	return s
+}
+
+// Handler is the API as an http.Handler (for tests and embedding).
+func (s *Server) Handler() http.Handler { return s.logRequests(s.route()) }
+
+// route answers unknown paths and wrong methods with JSON errors instead of
+// the mux's plain text.
+func (s *Server) route() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := s.mux.Handler(r)
+		if pattern == "" {
+			// The mux's own 404/405 handler: find out which, keep its Allow.
+			rec := &statusRecorder{ResponseWriter: discardWriter{h: w.Header()}}
+			h.ServeHTTP(rec, r)
+			if rec.status == http.StatusMethodNotAllowed {
+				writeError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path))
+				return
+			}
+			writeError(w, http.StatusNotFound, CodeNotFound, fmt.Sprintf("no such resource: %s", r.URL.Path))
+			return
+		}
+		s.mux.ServeHTTP(w, r) // sets the path values Handler does not
+	})
+}
+
+// Start listens and serves in the background; Addr tells where.
+func (s *Server) Start() error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("api: listen on %s: %w", s.cfg.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          zap.NewStdLog(s.log),
+	}
+	s.mu.Lock()
+	s.srv, s.ln = srv, ln
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("api server stopped", zap.Error(err))
+		}
+	}()
+	s.log.Info("control API listening", zap.String("addr", ln.Addr().String()), zap.Bool("token_required", s.cfg.Token != ""))
+	return nil
+}
+
+// Addr is the address the server listens on (after Start).
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Close stops the server: event streams end, in-flight requests get until
+// ctx is done. Idempotent.
+func (s *Server) Close(ctx context.Context) error {
+	s.once.Do(func() {
+		close(s.closing)
+		s.mu.Lock()
+		srv := s.srv
+		s.mu.Unlock()
+		if srv != nil {
+			s.closeErr = srv.Shutdown(ctx)
+		}
+		s.wg.Wait()
+	})
+	return s.closeErr
+}
+
+// v1 wraps /v1 handlers: bearer token, then readiness.
+func (s *Server) v1(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.Token != "" {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="ariapp"`)
+				writeError(w, http.StatusUnauthorized, CodeUnauthorized, "a valid bearer token is required")
+				return
+			}
+		}
+		if err := s.ready(); err != nil && r.Method != http.MethodGet {
+			writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "not ready: "+err.Error())
+			return
+		}
+		h(w, r)
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := s.ready(); err != nil {
+		writeError(w, http.StatusServiceUnavailable, CodeUnavailable, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) listCalls(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"calls": s.calls.Calls()})
+}
+
+func (s *Server) getCall(w http.ResponseWriter, r *http.Request) {
+	info, err := s.calls.Call(r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
+// PartyRequest is the body of hold and unhold.
+type PartyRequest struct {
+	// Party is "caller", "callee" or one of the call's channel ids.
+	Party string `json:"party"`
+}
+
+// OriginateRequest is the body of POST /v1/calls.
+type OriginateRequest struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+func (s *Server) hold(w http.ResponseWriter, r *http.Request) {
+	s.partyOp(w, r, s.calls.Hold)
+}
+
+func (s *Server) unhold(w http.ResponseWriter, r *http.Request) {
+	s.partyOp(w, r, s.calls.Resume)
+}
+
+func (s *Server) partyOp(w http.ResponseWriter, r *http.Request, op func(context.Context, string, string, app.Source) (app.CallInfo, error)) {
+	var req PartyRequest
+	if !s.decode(w, r, &req) {
+		return
+	}
+	if req.Party == "" {
+		writeError(w, http.StatusBadRequest, CodeUnknownParty, `"party" is required: "caller", "callee" or a channel id of the call`)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.OperationTimeout)
+	defer cancel()
+	info, err := op(ctx, r.PathValue("id"), req.Party, app.SourceAPI)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
+func (s *Server) hangup(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.OperationTimeout)
+	defer cancel()
+	info, err := s.calls.Hangup(ctx, r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
+func (s *Server) originate(w http.ResponseWriter, r *http.Request) {
+	var req OriginateRequest
+	if !s.decode(w, r, &req) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.OperationTimeout)
+	defer cancel()
+	info, err := s.calls.Originate(ctx, req.From, req.To)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/calls/"+info.CallID)
+	writeJSON(w, http.StatusCreated, info)
+}
+
+// decode reads a JSON body strictly: application/json, one object, no
+// unknown fields, bounded size.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "the body must be JSON (Content-Type: application/json)")
+		return false
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		msg := "malformed JSON body: " + err.Error()
+		if errors.As(err, &tooBig) {
+			msg = fmt.Sprintf("body larger than %d bytes", s.cfg.MaxBodyBytes)
+		} else if errors.Is(err, io.EOF) {
+			msg = "empty body: a JSON object is required"
+		}
+		writeError(w, http.StatusBadRequest, CodeBadRequest, msg)
+		return false
+	}
+	if dec.More() {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "the body must hold exactly one JSON object")
+		return false
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "unexpected data after the JSON object")
+		return false
+	}
+	return true
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, code := statusOf(err)
+	if status >= 500 {
+		s.log.Warn("api request failed", zap.String("method", r.Method), zap.String("path", r.URL.Path),
+			zap.String("call_id", r.PathValue("id")), zap.Int("status", status), zap.Error(err))
+	}
+	writeError(w, status, code, err.Error())
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, ErrorBody{Error: ErrorDetail{Code: code, Message: msg}})
+}
+
+// logRequests writes one line per request; never headers (the token).
+func (s *Server) logRequests(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t0 := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		s.log.Info("api request", zap.String("method", r.Method), zap.String("path", r.URL.Path),
+			zap.Int("status", rec.status), zap.Duration("duration", time.Since(t0)),
+			zap.String("remote", r.RemoteAddr))
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// Flush lets Server-Sent Events through the recorder.
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// discardWriter captures a handler's status without writing the body.
+type discardWriter struct{ h http.Header }
+
+func (d discardWriter) Header() http.Header         { return d.h }
+func (d discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d discardWriter) WriteHeader(int)             {}
