@@ -101,19 +101,30 @@ func ctxT(t *testing.T) context.Context {
 // and the id of the caller's far end (hang it up to hang up "the phone").
 func (h *harness) placeCall(target string) (callID, phone string) {
 	h.t.Helper()
+	return h.placeCallFrom(target, "talk", nil)
+}
+
+// placeCallFrom is placeCall with the phone half running another
+// extension of the test context (e.g. "keys"), with extra variables.
+func (h *harness) placeCallFrom(target, phoneExten string, vars map[string]string) (callID, phone string) {
+	h.t.Helper()
 	id := "tc-" + labtest.ID()
 	phone, caller := id+"-phone", id+"-caller"
 	h.mu.Lock()
 	h.channels = append(h.channels, phone, caller)
 	h.mu.Unlock()
+	v := map[string]string{"_ARIAPP_TEST_APP": h.client.Application()}
+	for k, val := range vars {
+		v[k] = val
+	}
 	_, err := h.client.Originate(ctxT(h.t), ari.OriginateParams{
 		Endpoint:       "Local/dial-" + target + "@" + labtest.TestContext,
 		ChannelID:      phone,
 		OtherChannelID: caller,
-		Extension:      "talk",
+		Extension:      phoneExten,
 		Context:        labtest.TestContext,
 		Priority:       1,
-		Variables:      map[string]string{"_ARIAPP_TEST_APP": h.client.Application()},
+		Variables:      v,
 	})
 	if err != nil {
 		h.t.Fatalf("originate caller: %v", err)

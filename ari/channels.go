@@ -305,3 +305,20 @@ func setIf(q url.Values, k, v string) {
 		q.Set(k, v)
 	}
 }
+
+// SendDTMF plays DTMF digits to a channel (POST /channels/{id}/dtmf), as if
+// its far end had pressed them on the keypad. between is the pause between
+// digits and duration each digit's length (0: Asterisk's defaults).
+func (c *Client) SendDTMF(ctx context.Context, channelID, digits string, between, duration time.Duration) error {
+	if digits == "" {
+		return invalidArg("no DTMF digits")
+	}
+	q := url.Values{"dtmf": {digits}}
+	if between > 0 {
+		q.Set("between", strconv.Itoa(int(between/time.Millisecond)))
+	}
+	if duration > 0 {
+		q.Set("duration", strconv.Itoa(int(duration/time.Millisecond)))
+	}
+	return c.channelOp(ctx, "POST", channelID, "dtmf", q)
+}

@@ -193,6 +193,14 @@ func TestUnitRESTWireFormat(t *testing.T) {
 			query: url.Values{"direction": {"out"}},
 		},
 		{
+			name: "SendDTMF",
+			call: func(ctx context.Context, c *ari.Client) error {
+				return c.SendDTMF(ctx, "c1", "*7", 100*time.Millisecond, 80*time.Millisecond)
+			},
+			method: "POST", path: "/channels/c1/dtmf",
+			query: url.Values{"dtmf": {"*7"}, "between": {"100"}, "duration": {"80"}},
+		},
+		{
 			name:   "GetVar",
 			call:   func(ctx context.Context, c *ari.Client) error { return ignore1(c.GetVar(ctx, "c1", "CHANNEL(state)")) },
 			method: "GET", path: "/channels/c1/variable",
@@ -419,6 +427,7 @@ func TestUnitRESTInvalidArguments(t *testing.T) {
 		{"Unhold empty id", func(ctx context.Context, c *ari.Client) error { return c.Unhold(ctx, "") }},
 		{"Mute empty id", func(ctx context.Context, c *ari.Client) error { return c.Mute(ctx, "", ari.MuteBoth) }},
 		{"Unmute empty id", func(ctx context.Context, c *ari.Client) error { return c.Unmute(ctx, "", ari.MuteBoth) }},
+		{"SendDTMF empty digits", func(ctx context.Context, c *ari.Client) error { return c.SendDTMF(ctx, "c1", "", 0, 0) }},
 		{"GetVar empty id", func(ctx context.Context, c *ari.Client) error { return ignore1(c.GetVar(ctx, "", "X")) }},
 		{"GetVar empty name", func(ctx context.Context, c *ari.Client) error { return ignore1(c.GetVar(ctx, "c1", "")) }},
 		{"SetVar empty id", func(ctx context.Context, c *ari.Client) error { return c.SetVar(ctx, "", "X", "1") }},
