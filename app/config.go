@@ -60,6 +60,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.DTMF.Timeout == 0 {
 		c.DTMF.Timeout = 3 * time.Second
 	}
+	if c.DTMF.Timeout < 0 {
+		return c, fmt.Errorf("app: DTMF timeout %v is negative", c.DTMF.Timeout)
+	}
+	if h, r := c.DTMF.Hold, c.DTMF.Resume; h != "" && r != "" && h != r && (strings.HasSuffix(h, r) || strings.HasSuffix(r, h)) {
+		return c, fmt.Errorf("app: DTMF codes %q and %q overlap (one ends the other); use distinct codes, or one code to toggle", h, r)
+	}
 	for _, code := range []string{c.DTMF.Hold, c.DTMF.Resume} {
 		for _, r := range code {
 			if !strings.ContainsRune("0123456789*#ABCD", r) {

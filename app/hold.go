@@ -55,7 +55,9 @@ func (c *call) hold(ctx context.Context, p *party, src Source) error {
 	err := c.app.ari.RemoveChannel(ctx, c.bridgeID, q.channelID)
 	if err == nil {
 		err = c.await(ctx, "ChannelLeftBridge of "+string(q.role), leftBridge(c.bridgeID, q.channelID))
-		q.inBridge = err != nil // unknown after a failed wait: rollback re-adds it
+		// Asterisk accepted the removal: even if its event did not come in
+		// time, the peer is taken as out, so a rollback adds it back.
+		q.inBridge = false
 	}
 	varsWritten()
 	if err != nil {

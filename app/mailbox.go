@@ -33,8 +33,9 @@ func (m *mailbox) put(v any) bool {
 	return true
 }
 
-// get waits for a message until timeout (0: no timeout) or close. ok is
-// false on timeout or when closed and drained; closed tells which.
+// get waits for a message until timeout (0: no timeout) or until stop is
+// closed; ok is false then. Only the call's own goroutine reads, and it stops
+// reading once it has closed the mailbox, so close need not wake it.
 func (m *mailbox) get(stop <-chan struct{}, timeout time.Duration) (v any, ok bool) {
 	var timer <-chan time.Time
 	if timeout > 0 {

@@ -232,6 +232,9 @@ func ParseMedia(s string) (Config, error) {
 	switch {
 	case strings.HasPrefix(s, "tone:"):
 		cfg = Config{Mode: ModeTone, Tone: strings.TrimPrefix(s, "tone:")}
+		if cfg.Tone == "" {
+			return Config{}, fmt.Errorf("%w: %q: empty tone (e.g. tone:%s)", ErrConfig, s, DefaultTone)
+		}
 	case s == "moh":
 		cfg = Config{Mode: ModeMOH}
 	case strings.HasPrefix(s, "moh:"):

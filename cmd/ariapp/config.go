@@ -602,6 +602,9 @@ func (l *loader) build() (Config, error) {
 			l.fail(k, "%q: only DTMF digits 0-9, *, #, A-D", code)
 		}
 	}
+	if h, r := c.DTMF.Hold, c.DTMF.Resume; h != "" && r != "" && h != r && (strings.HasSuffix(h, r) || strings.HasSuffix(r, h)) {
+		l.fail("dtmf.resume", "%q and dtmf.hold %q overlap (one ends the other); use distinct codes, or the same code to toggle", r, h)
+	}
 	c.DTMF.Timeout = l.positiveDuration("dtmf.timeout")
 	c.API.Listen = l.str("api.listen")
 	if c.API.Listen != "" && !l.failed("api.listen") {
