@@ -321,7 +321,9 @@ func TestIntegrationChannelOps(t *testing.T) {
 		{"unhold", func(c context.Context) error { return l.c.Unhold(c, a) }},
 		{"mute in", func(c context.Context) error { return l.c.Mute(c, a, ari.MuteIn) }},
 		{"unmute in", func(c context.Context) error { return l.c.Unmute(c, a, ari.MuteIn) }},
-		{"send dtmf", func(c context.Context) error { return l.c.SendDTMF(c, a, "1#", 50*time.Millisecond, 80*time.Millisecond) }},
+		{"send dtmf", func(c context.Context) error {
+			return l.c.SendDTMF(c, a, "1#", 50*time.Millisecond, 80*time.Millisecond)
+		}},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
