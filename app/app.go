@@ -56,6 +56,8 @@ type App struct {
 	calls  map[string]*call // by call id
 	routes map[string]*call // channel, bridge and playback ids -> call
 
+	// instance tags this process's playback ids (see newMusicID).
+	instance  string
 	stop      chan struct{} // closed by Close
 	originate chan *originateRequest
 	cancel    context.CancelFunc
@@ -88,6 +90,7 @@ func New(cfg Config, client ARI, log *zap.Logger) (*App, error) {
 		routes:    map[string]*call{},
 		stop:      make(chan struct{}),
 		originate: make(chan *originateRequest),
+		instance:  newID()[:4] + "-",
 	}, nil
 }
 
@@ -258,6 +261,11 @@ func (a *App) handleEvent(ctx context.Context, ev ari.Event) {
 	switch e := ev.(type) {
 	case *ari.ConnectionEvent:
 		a.log.Info("ari connection", zap.String("state", e.State.String()), zap.Bool("reconnect", e.Reconnect), zap.Error(e.Err))
+		if e.State == ari.StateConnected {
+			// Events may have been missed (a reconnect), or a previous
+			// ariapp left calls (the first connect): reconcile with Asterisk.
+			a.resync(ctx, e.Reconnect)
+		}
 		return
 	case *ari.StasisStart:
 		// A channel ariapp originated (a callee, or the caller of an API

@@ -21,6 +21,11 @@ type ARI interface {
 	RemoveChannel(ctx context.Context, bridgeID string, channelIDs ...string) error
 	SetVar(ctx context.Context, channelID, name, value string) error
 	Subscribe(ctx context.Context, eventSource string) (*ari.Application, error)
+	// For resync after a restart or reconnect.
+	Channels(ctx context.Context) ([]ari.Channel, error)
+	Bridges(ctx context.Context) ([]ari.Bridge, error)
+	Playback(ctx context.Context, playbackID string) (*ari.Playback, error)
+	GetVar(ctx context.Context, channelID, name string) (string, error)
 	// Application is the Stasis application name callees are originated into.
 	Application() string
 }

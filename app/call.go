@@ -172,6 +172,12 @@ func (c *call) handle(ctx context.Context, m any) {
 	case originateCaller:
 		err := c.originateCaller(ctx)
 		m.reply <- result{c.snapshot(), err}
+	case rebuild:
+		c.rebuildCall(ctx)
+	case *asteriskState:
+		if !c.ended {
+			c.reconcile(ctx, m)
+		}
 	case endRequest:
 		c.end(ctx, m.cause, "", m.reason)
 	case partyGone:
@@ -255,13 +261,19 @@ func (c *call) onEvent(ctx context.Context, ev ari.Event) {
 	c.observe(ev)
 	switch e := ev.(type) {
 	case *ari.StasisStart:
+		// A resync may have acted on a channel before its StasisStart was
+		// routed: each party starts once.
 		switch e.Channel.ID {
 		case c.caller.channelID:
-			c.caller.inStasis = true
-			c.start(ctx)
+			if !c.caller.inStasis {
+				c.caller.inStasis = true
+				c.start(ctx)
+			}
 		case c.callee.channelID:
-			c.callee.inStasis = true
-			c.answered(ctx)
+			if !c.callee.inStasis {
+				c.callee.inStasis = true
+				c.answered(ctx)
+			}
 		}
 	case *ari.StasisEnd:
 		if p := c.partyByChannel(e.Channel.ID); p != nil {

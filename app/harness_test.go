@@ -44,7 +44,18 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 
 func newHarnessWrapped(t *testing.T, wrap func(app.ARI) app.ARI, opts ...harnessOpt) *harness {
 	t.Helper()
+	return newHarnessApp(t, "", wrap, opts...)
+}
+
+// newHarnessApp runs the App under a given Stasis application name ("" for
+// a fresh one): a second harness with the first one's name is a restarted
+// ariapp.
+func newHarnessApp(t *testing.T, appName string, wrap func(app.ARI) app.ARI, opts ...harnessOpt) *harness {
+	t.Helper()
 	cfg := labtest.Require(t)
+	if appName != "" {
+		cfg.Application = appName
+	}
 	client, err := ari.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -323,6 +334,12 @@ func (h *harness) cleanup() {
 	chans := slices.Clone(h.channels)
 	calls := slices.Clone(h.calls)
 	h.mu.Unlock()
+	// A client of its own: the App's may be closed already (a crash test).
+	check, err := ari.New(labtest.Config(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer check.Close()
 	var playbacks []string
 	for _, ev := range h.raw.Events() {
 		if e, ok := ev.(*ari.PlaybackStarted); ok {
@@ -333,7 +350,7 @@ func (h *harness) cleanup() {
 	var left []string
 	for {
 		left = left[:0]
-		all, err := h.client.Channels(ctx)
+		all, err := check.Channels(ctx)
 		if err != nil {
 			t.Errorf("list channels: %v", err)
 			break
@@ -345,7 +362,7 @@ func (h *harness) cleanup() {
 				}
 			}
 		}
-		bridges, err := h.client.Bridges(ctx)
+		bridges, err := check.Bridges(ctx)
 		if err != nil {
 			t.Errorf("list bridges: %v", err)
 			break
@@ -358,7 +375,7 @@ func (h *harness) cleanup() {
 			}
 		}
 		for _, pb := range playbacks {
-			if _, err := h.client.Playback(ctx, pb); err == nil {
+			if _, err := check.Playback(ctx, pb); err == nil {
 				left = append(left, "playback "+pb)
 			}
 		}
@@ -370,7 +387,7 @@ func (h *harness) cleanup() {
 	if len(left) > 0 {
 		t.Errorf("left in Asterisk after the test: %v", left)
 		for _, ch := range chans {
-			_ = h.client.Hangup(ctx, ch, "")
+			_ = check.Hangup(ctx, ch, "")
 		}
 	}
 	if d := h.client.Stats().Dropped; d != 0 {

@@ -45,9 +45,7 @@ func (c *call) hold(ctx context.Context, p *party, src Source) error {
 	q := c.peer(p)
 	log := c.log.With(zap.String("party", string(p.role)), zap.String("peer_channel_id", q.channelID), zap.String("bridge_id", c.bridgeID))
 
-	c.musicSeq++
-	pbID := fmt.Sprintf("%s-music-%d", c.id, c.musicSeq)
-	c.app.route(pbID, c)
+	pbID := c.newMusicID()
 
 	// Step 1: the peer leaves the bridge. Meanwhile its VarHeld is written,
 	// which must happen before its music starts (see VarHeld).
@@ -102,6 +100,16 @@ func (c *call) hold(ctx context.Context, p *party, src Source) error {
 	c.holdCount++
 	c.emit(EventHoldSuccess, p.role, src, "")
 	return nil
+}
+
+// newMusicID returns a fresh, routed playback id for hold music. The App's
+// instance tag keeps ids unique across ariapp restarts, while a playback of
+// the previous process may still run.
+func (c *call) newMusicID() string {
+	c.musicSeq++
+	id := fmt.Sprintf("%s-music-%s%d", c.id, c.app.instance, c.musicSeq)
+	c.app.route(id, c)
+	return id
 }
 
 // rollbackHold undoes a partial hold: stop the music if it started, and put

@@ -939,6 +939,18 @@ func (f *unitARI) Subscribe(_ context.Context, src string) (*ari.Application, er
 	return &ari.Application{}, f.rec("Subscribe %s", src)
 }
 func (f *unitARI) Application() string { return "ariapp-unit" }
+func (f *unitARI) Channels(context.Context) ([]ari.Channel, error) {
+	return nil, f.rec("Channels")
+}
+func (f *unitARI) Bridges(context.Context) ([]ari.Bridge, error) {
+	return nil, f.rec("Bridges")
+}
+func (f *unitARI) Playback(_ context.Context, id string) (*ari.Playback, error) {
+	return &ari.Playback{ID: id}, f.rec("Playback %s", id)
+}
+func (f *unitARI) GetVar(_ context.Context, ch, name string) (string, error) {
+	return "", f.rec("GetVar %s %s", ch, name)
+}
 
 var _ ARI = (*unitARI)(nil)
 

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -116,6 +117,9 @@ type Client struct {
 	wg        sync.WaitGroup
 	connected bool
 	closeOnce sync.Once
+	// isClosed refuses REST calls after Close, whose idle connections are
+	// gone by then (a REST call would open new ones that nobody closes).
+	isClosed atomic.Bool
 }
 
 // New validates cfg and returns a client. It does no I/O: REST calls work at
@@ -152,6 +156,9 @@ func (c *Client) Application() string { return c.cfg.Application }
 // call performs one REST request. query may be nil; body, if not nil, is
 // sent as JSON; out, if not nil, receives the JSON reply.
 func (c *Client) call(ctx context.Context, method, path string, query url.Values, body, out any) error {
+	if c.isClosed.Load() {
+		return ErrClosed
+	}
 	if ctx == nil {
 		ctx = context.Background()
 	}

@@ -137,9 +137,11 @@ func (c *Client) Connect(ctx context.Context) error {
 }
 
 // Close stops the event loop, closes the WebSocket and waits for every
-// goroutine, then closes Events(). Idempotent.
+// goroutine, then closes Events(). REST calls fail with ErrClosed from then
+// on. Idempotent.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
+		c.isClosed.Store(true)
 		c.mu.Lock()
 		c.closed = true
 		cancel := c.cancel

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ariapp/ariapp/ari"
 )
@@ -181,6 +182,16 @@ func (s *Source) Start(ctx context.Context, a ARI, channelID, idBase string) (*P
 	return p, nil
 }
 
+// Adopt describes music that is already running on a channel, from the
+// Label it was started with (after an ariapp restart, from the channel's
+// record): a playback id, or "moh:CLASS".
+func (s *Source) Adopt(channelID, label string) *Playing {
+	if strings.HasPrefix(label, "moh:") {
+		return &Playing{ChannelID: channelID, base: label}
+	}
+	return &Playing{ChannelID: channelID, PlaybackID: label, base: label}
+}
+
 // NextPlaybackID is the id Restart will use; register it before calling
 // Restart so its events can be routed.
 func (p *Playing) NextPlaybackID() string {
@@ -213,6 +224,19 @@ func (s *Source) Stop(ctx context.Context, a ARI, p *Playing) error {
 		return err
 	}
 	err := a.StopPlayback(ctx, p.PlaybackID)
+	// Asterisk 22 answers a stop that comes right after PlaybackStarted
+	// with "500 Could not stop playback" now and then (about 1 in 80 on the
+	// lab); the same stop a moment later works. Retry briefly.
+	for delay := 2 * time.Millisecond; errors.Is(err, ari.ErrServer) && delay <= 64*time.Millisecond; delay *= 2 {
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		err = a.StopPlayback(ctx, p.PlaybackID)
+	}
 	if errors.Is(err, ari.ErrPlaybackNotFound) {
 		return nil
 	}

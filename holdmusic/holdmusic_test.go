@@ -348,7 +348,7 @@ func TestUnitStartFailure(t *testing.T) {
 }
 
 func TestUnitStop(t *testing.T) {
-	other := fmt.Errorf("%w: 500 boom", ari.ErrServer)
+	other := fmt.Errorf("%w: 400 boom", ari.ErrBadRequest)
 	tests := []struct {
 		name    string
 		cfg     holdmusic.Config
@@ -514,4 +514,46 @@ func TestUnitRestart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUnitStopRetriesServerError: Asterisk answers a stop right after
+// PlaybackStarted with 500 now and then; the stop is retried briefly, and
+// a 500 that persists is returned.
+func TestUnitStopRetriesServerError(t *testing.T) {
+	s := mustNew(t, holdmusic.Config{})
+	busy := fmt.Errorf("%w: 500 Could not stop playback", ari.ErrServer)
+	t.Run("transient", func(t *testing.T) {
+		f := &flakyStop{fails: 2, err: busy}
+		if err := s.Stop(context.Background(), f, &holdmusic.Playing{ChannelID: "ch1", PlaybackID: "pb1"}); err != nil {
+			t.Fatalf("Stop: %v", err)
+		}
+		if f.calls != 3 {
+			t.Fatalf("%d stop requests, want 3", f.calls)
+		}
+	})
+	t.Run("persistent", func(t *testing.T) {
+		f := &flakyStop{fails: 1000, err: busy}
+		err := s.Stop(context.Background(), f, &holdmusic.Playing{ChannelID: "ch1", PlaybackID: "pb1"})
+		if !errors.Is(err, ari.ErrServer) {
+			t.Fatalf("Stop: %v, want the server error", err)
+		}
+		if f.calls < 2 || f.calls > 10 {
+			t.Fatalf("%d stop requests: want a few retries, bounded", f.calls)
+		}
+	})
+}
+
+// flakyStop fails StopPlayback a number of times, then succeeds.
+type flakyStop struct {
+	fakeARI
+	fails, calls int
+	err          error
+}
+
+func (f *flakyStop) StopPlayback(context.Context, string) error {
+	f.calls++
+	if f.calls <= f.fails {
+		return f.err
+	}
+	return nil
 }

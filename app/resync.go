@@ -1,0 +1,309 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ariapp/ariapp/ari"
+)
+
+// resync reconciles the App with Asterisk when the event connection comes
+// up. On the first connect it adopts the calls a previous ariapp left in
+// Asterisk (rebuilt from their channel variables); after a reconnect it
+// tells every call what Asterisk has now, so calls whose channels vanished
+// while events were lost end, and it starts calls whose StasisStart was
+// missed. It runs in the dispatcher, before any newer event is routed.
+func (a *App) resync(ctx context.Context, reconnect bool) {
+	t0 := time.Now()
+	chans, err := a.ari.Channels(ctx)
+	if err != nil {
+		a.log.Error("resync: listing channels failed; calls are not reconciled", zap.Error(err))
+		return
+	}
+	bridgeList, err := a.ari.Bridges(ctx)
+	if err != nil {
+		a.log.Error("resync: listing bridges failed; calls are not reconciled", zap.Error(err))
+		return
+	}
+	snap := &asteriskState{channels: map[string]ari.Channel{}, bridges: map[string]ari.Bridge{}}
+	for _, ch := range chans {
+		snap.channels[ch.ID] = ch
+	}
+	for _, b := range bridgeList {
+		snap.bridges[b.ID] = b
+	}
+
+	// Calls this App already runs check themselves.
+	a.mu.RLock()
+	known := make([]*call, 0, len(a.calls))
+	for _, c := range a.calls {
+		known = append(known, c)
+	}
+	a.mu.RUnlock()
+	for _, c := range known {
+		c.inbox.put(snap)
+	}
+
+	// Channels in our Stasis application that no call owns.
+	groups := map[string][]ari.Channel{}
+	started, strays := 0, 0
+	for _, ch := range chans {
+		args, ours := a.stasisArgs(ch)
+		if !ours || a.routeOfID(ch.ID) != nil {
+			continue
+		}
+		callID := a.channelVar(ctx, ch, VarCallID)
+		switch {
+		case callID != "":
+			groups[callID] = append(groups[callID], ch)
+		case len(args) >= 2 && args[0] == ArgDial:
+			// Its StasisStart was missed (or the previous ariapp died
+			// before the callee answered and nothing was written yet).
+			a.newCall(ctx, &ari.StasisStart{EventBase: ari.EventBase{Type: "StasisStart"}, Args: args, Channel: ch})
+			started++
+		default:
+			strays++
+			a.log.Warn("resync: channel in Stasis without a call; hanging it up",
+				zap.String("channel_id", ch.ID), zap.String("channel_name", ch.Name), zap.Strings("args", args))
+			if err := a.ari.Hangup(ctx, ch.ID, ari.HangupNormal); err != nil && !errors.Is(err, ari.ErrNotFound) {
+				a.log.Warn("resync: hangup failed", zap.String("channel_id", ch.ID), zap.Error(err))
+			}
+		}
+	}
+	for callID, parts := range groups {
+		a.adopt(ctx, callID, parts, snap)
+	}
+	a.log.Info("resync with Asterisk done", zap.Bool("reconnect", reconnect), zap.Int("calls_checked", len(known)),
+		zap.Int("calls_adopted", len(groups)), zap.Int("calls_started", started), zap.Int("strays_hung_up", strays),
+		zap.Duration("took", time.Since(t0)))
+}
+
+// asteriskState is what Asterisk had at a resync.
+type asteriskState struct {
+	channels map[string]ari.Channel
+	bridges  map[string]ari.Bridge
+}
+
+// stasisArgs reports whether a channel sits in this App's Stasis
+// application, and its Stasis arguments.
+func (a *App) stasisArgs(ch ari.Channel) ([]string, bool) {
+	if ch.Dialplan.AppName != "Stasis" {
+		return nil, false
+	}
+	parts := strings.Split(ch.Dialplan.AppData, ",")
+	if parts[0] != a.ari.Application() {
+		return nil, false
+	}
+	return parts[1:], true
+}
+
+// channelVar reads a variable from the channel snapshot (ari.conf
+// channelvars) or, if it is not there, from Asterisk.
+func (a *App) channelVar(ctx context.Context, ch ari.Channel, name string) string {
+	if v, ok := ch.ChannelVars[name]; ok {
+		return v
+	}
+	v, err := a.ari.GetVar(ctx, ch.ID, name)
+	if err != nil {
+		return ""
+	}
+	return v
+}
+
+func (a *App) routeOfID(id string) *call {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.routes[id]
+}
+
+// adopt rebuilds a call of a previous ariapp from its channels' variables
+// and hands it to a new call goroutine, which completes or ends it.
+func (a *App) adopt(ctx context.Context, callID string, parts []ari.Channel, snap *asteriskState) {
+	c := &call{
+		app:      a,
+		id:       callID,
+		inbox:    newMailbox(),
+		caller:   &party{role: Caller},
+		callee:   &party{role: Callee},
+		finished: map[string]string{},
+		state:    CallAnswered,
+		log:      a.log.With(zap.String("call_id", callID)),
+	}
+	held := map[Role]string{}
+	for _, ch := range parts {
+		role := Role(a.channelVar(ctx, ch, VarRole))
+		p := c.caller
+		if role == Callee {
+			p = c.callee
+		} else if role != Caller {
+			continue
+		}
+		p.channelID, p.endpoint = ch.ID, endpointOf(ch.Name)
+		p.created, p.inStasis = true, true
+		if c.bridgeID == "" {
+			c.bridgeID = a.channelVar(ctx, ch, VarBridge)
+		}
+		held[role] = a.channelVar(ctx, ch, VarHeld)
+		if role == Caller {
+			c.startedAt = ch.CreationTime.Time
+			c.callerID = ch.Caller
+		}
+	}
+	if c.startedAt.IsZero() {
+		c.startedAt = time.Now()
+	}
+	if b, ok := snap.bridges[c.bridgeID]; ok && c.bridgeID != "" {
+		c.bridgeCreated = true
+		c.answeredAt = b.CreationTime.Time
+		for _, p := range []*party{c.caller, c.callee} {
+			p.inBridge = p.channelID != "" && slices.Contains(b.Channels, p.channelID)
+		}
+	}
+	// The hold flag of P is its peer's VarHeld; the music is recorded there.
+	for _, q := range []*party{c.caller, c.callee} {
+		if label := held[q.role]; label != "" && q.channelID != "" {
+			p := c.peer(q)
+			p.holds, p.holdSince = true, time.Now()
+			c.holders = append(c.holders, p.role)
+			q.music = a.music.Adopt(q.channelID, label)
+			if q.music.PlaybackID != "" {
+				a.route(q.music.PlaybackID, c)
+			}
+		}
+	}
+	c.updateSnapshot()
+	a.mu.Lock()
+	a.calls[c.id] = c
+	for _, id := range []string{c.caller.channelID, c.callee.channelID, c.bridgeID} {
+		if id != "" {
+			a.routes[id] = c
+		}
+	}
+	a.mu.Unlock()
+	c.inbox.put(rebuild{})
+	a.wg.Add(1)
+	go c.run(ctx)
+}
+
+// rebuild is the first message of an adopted call.
+type rebuild struct{}
+
+// rebuildCall completes an adopted call: a call missing a party or its
+// bridge is hung up and reported; otherwise the media is made to follow the
+// rule again (an ariapp killed in the middle of a hold or resume leaves it
+// half done), music that died is restarted, and the bridge subscribed.
+func (c *call) rebuildCall(ctx context.Context) {
+	var missing []string
+	if c.caller.channelID == "" {
+		missing = append(missing, "caller")
+	}
+	if c.callee.channelID == "" {
+		missing = append(missing, "callee")
+	}
+	if !c.bridgeCreated {
+		missing = append(missing, "bridge "+c.bridgeID)
+	}
+	if len(missing) > 0 {
+		c.caller.created = c.caller.channelID != ""
+		c.callee.created = c.callee.channelID != ""
+		c.end(ctx, "orphaned", "", fmt.Sprintf("found after a restart without %s; hung up", strings.Join(missing, ", ")))
+		return
+	}
+	if _, err := c.app.ari.Subscribe(ctx, "bridge:"+c.bridgeID); err != nil {
+		c.log.Warn("subscribing to the bridge failed", zap.String("bridge_id", c.bridgeID), zap.Error(err))
+	}
+	if err := c.enforceMedia(ctx); err != nil {
+		c.end(ctx, "rebuild_failed", "", "restoring the media after a restart: "+err.Error())
+		return
+	}
+	c.updateSnapshot()
+	c.log.Info("call rebuilt from Asterisk", zap.String("caller_channel_id", c.caller.channelID),
+		zap.String("callee_channel_id", c.callee.channelID), zap.String("bridge_id", c.bridgeID), zap.Any("holders", c.holders))
+}
+
+// enforceMedia makes each party's media follow the rule — on the hold music
+// exactly when its peer holds, in the bridge otherwise — repairing what a
+// crash or lost events left half done.
+func (c *call) enforceMedia(ctx context.Context) error {
+	for _, q := range []*party{c.caller, c.callee} {
+		p := c.peer(q)
+		switch {
+		case p.holds:
+			if q.inBridge {
+				if err := c.app.ari.RemoveChannel(ctx, c.bridgeID, q.channelID); err != nil && !errors.Is(err, ari.ErrUnprocessable) {
+					return fmt.Errorf("taking %s out of the bridge: %w", q.role, err)
+				}
+				q.inBridge = false
+			}
+			if q.music != nil && q.music.PlaybackID != "" {
+				if _, err := c.app.ari.Playback(ctx, q.music.PlaybackID); err == nil {
+					continue // still playing
+				}
+				c.log.Info("hold music gone; restarting it", zap.String("party", string(q.role)),
+					zap.String("channel_id", q.channelID), zap.String("playback_id", q.music.PlaybackID))
+			}
+			if q.music != nil && q.music.PlaybackID == "" {
+				continue // music on hold: Asterisk tells nothing, it is assumed running
+			}
+			pbID := c.newMusicID()
+			c.setVars(ctx, q, VarHeld, c.app.music.Label(pbID))
+			playing, err := c.app.music.Start(ctx, c.app.ari, q.channelID, pbID)
+			if err != nil {
+				return err
+			}
+			q.music = playing
+		default:
+			if q.music != nil || !q.inBridge {
+				if err := c.restore(ctx, q); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// reconcile checks a running call against what Asterisk has after a
+// reconnect: vanished channels end the call, a vanished bridge too, a
+// callee that answered unseen is bridged, dead hold music is restarted.
+func (c *call) reconcile(ctx context.Context, s *asteriskState) {
+	for _, p := range []*party{c.caller, c.callee} {
+		if !p.created || p.gone {
+			continue
+		}
+		if _, ok := s.channels[p.channelID]; !ok {
+			if !p.inStasis && p == c.callee && c.state == CallRinging {
+				// Gone while ringing: busy, no answer, ... unknown now.
+				p.gone = true
+				c.end(ctx, "callee_gone", "", "the callee vanished while the ARI connection was down")
+				return
+			}
+			p.gone = true
+			c.end(ctx, string(p.role)+"_hangup", p.role, fmt.Sprintf("%s vanished while the ARI connection was down", p.role))
+			return
+		}
+	}
+	switch c.state {
+	case CallRinging:
+		if ch, ok := s.channels[c.callee.channelID]; ok && !c.callee.inStasis && ch.Dialplan.AppName == "Stasis" {
+			c.callee.inStasis = true
+			c.answered(ctx) // its StasisStart was lost
+		}
+	case CallAnswered:
+		if _, ok := s.bridges[c.bridgeID]; !ok {
+			c.bridgeGone = true
+			c.end(ctx, "bridge_destroyed", "", "the bridge vanished while the ARI connection was down")
+			return
+		}
+		if err := c.enforceMedia(ctx); err != nil {
+			c.log.Warn("restoring the media after a reconnect failed", zap.Error(err))
+		}
+		c.updateSnapshot()
+	}
+}
