@@ -9,6 +9,7 @@
 //	POST   /v1/calls/{id}/hold       {"party":"caller"|"callee"|CHANNEL_ID}
 //	POST   /v1/calls/{id}/unhold     {"party":...}
 //	GET    /v1/events[?call_id=ID]   live SPEC events, as Server-Sent Events
+//	GET    /v1/stats                 process, ARI and event counters
 //	GET    /healthz                  the process is up
 //	GET    /readyz                   ARI is connected
 //

@@ -45,6 +45,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// Heartbeat is the interval of SSE keep-alive comments (default 15 s).
 	Heartbeat time.Duration
+	// Stats, if set, is served as JSON on GET /v1/stats (process and ARI
+	// figures for operators and the load tool).
+	Stats func() any
 }
 
 // Server serves the control API.
@@ -97,6 +100,7 @@ func New(cfg Config, calls Calls, ready func() error, log *zap.Logger) *Server {
 	mux.Handle("POST /v1/calls/{id}/hold", s.v1(s.hold))
 	mux.Handle("POST /v1/calls/{id}/unhold", s.v1(s.unhold))
 	mux.Handle("GET /v1/events", s.v1(s.events))
+	mux.Handle("GET /v1/stats", s.v1(s.stats))
 	s.mux = mux
 	return s
 }
@@ -206,6 +210,14 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Stats == nil {
+		writeError(w, http.StatusNotFound, CodeNotFound, "no statistics configured")
+		return
+	}
+	writeJSON(w, http.StatusOK, s.cfg.Stats())
 }
 
 func (s *Server) listCalls(w http.ResponseWriter, r *http.Request) {

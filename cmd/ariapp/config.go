@@ -39,14 +39,24 @@ var errVersion = errors.New("version requested")
 // and built-in defaults. All values are validated.
 type Config struct {
 	// File is the config file that was read, or "" if none was.
-	File   string
-	ARI    ARIConfig
-	Log    LogConfig
-	Hold   HoldConfig
-	Call   CallConfig
-	Policy PolicyConfig
-	DTMF   DTMFConfig
-	API    APIConfig
+	File     string
+	ARI      ARIConfig
+	Log      LogConfig
+	Hold     HoldConfig
+	Call     CallConfig
+	Policy   PolicyConfig
+	DTMF     DTMFConfig
+	API      APIConfig
+	Shutdown ShutdownConfig
+}
+
+// ShutdownConfig is what SIGTERM does.
+type ShutdownConfig struct {
+	// HangupCalls hangs every call up before stopping; by default calls stay
+	// up in Asterisk and a restarted ariapp adopts them.
+	HangupCalls bool
+	// Timeout bounds the whole graceful stop.
+	Timeout time.Duration
 }
 
 // DTMFConfig are the keypad feature codes; empty codes are off.
@@ -150,6 +160,7 @@ const (
 	kindDuration
 	kindInt
 	kindStringList
+	kindBool
 )
 
 // String names the kind in usage text.
@@ -161,6 +172,8 @@ func (k kind) String() string {
 		return "integer"
 	case kindStringList:
 		return "comma-separated list"
+	case kindBool:
+		return "true or false"
 	default:
 		return "string"
 	}
@@ -200,6 +213,8 @@ var keySpecs = []keySpec{
 	{key: "dtmf.timeout", kind: kindDuration, def: 3 * time.Second},
 	{key: "api.listen", kind: kindString, def: "127.0.0.1:8090", flag: "api-listen", usage: "control API address (host:port; empty: no API)"},
 	{key: "api.token", kind: kindString, def: "", envOnly: true},
+	{key: "shutdown.hangup_calls", kind: kindBool, def: false},
+	{key: "shutdown.timeout", kind: kindDuration, def: 10 * time.Second},
 }
 
 // envOnlyKeys are the secrets, which may come only from the environment.
@@ -491,6 +506,24 @@ func (l *loader) integer(key string) int {
 	}
 }
 
+// boolean returns key's value as a bool ("true"/"false" from the
+// environment or a flag).
+func (l *loader) boolean(key string) bool {
+	switch x := l.v.Get(key).(type) {
+	case bool:
+		return x
+	case string:
+		b, err := strconv.ParseBool(strings.TrimSpace(x))
+		if err != nil {
+			l.fail(key, "invalid boolean %q (want true or false)", x)
+		}
+		return b
+	default:
+		l.fail(key, "invalid boolean %v (want true or false)", x)
+		return false
+	}
+}
+
 // stringList returns key's value as a list of non-empty strings. From the
 // environment (or any string) it is a comma-separated list.
 func (l *loader) stringList(key string) []string {
@@ -617,6 +650,8 @@ func (l *loader) build() (Config, error) {
 	if tok, ok := l.lookupEnv(envName("api.token")); ok {
 		c.API.Token = Secret(tok)
 	}
+	c.Shutdown.HangupCalls = l.boolean("shutdown.hangup_calls")
+	c.Shutdown.Timeout = l.positiveDuration("shutdown.timeout")
 
 	if len(l.errs) > 0 {
 		return Config{}, oneLine(errors.New(strings.Join(l.errs, "; ")))
@@ -669,12 +704,12 @@ func (c Config) String() string {
 		"ari.request_timeout=%s ari.reconnect_min=%s ari.reconnect_max=%s ari.event_queue=%d "+
 		"log.level=%s log.format=%s hold.media=%q call.answer_timeout=%s call.step_timeout=%s "+
 		"policy.hold_allowed_endpoints=%q policy.max_holds_per_call=%d dtmf.hold=%q dtmf.resume=%q dtmf.timeout=%s "+
-		"api.listen=%q token_set=%t",
+		"api.listen=%q token_set=%t shutdown.hangup_calls=%t shutdown.timeout=%s",
 		c.File, c.ARI.URL, c.ARI.Username, c.ARI.Password.IsSet(), c.ARI.Application,
 		c.ARI.RequestTimeout, c.ARI.ReconnectMin, c.ARI.ReconnectMax, c.ARI.EventQueue,
 		c.Log.Level, c.Log.Format, c.Hold.Media, c.Call.AnswerTimeout, c.Call.StepTimeout,
 		c.Policy.HoldAllowedEndpoints, c.Policy.MaxHoldsPerCall, c.DTMF.Hold, c.DTMF.Resume, c.DTMF.Timeout,
-		c.API.Listen, c.API.Token.IsSet())
+		c.API.Listen, c.API.Token.IsSet(), c.Shutdown.HangupCalls, c.Shutdown.Timeout)
 }
 
 // LogFields returns the config as zap fields, for one start-up log line.
@@ -702,5 +737,7 @@ func (c Config) LogFields() []zap.Field {
 		zap.Duration("dtmf_timeout", c.DTMF.Timeout),
 		zap.String("api_listen", c.API.Listen),
 		zap.Bool("api_token_set", c.API.Token.IsSet()),
+		zap.Bool("shutdown_hangup_calls", c.Shutdown.HangupCalls),
+		zap.Duration("shutdown_timeout", c.Shutdown.Timeout),
 	}
 }

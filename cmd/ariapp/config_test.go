@@ -61,12 +61,13 @@ func defaultConfig() Config {
 			ReconnectMax:   5 * time.Second,
 			EventQueue:     4096,
 		},
-		Log:    LogConfig{Level: "info", Format: "json"},
-		Hold:   HoldConfig{Media: "tone:440/500|0/2500", Music: holdmusic.Config{Mode: holdmusic.ModeTone, Tone: "440/500|0/2500"}},
-		Call:   CallConfig{AnswerTimeout: 30 * time.Second, StepTimeout: 5 * time.Second},
-		Policy: PolicyConfig{HoldAllowedEndpoints: []string{}},
-		DTMF:   DTMFConfig{Timeout: 3 * time.Second},
-		API:    APIConfig{Listen: "127.0.0.1:8090"},
+		Log:      LogConfig{Level: "info", Format: "json"},
+		Hold:     HoldConfig{Media: "tone:440/500|0/2500", Music: holdmusic.Config{Mode: holdmusic.ModeTone, Tone: "440/500|0/2500"}},
+		Call:     CallConfig{AnswerTimeout: 30 * time.Second, StepTimeout: 5 * time.Second},
+		Policy:   PolicyConfig{HoldAllowedEndpoints: []string{}},
+		DTMF:     DTMFConfig{Timeout: 3 * time.Second},
+		API:      APIConfig{Listen: "127.0.0.1:8090"},
+		Shutdown: ShutdownConfig{Timeout: 10 * time.Second},
 	}
 }
 
@@ -115,12 +116,13 @@ policy:
 			Application: "myapp", RequestTimeout: 2 * time.Second, ReconnectMin: 250 * time.Millisecond,
 			ReconnectMax: time.Minute, EventQueue: 64,
 		},
-		Log:    LogConfig{Level: "debug", Format: "console"},
-		Hold:   HoldConfig{Media: "sound:hold-music", Music: holdmusic.Config{Mode: holdmusic.ModeSounds, Sounds: []string{"sound:hold-music"}}},
-		Call:   CallConfig{AnswerTimeout: 45 * time.Second, StepTimeout: 5 * time.Second},
-		Policy: PolicyConfig{HoldAllowedEndpoints: []string{"PJSIP/alice", "PJSIP/bob"}},
-		DTMF:   DTMFConfig{Timeout: 3 * time.Second},
-		API:    APIConfig{Listen: "127.0.0.1:8090"},
+		Log:      LogConfig{Level: "debug", Format: "console"},
+		Hold:     HoldConfig{Media: "sound:hold-music", Music: holdmusic.Config{Mode: holdmusic.ModeSounds, Sounds: []string{"sound:hold-music"}}},
+		Call:     CallConfig{AnswerTimeout: 45 * time.Second, StepTimeout: 5 * time.Second},
+		Policy:   PolicyConfig{HoldAllowedEndpoints: []string{"PJSIP/alice", "PJSIP/bob"}},
+		DTMF:     DTMFConfig{Timeout: 3 * time.Second},
+		API:      APIConfig{Listen: "127.0.0.1:8090"},
+		Shutdown: ShutdownConfig{Timeout: 10 * time.Second},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("config:\n got %+v\nwant %+v", got, want)
@@ -228,6 +230,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{name: "bad hold media", file: "hold:\n  media: \"tone:440,0/2500\"\n", want: []string{"hold.media", "'|'"}},
 		{name: "api listen without port", env: map[string]string{"ARIAPP_API_LISTEN": "localhost"}, want: []string{"api.listen", "not host:port"}},
 		{name: "api token in the file", file: "api:\n  token: abc\n", want: []string{"api.token: must not be set in the config file"}},
+		{name: "bad boolean", env: map[string]string{"ARIAPP_SHUTDOWN_HANGUP_CALLS": "maybe"}, want: []string{"shutdown.hangup_calls", "invalid boolean"}},
 		{name: "empty url in file", file: "ari:\n  url: \"\"\n", want: []string{"ari.url: must not be empty"}},
 		{name: "non-http url", args: []string{"--ari-url", "ws://127.0.0.1:8088/ari"}, want: []string{"ari.url: URL", "must start with http:// or https://"}},
 		{name: "url without scheme", env: map[string]string{"ARIAPP_ARI_URL": "127.0.0.1:8088/ari"}, want: []string{"ari.url: "}},

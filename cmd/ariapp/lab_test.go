@@ -126,7 +126,7 @@ func TestLabRunLogsEventsAndCalls(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit status %d after a signal; log:\n%s", code, stderr.String())
 		}
-	case <-time.After(shutdownTimeout + 5*time.Second):
+	case <-time.After(15 * time.Second):
 		t.Fatal("ariapp did not stop after the signal")
 	}
 	if strings.Contains(stderr.String(), cfg.Password) {

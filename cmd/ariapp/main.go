@@ -18,7 +18,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
@@ -38,9 +37,6 @@ const (
 	exitRuntime = 1 // ARI unreachable, wrong credentials, application replaced
 	exitConfig  = 2 // bad flags, environment or config file
 )
-
-// shutdownTimeout bounds the graceful stop after SIGTERM or SIGINT.
-const shutdownTimeout = 10 * time.Second
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -119,14 +115,17 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		fmt.Fprintf(stderr, "ariapp: %s\n", ariFailure(cfg, err))
 		return exitRuntime
 	}
-	teeCtx, stopTee := context.WithCancel(ctx)
+	// Not the signal context: during a graceful stop the app still needs its
+	// events (e.g. to hang calls up) until stopTee.
+	teeCtx, stopTee := context.WithCancel(context.Background())
 	defer stopTee()
 	events, replaced := teeEventLog(teeCtx, client.Events(), log.Named("ari_event"))
 	a.Start(events)
 
 	var server *api.Server
 	if cfg.API.Listen != "" {
-		server = api.New(api.Config{Listen: cfg.API.Listen, Token: cfg.API.Token.Reveal()}, a, func() error {
+		server = api.New(api.Config{Listen: cfg.API.Listen, Token: cfg.API.Token.Reveal(),
+			Stats: func() any { return processStats(a, client) }}, a, func() error {
 			if !client.Connected() {
 				return errors.New("the ARI event connection to Asterisk is down")
 			}
@@ -142,27 +141,35 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	code := exitOK
 	select {
 	case <-ctx.Done():
-		log.Info("signal received; stopping (calls stay up in Asterisk)")
+		if cfg.Shutdown.HangupCalls {
+			log.Info("signal received; hanging up every call, then stopping")
+		} else {
+			log.Info("signal received; stopping (calls stay up in Asterisk; a restarted ariapp adopts them)")
+		}
 	case <-replaced:
 		fmt.Fprintf(stderr, "ariapp: another ARI client registered application %q; stopping\n", cfg.ARI.Application)
 		code = exitRuntime
 	}
-	stopTee() // the app stops taking events; the tee only logs from now on
 	done := make(chan struct{})
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), cfg.Shutdown.Timeout)
+	defer cancelStop()
 	go func() {
 		if server != nil {
-			sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout/2)
-			_ = server.Close(sctx)
-			cancel()
+			_ = server.Close(stopCtx)
 		}
+		if cfg.Shutdown.HangupCalls && code == exitOK {
+			a.HangupAll(stopCtx) // needs the events: before the tee stops
+		}
+		stopTee() // the app stops taking events; the tee only logs from now on
 		a.Close()
 		client.Close()
 		close(done)
 	}()
 	select {
 	case <-done:
-	case <-time.After(shutdownTimeout):
-		log.Error("graceful stop timed out", zap.Duration("timeout", shutdownTimeout))
+		log.Info("ariapp stopped")
+	case <-stopCtx.Done():
+		log.Error("graceful stop timed out", zap.Duration("timeout", cfg.Shutdown.Timeout))
 	}
 	return code
 }
