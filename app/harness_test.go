@@ -52,9 +52,19 @@ func newHarnessWrapped(t *testing.T, wrap func(app.ARI) app.ARI, opts ...harness
 // ariapp.
 func newHarnessApp(t *testing.T, appName string, wrap func(app.ARI) app.ARI, opts ...harnessOpt) *harness {
 	t.Helper()
+	return newHarnessARI(t, func(c *ari.Config) {
+		if appName != "" {
+			c.Application = appName
+		}
+	}, wrap, opts...)
+}
+
+// newHarnessARI lets a test change the ARI client's config (e.g. its URL).
+func newHarnessARI(t *testing.T, ariOpt func(*ari.Config), wrap func(app.ARI) app.ARI, opts ...harnessOpt) *harness {
+	t.Helper()
 	cfg := labtest.Require(t)
-	if appName != "" {
-		cfg.Application = appName
+	if ariOpt != nil {
+		ariOpt(&cfg)
 	}
 	client, err := ari.New(cfg)
 	if err != nil {

@@ -259,7 +259,6 @@ func (c *Client) redial(ctx context.Context) *websocket.Conn {
 // readLoop reads and enqueues events until the connection fails or ctx ends.
 func (c *Client) readLoop(ctx context.Context, conn *websocket.Conn) (replaced bool, err error) {
 	connCtx, stop := context.WithCancel(ctx)
-	defer stop()
 	var pingWG sync.WaitGroup
 	if c.cfg.PingInterval > 0 {
 		pingWG.Add(1)
@@ -268,7 +267,12 @@ func (c *Client) readLoop(ctx context.Context, conn *websocket.Conn) (replaced b
 			c.pinger(connCtx, conn)
 		}()
 	}
-	defer pingWG.Wait()
+	// Stop the pinger before waiting for it (one deferred call, so the
+	// order cannot be swapped): the read loop ends at once on a drop.
+	defer func() {
+		stop()
+		pingWG.Wait()
+	}()
 	for {
 		_, data, err := conn.Read(connCtx)
 		if err != nil {

@@ -809,3 +809,36 @@ func TestUnitConnectionEventsNeverDropped(t *testing.T) {
 		t.Fatalf("no ARI event was dropped; the test did not fill the queue: %+v", c.Stats())
 	}
 }
+
+// TestUnitDropNoticedWithPinger: with pings on (a long interval), a dropped
+// connection is still noticed at once, not at the next ping.
+func TestUnitDropNoticedWithPinger(t *testing.T) {
+	f := newFake(t)
+	f.setSession(func(s *wsSession) {
+		if s.N == 1 {
+			time.Sleep(50 * time.Millisecond)
+			s.Conn.CloseNow()
+			return
+		}
+		<-s.Serve().Done()
+	})
+	cfg := unitConfig(f)
+	cfg.PingInterval = time.Hour
+	c := newUnitClient(t, cfg)
+	if err := c.Connect(bg(t)); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	if ce := nextConn(t, c); ce.State != ari.StateConnected {
+		t.Fatalf("first: %v", ce.State)
+	}
+	if ce := nextConn(t, c); ce.State != ari.StateDisconnected {
+		t.Fatalf("second: %v", ce.State)
+	}
+	if d := time.Since(t0); d > 2*time.Second {
+		t.Fatalf("the drop took %v to notice", d)
+	}
+	if ce := nextConn(t, c); ce.State != ari.StateConnected || !ce.Reconnect {
+		t.Fatalf("third: %+v", ce)
+	}
+}
