@@ -299,6 +299,21 @@ func (c *call) onEvent(ctx context.Context, ev ari.Event) {
 		if p := c.partyByChannel(e.Channel.ID); p != nil {
 			c.dtmf(ctx, p, e.Digit)
 		}
+	case *ari.ChannelLeftBridge:
+		// ariapp's own moves consume their ChannelLeftBridge while they
+		// wait for it; one that arrives here for a party that should be in
+		// the bridge was done by someone else.
+		if p := c.partyByChannel(e.Channel.ID); p != nil && e.Bridge.ID == c.bridgeID && p.inBridge && c.state == CallAnswered && !p.gone {
+			p.inBridge = false
+			// A destroyed bridge first lets its channels go: tell the two
+			// apart (BridgeDestroyed may follow, or not be subscribed).
+			if c.bridgeGone || !c.bridgeExists(ctx) {
+				c.bridgeGone = true
+				c.end(ctx, "bridge_destroyed", "", "the call's bridge was destroyed by another ARI client")
+				return
+			}
+			c.end(ctx, "bridge_broken", "", fmt.Sprintf("%s (%s) was taken out of the bridge by another ARI client", p.role, p.channelID))
+		}
 	case *ari.BridgeDestroyed:
 		if e.Bridge.ID == c.bridgeID && c.state == CallAnswered && len(c.holders) == 0 {
 			c.end(ctx, "bridge_destroyed", "", "the call's bridge was destroyed by another ARI client")
@@ -307,6 +322,20 @@ func (c *call) onEvent(ctx context.Context, ev ari.Event) {
 				zap.String("bridge_id", c.bridgeID))
 		}
 	}
+}
+
+// bridgeExists asks Asterisk whether the call's bridge is still there.
+func (c *call) bridgeExists(ctx context.Context) bool {
+	bridges, err := c.app.ari.Bridges(ctx)
+	if err != nil {
+		return true // unknown: do not claim it is gone
+	}
+	for _, b := range bridges {
+		if b.ID == c.bridgeID {
+			return true
+		}
+	}
+	return false
 }
 
 // partyLeft ends the call when one of its channels is gone.

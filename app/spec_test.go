@@ -553,3 +553,41 @@ func TestHoldMusicModes(t *testing.T) {
 		})
 	}
 }
+
+// TestInterference: another ARI client destroys the bridge of a talking
+// call, or takes a party out of it: the call cannot go on as SPEC says, so
+// it ends (call_ended) and nothing is left, rather than leaving two parties
+// in silence.
+func TestInterference(t *testing.T) {
+	for _, tc := range []struct {
+		name, cause string
+		do          func(h *harness, info app.CallInfo) error
+	}{
+		{"bridge destroyed while talking", "bridge_destroyed", func(h *harness, info app.CallInfo) error {
+			return h.client.DestroyBridge(ctxT(h.t), info.BridgeID)
+		}},
+		{"caller taken out of the bridge", "bridge_broken", func(h *harness, info app.CallInfo) error {
+			return h.client.RemoveChannel(ctxT(h.t), info.BridgeID, info.Caller.ChannelID)
+		}},
+		{"held party's peer taken out while holding", "bridge_broken", func(h *harness, info app.CallInfo) error {
+			if _, err := h.app.Hold(ctxT(h.t), info.CallID, "callee", app.SourceAPI); err != nil {
+				return err
+			}
+			return h.client.RemoveChannel(ctxT(h.t), info.BridgeID, info.Callee.ChannelID)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			callID, _ := h.establish()
+			info, _ := h.app.Call(callID)
+			if err := tc.do(h, info); err != nil {
+				t.Fatal(err)
+			}
+			ev := h.waitFor(callID, ended)
+			if ev.Call.EndCause != tc.cause {
+				t.Fatalf("ended with %q (%s), want %q", ev.Call.EndCause, ev.Reason, tc.cause)
+			}
+		})
+	}
+}

@@ -12,6 +12,8 @@
 #   lab/lab.sh status    print whether Asterisk runs and ARI answers (exit 1 if not)
 #   lab/lab.sh cli CMD   run an Asterisk CLI command, e.g. lab/lab.sh cli 'core show channels'
 #   lab/lab.sh reload    reinstall asterisk/ configs and reload Asterisk
+#   lab/lab.sh clean     hang up every channel and destroy every bridge, e.g.
+#                        what an interrupted test run left behind
 #
 # Environment:
 #   ARIAPP_LAB_ROOT   where the chroot lives (default /var/lib/ariapp-lab/sid);
@@ -198,6 +200,19 @@ cmd_reload() {
 	log "configs reloaded"
 }
 
+cmd_clean() {
+	local kind id n
+	ari_up || die "ARI does not answer at $ari"
+	for kind in channels bridges; do
+		n=0
+		# Neither a channel nor a bridge has a nested "id": every "id" is one.
+		for id in $(curl -fsS -m 5 -u "$user:$pass" "$ari/$kind" | grep -o '"id":"[^"]*"' | sed 's/"id":"\(.*\)"/\1/'); do
+			curl -fsS -m 5 -u "$user:$pass" -X DELETE "$ari/$kind/$id" >/dev/null 2>&1 && n=$((n + 1))
+		done
+		log "$kind removed: $n"
+	done
+}
+
 case "${1:-}" in
 up) cmd_up ;;
 down) cmd_down ;;
@@ -205,5 +220,6 @@ restart) cmd_down; cmd_up ;;
 status) cmd_status ;;
 cli) shift; cmd_cli "$@" ;;
 reload) cmd_reload ;;
+clean) cmd_clean ;;
 *) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
