@@ -174,6 +174,8 @@ func (c *call) handle(ctx context.Context, m any) {
 		m.reply <- result{c.snapshot(), err}
 	case rebuild:
 		c.rebuildCall(ctx)
+	case strayCheck:
+		c.checkBridge(ctx)
 	case *asteriskState:
 		if !c.ended {
 			c.reconcile(ctx, m)
@@ -304,15 +306,10 @@ func (c *call) onEvent(ctx context.Context, ev ari.Event) {
 		// wait for it; one that arrives here for a party that should be in
 		// the bridge was done by someone else.
 		if p := c.partyByChannel(e.Channel.ID); p != nil && e.Bridge.ID == c.bridgeID && p.inBridge && c.state == CallAnswered && !p.gone {
+			// A hang-up also takes the channel out of the bridge first, its
+			// StasisEnd follows: look again a moment later.
 			p.inBridge = false
-			// A destroyed bridge first lets its channels go: tell the two
-			// apart (BridgeDestroyed may follow, or not be subscribed).
-			if c.bridgeGone || !c.bridgeExists(ctx) {
-				c.bridgeGone = true
-				c.end(ctx, "bridge_destroyed", "", "the call's bridge was destroyed by another ARI client")
-				return
-			}
-			c.end(ctx, "bridge_broken", "", fmt.Sprintf("%s (%s) was taken out of the bridge by another ARI client", p.role, p.channelID))
+			time.AfterFunc(strayCheckDelay, func() { c.inbox.put(strayCheck{}) })
 		}
 	case *ari.BridgeDestroyed:
 		if e.Bridge.ID == c.bridgeID && c.state == CallAnswered && len(c.holders) == 0 {
@@ -324,18 +321,36 @@ func (c *call) onEvent(ctx context.Context, ev ari.Event) {
 	}
 }
 
-// bridgeExists asks Asterisk whether the call's bridge is still there.
-func (c *call) bridgeExists(ctx context.Context) bool {
+// strayCheckDelay is how long after an unexplained ChannelLeftBridge the
+// call looks at its bridge again: long enough for a hang-up's StasisEnd.
+const strayCheckDelay = 250 * time.Millisecond
+
+// strayCheck asks the call to compare its bridge with the media rule.
+type strayCheck struct{}
+
+// checkBridge ends a call whose bridge another ARI client destroyed, or from
+// which it took a party: the parties would be left in silence otherwise.
+func (c *call) checkBridge(ctx context.Context) {
+	if c.ended || c.state != CallAnswered {
+		return
+	}
 	bridges, err := c.app.ari.Bridges(ctx)
 	if err != nil {
-		return true // unknown: do not claim it is gone
+		c.log.Warn("checking the bridge failed", zap.String("bridge_id", c.bridgeID), zap.Error(err))
+		return
 	}
-	for _, b := range bridges {
-		if b.ID == c.bridgeID {
-			return true
+	i := slices.IndexFunc(bridges, func(b ari.Bridge) bool { return b.ID == c.bridgeID })
+	if i < 0 {
+		c.bridgeGone = true
+		c.end(ctx, "bridge_destroyed", "", "the call's bridge was destroyed by another ARI client")
+		return
+	}
+	for _, p := range []*party{c.caller, c.callee} {
+		if !c.peer(p).holds && !slices.Contains(bridges[i].Channels, p.channelID) {
+			c.end(ctx, "bridge_broken", "", fmt.Sprintf("%s (%s) was taken out of the bridge by another ARI client", p.role, p.channelID))
+			return
 		}
 	}
-	return false
 }
 
 // partyLeft ends the call when one of its channels is gone.

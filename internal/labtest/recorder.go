@@ -22,20 +22,28 @@ type Recorder struct {
 
 // Record consumes events from ch until it is closed.
 func Record(ch <-chan ari.Event) *Recorder {
-	r := &Recorder{notify: make(chan struct{}, 1), done: make(chan struct{})}
+	r := newRecorder()
 	go func() {
 		defer close(r.done)
 		for ev := range ch {
-			r.mu.Lock()
-			r.events = append(r.events, ev)
-			r.mu.Unlock()
-			select {
-			case r.notify <- struct{}{}:
-			default:
-			}
+			r.add(ev)
 		}
 	}()
 	return r
+}
+
+func newRecorder() *Recorder {
+	return &Recorder{notify: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+func (r *Recorder) add(ev ari.Event) {
+	r.mu.Lock()
+	r.events = append(r.events, ev)
+	r.mu.Unlock()
+	select {
+	case r.notify <- struct{}{}:
+	default:
+	}
 }
 
 // Done is closed when the event channel has been closed and drained.
@@ -126,16 +134,16 @@ func (r *Recorder) Within(t testing.TB, from int, typ, id string) (ari.Event, in
 
 // Tee records every event of in and passes it on, in order, on the returned
 // channel (closed when in closes), so a test can watch the raw ARI events
-// an application consumes.
+// an application consumes. An event is recorded before it is passed on, so
+// whatever the application did with it, the test already sees it.
 func Tee(in <-chan ari.Event) (<-chan ari.Event, *Recorder) {
-	recIn := make(chan ari.Event, 4096)
 	out := make(chan ari.Event, 4096)
-	r := Record(recIn)
+	r := newRecorder()
 	go func() {
+		defer close(r.done)
 		defer close(out)
-		defer close(recIn)
 		for ev := range in {
-			recIn <- ev
+			r.add(ev)
 			out <- ev
 		}
 	}()
