@@ -32,6 +32,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return // the mux routes HEAD here too: a stream would hold the connection
+	}
 	fmt.Fprintf(w, ": ariapp events%s\n\n", map[bool]string{true: " of call " + callID, false: ""}[callID != ""])
 	fl.Flush()
 

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -112,6 +113,11 @@ func (s *Server) Handler() http.Handler { return s.logRequests(s.route()) }
 // the mux's plain text.
 func (s *Server) route() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.EscapedPath(); p != "/" && path.Clean(p) != p {
+			// The mux would redirect to the cleaned path, without JSON.
+			writeError(w, http.StatusNotFound, CodeNotFound, fmt.Sprintf("no such resource: %s", p))
+			return
+		}
 		h, pattern := s.mux.Handler(r)
 		if pattern == "" {
 			// The mux's own 404/405 handler: find out which, keep its Allow.
@@ -185,7 +191,8 @@ func (s *Server) Close(ctx context.Context) error {
 func (s *Server) v1(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Token != "" {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+			ok = ok && strings.EqualFold(scheme, "Bearer") // schemes are case-insensitive (RFC 9110)
 			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) != 1 {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="ariapp"`)
 				writeError(w, http.StatusUnauthorized, CodeUnauthorized, "a valid bearer token is required")

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 
@@ -57,7 +58,10 @@ type App struct {
 	routes map[string]*call // channel, bridge and playback ids -> call
 
 	// instance tags this process's playback ids (see newMusicID).
-	instance  string
+	instance string
+	// synced: the calls were reconciled with Asterisk since the event
+	// connection last came up.
+	synced    atomic.Bool
 	stop      chan struct{} // closed by Close
 	originate chan *originateRequest
 	cancel    context.CancelFunc
@@ -122,6 +126,11 @@ func (a *App) Close() {
 		a.hub.close()
 	})
 }
+
+// Synced reports whether the App has reconciled its calls with Asterisk
+// since the event connection last came up (readiness: before that, calls of
+// a previous ariapp are not adopted yet).
+func (a *App) Synced() bool { return a.synced.Load() }
 
 // Subscribe returns a subscription to the events of one call (callID) or of
 // every call (""). Close it when done.
@@ -265,6 +274,9 @@ func (a *App) handleEvent(ctx context.Context, ev ari.Event) {
 			// Events may have been missed (a reconnect), or a previous
 			// ariapp left calls (the first connect): reconcile with Asterisk.
 			a.resync(ctx, e.Reconnect)
+			a.synced.Store(true)
+		} else {
+			a.synced.Store(false)
 		}
 		return
 	case *ari.StasisStart:

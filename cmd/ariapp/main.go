@@ -129,6 +129,9 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 			if !client.Connected() {
 				return errors.New("the ARI event connection to Asterisk is down")
 			}
+			if !a.Synced() {
+				return errors.New("reconciling calls with Asterisk")
+			}
 			return nil
 		}, log.Named("api"))
 		if err := server.Start(); err != nil {
