@@ -43,9 +43,11 @@ type Config struct {
 	// EventQueueSize is how many events may wait for a slow consumer before
 	// further events are dropped and counted (default 4096).
 	EventQueueSize int
-	// MaxIdleConns is the number of kept-alive HTTP connections to Asterisk
-	// (default 64), so concurrent calls reuse connections.
-	MaxIdleConns int
+	// MaxConns caps the HTTP connections to Asterisk (default 64), both
+	// open and kept alive: Asterisk serves a limited number of HTTP
+	// sessions (http.conf sessionlimit, 100 by default) for all its clients;
+	// requests beyond the cap wait for a free connection.
+	MaxConns int
 	// Logger receives the client's own logs (connection changes, drops).
 	// Default: zap.NewNop().
 	Logger *zap.Logger
@@ -89,8 +91,8 @@ func (c *Config) withDefaults() (Config, error) {
 	if out.EventQueueSize <= 0 {
 		out.EventQueueSize = 4096
 	}
-	if out.MaxIdleConns <= 0 {
-		out.MaxIdleConns = 64
+	if out.MaxConns <= 0 {
+		out.MaxConns = 64
 	}
 	if out.Logger == nil {
 		out.Logger = zap.NewNop()
@@ -132,8 +134,9 @@ func New(cfg Config) (*Client, error) {
 	hc := c.HTTPClient
 	if hc == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConns = c.MaxIdleConns
-		tr.MaxIdleConnsPerHost = c.MaxIdleConns
+		tr.MaxIdleConns = c.MaxConns
+		tr.MaxIdleConnsPerHost = c.MaxConns
+		tr.MaxConnsPerHost = c.MaxConns
 		tr.IdleConnTimeout = 90 * time.Second
 		hc = &http.Client{Transport: tr}
 	}

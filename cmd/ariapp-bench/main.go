@@ -1,0 +1,140 @@
+// Command ariapp-bench measures ariapp's hold and resume against the lab
+// Asterisk and against a baseline that issues the same ARI requests with no
+// application logic (issue 6).
+//
+// At each concurrency level it sets up N two-party calls of Local channels
+// per mode, runs hold/resume cycles on all of them at once, and reports
+// p50/p90/p99/max latency, throughput, CPU time per operation of ariapp and
+// of Asterisk, memory per live call and dropped events:
+//
+//	go run ./cmd/ariapp-bench -levels 1,50,200,500 -cycles 20 -mode all -out docs/perf
+//
+// Modes: baseline (the ari client alone), inproc (app.App in this process,
+// App.Hold/Resume), api (the ariapp binary, built from ./cmd/ariapp, driven
+// over its control API). -mode all runs the three, the baseline first.
+//
+// It writes results.json, results.md (tables, target checks, method) and
+// latency.png (latency percentiles against concurrency) to -out. More than
+// 20 concurrent calls load the shared lab: run such levels under
+// `flock /tmp/ariapp-lab-heavy.lock`.
+//
+// The lab's ARI is taken from -ari-url and -ari-user; the password from
+// ARIAPP_ARI_PASSWORD, else the lab's default.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/ariapp/ariapp/ari"
+	"github.com/ariapp/ariapp/internal/labtest"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := mainRun(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// mainRun is main without the process; it returns the exit status: 0 when
+// the run completed (targets missed or not), 1 when it could not run, 2 on
+// bad flags.
+func mainRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ariapp-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	levels := fs.String("levels", "1,50,200,500", "concurrent calls per level, comma separated")
+	cycles := fs.Int("cycles", 20, "measured hold/resume cycles per call")
+	minOps := fs.Int("min-ops", 2000, "at least this many measured operations per level: low levels run more cycles, so CPU times (10 ms ticks) mean something")
+	mode := fs.String("mode", "all", "api, inproc, baseline, a comma list of them, or all")
+	out := fs.String("out", "/tmp/bench-out", "directory for results.json, results.md and latency.png (\"\": none)")
+	ariURL := fs.String("ari-url", envOr("ARIAPP_ARI_URL", labtest.DefaultURL), "ARI base URL")
+	ariUser := fs.String("ari-user", envOr("ARIAPP_ARI_USERNAME", labtest.DefaultUser), "ARI user (password: ARIAPP_ARI_PASSWORD)")
+	bin := fs.String("ariapp-bin", "", "prebuilt ariapp binary for -mode api (default: go build ./cmd/ariapp)")
+	pause := fs.Duration("pause", 0, "mean random pause before each operation of a call (0: closed loop)")
+	setupPar := fs.Int("setup-parallel", 16, "calls set up at once")
+	wait := fs.Duration("wait", 15*time.Second, "longest wait for one ARI event or one call set-up")
+	opTimeout := fs.Duration("op-timeout", 30*time.Second, "longest single hold or resume")
+	quiet := fs.Duration("quiet", time.Second, "window with all calls up and idle, to measure Asterisk's idle CPU (0: skip)")
+	maxConns := fs.Int("max-conns", 0, "limit the baseline's and inproc's ARI connections to Asterisk (0: the ari package's default)")
+	cpuProf := fs.String("cpuprofile", "", "write a CPU profile of this process (use with -mode inproc)")
+	memProf := fs.String("memprofile", "", "write heap profiles FILE.N of the in-process mode with N calls up")
+	keepGoing := fs.Bool("keep-going", false, "run a mode at higher levels after it broke")
+	guard := fs.Float64("guard", 0.75, "stop setting calls up when Asterisk, idle, uses more than this share of all CPU cores (0: no guard; a saturated Asterisk stalls the shared lab)")
+	render := fs.String("render", "", "re-render results.md and latency.png into -out from a saved `results.json`, then exit")
+	cleanup := fs.String("cleanup", "", "hang up what run `RUNID` left in Asterisk (after a crash), then exit")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	lv, err := parseLevels(*levels)
+	if err != nil {
+		fmt.Fprintln(stderr, "ariapp-bench:", err)
+		return 2
+	}
+	modes, err := parseModes(*mode)
+	if err != nil {
+		fmt.Fprintln(stderr, "ariapp-bench:", err)
+		return 2
+	}
+	if *cycles < 1 {
+		fmt.Fprintln(stderr, "ariapp-bench: -cycles must be at least 1")
+		return 2
+	}
+	cfg := config{
+		Levels: lv, Cycles: *cycles, MinOps: *minOps, Modes: modes, Out: *out,
+		ARI: ari.Config{
+			URL:            *ariURL,
+			Username:       *ariUser,
+			Password:       envOr("ARIAPP_ARI_PASSWORD", labtest.DefaultPassword),
+			Application:    "ariapp-bench-probe",
+			RequestTimeout: 10 * time.Second,
+		},
+		AriappBin: *bin, Pause: *pause, SetupPar: *setupPar, Wait: *wait, OpTimeout: *opTimeout,
+		Quiet: *quiet, MaxConns: *maxConns, CPUProf: *cpuProf, MemProf: *memProf, KeepGoing: *keepGoing, Guard: *guard,
+		Logf: func(format string, a ...any) {
+			fmt.Fprintf(stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05.000")}, a...)...)
+		},
+	}
+	if *render != "" {
+		if err := renderReport(*render, cfg.Out); err != nil {
+			fmt.Fprintln(stderr, "ariapp-bench:", err)
+			return 1
+		}
+		return 0
+	}
+	if *cleanup != "" {
+		if err := cleanupRun(ctx, cfg.ARI, *cleanup, cfg.Logf); err != nil {
+			fmt.Fprintln(stderr, "ariapp-bench:", err)
+			return 1
+		}
+		return 0
+	}
+	rep, err := run(ctx, cfg)
+	if rep != nil && cfg.Out != "" {
+		fmt.Fprintf(stdout, "results: %s/results.md, results.json, latency.png\n", cfg.Out)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "ariapp-bench:", err)
+		return 1
+	}
+	if cfg.Out == "" {
+		fmt.Fprint(stdout, rep.markdown())
+	}
+	return 0
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,383 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Targets of issue 6.
+const (
+	maxLatencyRatio = 1.2  // ariapp's p50 and p99 against the baseline's
+	maxKiBPerCall   = 20.0 // memory per live call
+	maxCPUShare     = 0.1  // ariapp's CPU against Asterisk's
+	// minLevelForMemory: below this many calls the per-call memory is
+	// noise (one HTTP connection or GC cycle outweighs the calls).
+	minLevelForMemory = 50
+)
+
+// OpStats are the latencies of one operation (hold or resume), in ms.
+type OpStats struct {
+	Count int     `json:"count"`
+	P50   float64 `json:"p50_ms"`
+	P90   float64 `json:"p90_ms"`
+	P99   float64 `json:"p99_ms"`
+	Max   float64 `json:"max_ms"`
+	Mean  float64 `json:"mean_ms"`
+	// RatioP50 and RatioP99 are against the baseline at the same level
+	// (0 for the baseline itself or when it has no numbers).
+	RatioP50 float64 `json:"ratio_p50,omitempty"`
+	RatioP99 float64 `json:"ratio_p99,omitempty"`
+}
+
+func newOpStats(d []time.Duration) OpStats {
+	if len(d) == 0 {
+		return OpStats{}
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	var sum time.Duration
+	for _, v := range s {
+		sum += v
+	}
+	return OpStats{
+		Count: len(s),
+		P50:   ms(percentile(s, 0.50)),
+		P90:   ms(percentile(s, 0.90)),
+		P99:   ms(percentile(s, 0.99)),
+		Max:   ms(s[len(s)-1]),
+		Mean:  ms(sum / time.Duration(len(s))),
+	}
+}
+
+// percentile is the nearest-rank percentile of sorted values.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	i := int(math.Ceil(p*float64(len(sorted)))) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+// ModeResult is one mode at one concurrency level.
+type ModeResult struct {
+	Level  int    `json:"level"`
+	Mode   string `json:"mode"`
+	Calls  int    `json:"calls"`
+	Cycles int    `json:"cycles"`
+
+	SetupSec  float64 `json:"setup_s"`
+	WallSec   float64 `json:"measured_s"`
+	Ops       int     `json:"ops"`
+	OpsPerSec float64 `json:"ops_per_s"`
+	Hold      OpStats `json:"hold"`
+	Resume    OpStats `json:"resume"`
+
+	// CPUms is the CPU time of CPUSide over the measured phase.
+	CPUms      float64 `json:"cpu_ms"`
+	CPUPerOpMs float64 `json:"cpu_ms_per_op"`
+	CPUSide    string  `json:"cpu_side"`
+	// AstCPUms is Asterisk's CPU time over the same phase (all of
+	// Asterisk: media of every call up, and anyone else's load).
+	AstCPUms      float64 `json:"asterisk_cpu_ms"`
+	AstCPUPerOpMs float64 `json:"asterisk_cpu_ms_per_op"`
+	// AstIdleCPUPct is Asterisk's CPU (% of one core) with the calls up
+	// and no operation running: the media's share.
+	AstIdleCPUPct float64 `json:"asterisk_idle_cpu_pct"`
+
+	// RequestsPerOp are the ARI requests per operation by kind, and
+	// EventsPerOp the ARI events received (not observable in the api mode).
+	RequestsPerOp      map[string]float64 `json:"ari_requests_per_op,omitempty"`
+	RequestsPerOpTotal float64            `json:"ari_requests_per_op_total,omitempty"`
+	EventsPerOp        float64            `json:"ari_events_per_op,omitempty"`
+
+	MemIdleKiB    float64 `json:"mem_idle_kib"`
+	MemLoadedKiB  float64 `json:"mem_loaded_kib"`
+	MemPerCallKiB float64 `json:"mem_per_call_kib"`
+	MemMethod     string  `json:"mem_method"`
+
+	Drops      uint64         `json:"drops"`
+	ErrorCount int            `json:"errors"`
+	Errors     []string       `json:"error_samples,omitempty"`
+	Notes      map[string]int `json:"log_warnings,omitempty"`
+	Broken     string         `json:"broken,omitempty"`
+	Teardown   string         `json:"teardown_error,omitempty"`
+	Skipped    string         `json:"skipped,omitempty"`
+}
+
+func (r *ModeResult) summary() string {
+	if r.Skipped != "" {
+		return "skipped: " + r.Skipped
+	}
+	s := fmt.Sprintf("hold p50 %.2f p99 %.2f ms, resume p50 %.2f p99 %.2f ms, %.0f ops/s, cpu %.3f ms/op, asterisk %.3f ms/op, mem %.1f KiB/call, drops %d",
+		r.Hold.P50, r.Hold.P99, r.Resume.P50, r.Resume.P99, r.OpsPerSec, r.CPUPerOpMs, r.AstCPUPerOpMs, r.MemPerCallKiB, r.Drops)
+	if r.Broken != "" {
+		s += "; BROKEN: " + r.Broken
+	}
+	return s
+}
+
+// Check is one target checked at one level and mode.
+type Check struct {
+	Target string  `json:"target"`
+	Level  int     `json:"level"`
+	Mode   string  `json:"mode"`
+	Value  float64 `json:"value"`
+	Limit  float64 `json:"limit"`
+	Met    bool    `json:"met"`
+}
+
+// Report is a whole run.
+type Report struct {
+	RunID           string    `json:"run_id"`
+	Started         time.Time `json:"started"`
+	GoVersion       string    `json:"go_version"`
+	CPUs            int       `json:"cpus"`
+	AsteriskVersion string    `json:"asterisk_version"`
+	// AsteriskBackgroundPct is Asterisk's CPU (% of one core) in the second
+	// before the run: the load of the lab's other users.
+	AsteriskBackgroundPct float64      `json:"asterisk_background_cpu_pct"`
+	Levels                []int        `json:"levels"`
+	Cycles                int          `json:"cycles"`
+	Modes                 []string     `json:"modes"`
+	Pause                 string       `json:"pause"`
+	MaxConns              int          `json:"max_conns"`
+	Results               []ModeResult `json:"results"`
+	Checks                []Check      `json:"checks"`
+	Notes                 []string     `json:"notes,omitempty"`
+}
+
+func (rep *Report) find(level int, mode string) *ModeResult {
+	for i := range rep.Results {
+		r := &rep.Results[i]
+		if r.Level == level && r.Mode == mode && r.Skipped == "" {
+			return r
+		}
+	}
+	return nil
+}
+
+// finish computes the ratios to the baseline and checks the targets.
+func (rep *Report) finish() {
+	rep.Checks = nil
+	ratio := func(a, b float64) float64 {
+		if a == 0 || b == 0 {
+			return 0
+		}
+		return a / b
+	}
+	check := func(target string, r *ModeResult, v, limit float64) {
+		rep.Checks = append(rep.Checks, Check{Target: target, Level: r.Level, Mode: r.Mode, Value: v, Limit: limit, Met: v <= limit})
+	}
+	for i := range rep.Results {
+		r := &rep.Results[i]
+		if r.Skipped != "" || r.Ops == 0 {
+			continue
+		}
+		check("events dropped", r, float64(r.Drops), 0)
+		if r.Mode == ModeBaseline || r.Broken != "" {
+			// A broken result's latencies are of fewer calls than the
+			// level: no target is judged from them.
+			continue
+		}
+		if b := rep.find(r.Level, ModeBaseline); b != nil && b.Ops > 0 && b.Broken == "" {
+			r.Hold.RatioP50, r.Hold.RatioP99 = ratio(r.Hold.P50, b.Hold.P50), ratio(r.Hold.P99, b.Hold.P99)
+			r.Resume.RatioP50, r.Resume.RatioP99 = ratio(r.Resume.P50, b.Resume.P50), ratio(r.Resume.P99, b.Resume.P99)
+			check("hold p50 / baseline", r, r.Hold.RatioP50, maxLatencyRatio)
+			check("hold p99 / baseline", r, r.Hold.RatioP99, maxLatencyRatio)
+			check("resume p50 / baseline", r, r.Resume.RatioP50, maxLatencyRatio)
+			check("resume p99 / baseline", r, r.Resume.RatioP99, maxLatencyRatio)
+		}
+		if r.Level >= minLevelForMemory {
+			check("memory KiB per live call ("+memShort(r.MemMethod)+")", r, r.MemPerCallKiB, maxKiBPerCall)
+		}
+		if r.Mode == ModeAPI && r.AstCPUms > 0 {
+			check("ariapp CPU / Asterisk CPU", r, r.CPUms/r.AstCPUms, maxCPUShare)
+		}
+	}
+}
+
+func memShort(method string) string {
+	if method == methodRSS {
+		return "RSS"
+	}
+	return "heap"
+}
+
+// renderReport reads a saved results.json and writes the report again
+// (checks recomputed) into dir.
+func renderReport(path, dir string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var rep Report
+	if err := json.Unmarshal(data, &rep); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	rep.finish()
+	return rep.write(dir)
+}
+
+// write stores results.json, results.md and latency.png in dir.
+func (rep *Report) write(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "results.json"), append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "results.md"), []byte(rep.markdown()), 0o644); err != nil {
+		return err
+	}
+	return writePlot(rep, filepath.Join(dir, "latency.png"))
+}
+
+func f2(v float64) string {
+	if v == 0 {
+		return "–"
+	}
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+func fratio(v float64) string {
+	if v == 0 {
+		return "–"
+	}
+	s := fmt.Sprintf("%.2f×", v)
+	if v > maxLatencyRatio {
+		s = "**" + s + "**"
+	}
+	return s
+}
+
+// markdown renders the results table, the target checks and the method.
+func (rep *Report) markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# ariapp hold/resume benchmark\n\n")
+	fmt.Fprintf(&b, "Run `%s`, %s; %s, %d CPUs; Asterisk %s (lab). %d measured hold/resume cycles per call after one warm-up cycle; pause between operations: %s (0s: each call issues its next operation at once). ",
+		rep.RunID, rep.Started.Format("2006-01-02 15:04 UTC"), rep.GoVersion, rep.CPUs, rep.AsteriskVersion, rep.Cycles, rep.Pause)
+	fmt.Fprintf(&b, "Before the run Asterisk used %.0f%% of a core (the shared lab's other users). ", rep.AsteriskBackgroundPct)
+	if rep.MaxConns > 0 {
+		fmt.Fprintf(&b, "The baseline's and the in-process App's ARI clients open at most %d connections to Asterisk (the ariapp binary: its default). ", rep.MaxConns)
+	} else {
+		fmt.Fprintf(&b, "Every ARI client uses the ari package's default HTTP transport. ")
+	}
+	b.WriteString("Latencies in ms, from the request to Asterisk's confirmation (hold: the peer's ChannelLeftBridge and PlaybackStarted; resume: its ChannelEnteredBridge).\n\n")
+	b.WriteString("| calls | mode | op | n | p50 | p90 | p99 | max | ops/s | p50 ÷ base | p99 ÷ base | CPU ms/op | Asterisk CPU ms/op | KiB/call | drops | errors |\n")
+	b.WriteString("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rep.Results {
+		if r.Skipped != "" {
+			fmt.Fprintf(&b, "| %d | %s | – | | | | | | | | | | | | | %s |\n", r.Level, r.Mode, r.Skipped)
+			continue
+		}
+		if r.Ops == 0 {
+			fmt.Fprintf(&b, "| %d | %s | – | | | | | | | | | | | | %d | broke: %s |\n", r.Level, r.Mode, r.Drops, mdEscape(r.Broken))
+			continue
+		}
+		for _, op := range []struct {
+			name string
+			s    OpStats
+		}{{"hold", r.Hold}, {"resume", r.Resume}} {
+			errs := fmt.Sprint(r.ErrorCount)
+			if r.Broken != "" {
+				errs += " (" + mdEscape(r.Broken) + ")"
+			}
+			fmt.Fprintf(&b, "| %d | %s | %s | %d | %s | %s | %s | %s | %.0f | %s | %s | %.3f | %.3f | %.1f | %d | %s |\n",
+				r.Level, r.Mode, op.name, op.s.Count, f2(op.s.P50), f2(op.s.P90), f2(op.s.P99), f2(op.s.Max), r.OpsPerSec,
+				fratio(op.s.RatioP50), fratio(op.s.RatioP99), r.CPUPerOpMs, r.AstCPUPerOpMs, r.MemPerCallKiB, r.Drops, errs)
+		}
+	}
+	b.WriteString("\n## Targets\n\n")
+	if len(rep.Checks) == 0 {
+		b.WriteString("No target could be checked.\n")
+	} else {
+		b.WriteString("| target | calls | mode | value | limit | met |\n|---|---:|---|---:|---:|---|\n")
+		for _, c := range rep.Checks {
+			met := "yes"
+			if !c.Met {
+				met = "**no**"
+			}
+			fmt.Fprintf(&b, "| %s | %d | %s | %.3g | %.3g | %s |\n", c.Target, c.Level, c.Mode, c.Value, c.Limit, met)
+		}
+	}
+	b.WriteString("\n## Phases and resources\n\n")
+	b.WriteString("| calls | mode | cycles/call | set-up s | measured s | CPU ms (side) | Asterisk CPU ms | Asterisk idle CPU % | memory idle → loaded KiB (method) | ARI requests/op | ARI events/op | log warnings |\n|---:|---|---:|---:|---:|---|---:|---:|---|---|---:|---|\n")
+	for _, r := range rep.Results {
+		if r.Skipped != "" || r.Ops == 0 {
+			continue // nothing measured: the first table says why
+		}
+		reqs, evs := "not observable", "–"
+		if r.RequestsPerOp != nil {
+			reqs, evs = requestsText(r), fmt.Sprintf("%.2f", r.EventsPerOp)
+		}
+		fmt.Fprintf(&b, "| %d | %s | %d | %.2f | %.2f | %.0f (%s) | %.0f | %.0f | %.0f → %.0f (%s) | %s | %s | %s |\n",
+			r.Level, r.Mode, r.Cycles, r.SetupSec, r.WallSec, r.CPUms, r.CPUSide, r.AstCPUms, r.AstIdleCPUPct,
+			r.MemIdleKiB, r.MemLoadedKiB, r.MemMethod, reqs, evs, mdEscape(notesText(r.Notes)))
+	}
+	b.WriteString("\n" + methodText)
+	for _, n := range rep.Notes {
+		b.WriteString("\n- " + n)
+	}
+	return b.String()
+}
+
+// requestsText is "3.00: 1.00 POST /bridges/{id}/addChannel, ...".
+func requestsText(r ModeResult) string {
+	keys := make([]string, 0, len(r.RequestsPerOp))
+	for k := range r.RequestsPerOp {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%.2f %s", r.RequestsPerOp[k], k))
+	}
+	return fmt.Sprintf("%.2f: %s", r.RequestsPerOpTotal, strings.Join(parts, ", "))
+}
+
+func notesText(m map[string]int) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%d× %s", m[k], k))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func mdEscape(s string) string {
+	s = strings.ReplaceAll(s, "|", "\\|")
+	return strings.ReplaceAll(s, "\n", " ")
+}
+
+const methodText = `## Method
+
+- Every mode runs the same calls: two Local/idle@ariapp-test channels (each answers and stays silent), in one mixing bridge, in a Stasis application of its own. Modes run one after the other at each level, the baseline first; each sets up its calls, runs one warm-up cycle, idles for the quiet window, then runs the measured cycles on every call at once (each cycle: hold by the caller or the callee at random, then resume by the same party), then hangs everything up and checks that no channel or bridge of it is left.
+- **baseline**: the ari client alone. Hold = removeChannel, wait ChannelLeftBridge, play tone:440/500|0/2500, wait PlaybackStarted; resume = stop the playback, wait PlaybackFinished, addChannel, wait ChannelEnteredBridge. Events reach each call through a router on the client's event stream.
+- **inproc**: app.App in the benchmark's process with ariapp's defaults; calls made with App.Originate; App.Hold and App.Resume timed (they return once Asterisk confirmed the step). Its CPU is the benchmark process's (getrusage), which includes the tiny load generator.
+- **api**: the ariapp binary (go build ./cmd/ariapp) as a child process, log level warn, defaults otherwise; calls made with POST /v1/calls, POST /v1/calls/{id}/hold and /unhold timed from the request to the 200 reply. An event stream (GET /v1/events) stays open all the time, as a UI's would. CPU: utime+stime of /proc/PID/stat (10 ms ticks).
+- **Asterisk CPU**: utime+stime of the Asterisk server process over the measured phase. It includes the media of every call up (tones, mixing) and any other user's load on the shared lab; "idle CPU %" is the same with the calls up and no operation.
+- **Memory per live call** = (memory with the calls up after the measured cycles − memory before any call) ÷ calls. api: VmRSS of the ariapp process (garbage not yet collected counts; Go does not return freed memory to the OS at once); inproc and baseline: live heap plus goroutine stacks after two forced GCs. The target is checked from 50 calls up.
+- **drops**: the ARI client's drop counter (api: its "event queue full" log lines) plus events the App's subscription or the API's event stream lost.
+- Latency ratios are against the baseline at the same level; the target is ≤ 1.2.
+`

@@ -1,0 +1,499 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"net/http"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ariapp/ariapp/ari"
+)
+
+// Memory measurement methods, as reported.
+const (
+	methodHeap = "live heap+stacks after GC (this process)"
+	methodRSS  = "VmRSS of the ariapp process"
+)
+
+// config is one benchmark run.
+type config struct {
+	Levels []int    // concurrent calls per level
+	Cycles int      // measured hold/resume cycles per call
+	MinOps int      // at least this many measured operations per level (more cycles at low levels)
+	Modes  []string // of ModeBaseline, ModeInproc, ModeAPI, in run order
+	Out    string   // output directory ("" writes nothing)
+
+	ARI       ari.Config    // the lab's URL and credentials; Application is set per mode
+	AriappBin string        // prebuilt ariapp binary ("" builds one)
+	Pause     time.Duration // mean pause between a call's operations (0: closed loop)
+	SetupPar  int           // calls set up at once
+	Wait      time.Duration // longest wait for one event or call set-up
+	OpTimeout time.Duration // longest hold or resume
+	Quiet     time.Duration // window with calls up and no operation, for Asterisk's idle CPU
+	MaxConns  int           // MaxConnsPerHost of the bench's own ARI clients (0: the ari package's default, unlimited)
+	Guard     float64       // stop a level when idle Asterisk uses more than this share of all cores (0: no guard)
+	MemProf   string        // heap profile prefix: FILE.N per level, in the in-process mode with the calls up
+	CPUProf   string        // CPU profile of this process (the in-process mode's ariapp)
+	KeepGoing bool          // run a mode at higher levels after it broke
+	Logf      func(format string, args ...any)
+}
+
+func (c *config) logf(format string, args ...any) {
+	if c.Logf != nil {
+		c.Logf(format, args...)
+	}
+}
+
+// runID is a short random id that prefixes this run's application names
+// and ids, so concurrent runs and other engineers' applications never mix.
+func runID() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// run runs every level and mode and returns the report (also written to
+// cfg.Out when set).
+func run(ctx context.Context, cfg config) (*Report, error) {
+	rep := &Report{
+		RunID:     runID(),
+		Started:   time.Now().UTC(),
+		GoVersion: runtime.Version(),
+		CPUs:      runtime.NumCPU(),
+		Levels:    cfg.Levels,
+		Cycles:    cfg.Cycles,
+		Modes:     cfg.Modes,
+		Pause:     cfg.Pause.String(),
+		MaxConns:  cfg.MaxConns,
+	}
+	cfg.logf("run %s (if it is killed: ariapp-bench -cleanup %s hangs up what it left)", rep.RunID, rep.RunID)
+	probe, err := ari.New(cfg.ARI)
+	if err != nil {
+		return nil, err
+	}
+	info, err := probe.Info(ctx)
+	probe.Close()
+	if err != nil {
+		return nil, fmt.Errorf("ARI at %s: %w", cfg.ARI.URL, err)
+	}
+	rep.AsteriskVersion = info.System.Version
+	astPID, err := asteriskPID()
+	if err != nil {
+		rep.Notes = append(rep.Notes, "Asterisk CPU not measured: "+err.Error())
+		cfg.logf("warning: %v", err)
+	}
+	if astPID > 0 {
+		rep.AsteriskBackgroundPct = cpuPct(astPID, time.Second)
+		cfg.logf("Asterisk uses %.0f%% of a core before the run (other users of the lab)", rep.AsteriskBackgroundPct)
+	}
+	if slices.Contains(cfg.Modes, ModeAPI) && cfg.AriappBin == "" {
+		dir, err := os.MkdirTemp("", "ariapp-bench-bin-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		cfg.logf("building ./cmd/ariapp")
+		if cfg.AriappBin, err = buildAriapp(ctx, dir); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.MemProf != "" {
+		runtime.MemProfileRate = 512 // fine enough to attribute a few KiB per call
+	}
+	if cfg.CPUProf != "" {
+		f, err := os.Create(cfg.CPUProf)
+		if err != nil {
+			return nil, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	broken := map[string]string{}
+	for _, n := range cfg.Levels {
+		for _, mode := range cfg.Modes {
+			if why, ok := broken[mode]; ok && !cfg.KeepGoing {
+				rep.Results = append(rep.Results, ModeResult{Level: n, Mode: mode, Calls: n, Cycles: cfg.Cycles,
+					Skipped: "broke at a lower level: " + why})
+				continue
+			}
+			if ctx.Err() != nil {
+				return rep, ctx.Err()
+			}
+			cfg.logf("level %d, mode %s: setting up %d calls", n, mode, n)
+			res := runOne(ctx, &cfg, rep.RunID, astPID, n, mode)
+			rep.Results = append(rep.Results, res)
+			cfg.logf("level %d, mode %s: %s", n, mode, res.summary())
+			if res.Broken != "" {
+				broken[mode] = fmt.Sprintf("%d calls: %s", n, res.Broken)
+			}
+		}
+	}
+	rep.finish()
+	if cfg.Out != "" {
+		if err := rep.write(cfg.Out); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// newDriver makes the driver of one mode at one level.
+func newDriver(cfg *config, id string, n int, mode string) driver {
+	acfg := cfg.ARI
+	acfg.Application = fmt.Sprintf("ariapp-bench-%s-%s-%d", id, mode, n)
+	if mode == ModeAPI {
+		return newAPIMode(cfg.AriappBin, acfg, cfg.Wait)
+	}
+	// The transport ari.New builds by default, wrapped to count requests.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 64, 64
+	tr.IdleConnTimeout = 90 * time.Second
+	if cfg.MaxConns > 0 {
+		tr.MaxConnsPerHost = cfg.MaxConns
+		tr.MaxIdleConns, tr.MaxIdleConnsPerHost = cfg.MaxConns, cfg.MaxConns
+	}
+	reqs := newCountingTransport(tr)
+	acfg.HTTPClient = &http.Client{Transport: reqs}
+	if mode == ModeBaseline {
+		return newBaseline(acfg, reqs, fmt.Sprintf("bb-%s-%d-", id, n), cfg.Wait)
+	}
+	return newInproc(acfg, reqs, cfg.Wait)
+}
+
+// runOne measures one mode at one level: set up n calls, one warm-up
+// cycle, a quiet window, cfg.Cycles measured cycles per call, teardown.
+func runOne(ctx context.Context, cfg *config, id string, astPID, n int, mode string) (res ModeResult) {
+	cycles := max(cfg.Cycles, (cfg.MinOps+2*n-1)/(2*n))
+	res = ModeResult{Level: n, Mode: mode, Calls: n, Cycles: cycles, CPUSide: cpuSide(mode)}
+	d := newDriver(cfg, id, n, mode)
+	defer d.stop()
+	defer func() {
+		res.Drops = d.drops()
+		res.Notes = d.notes()
+	}()
+	if err := d.start(ctx, n); err != nil {
+		res.Broken = "start: " + err.Error()
+		return res
+	}
+	// Teardown runs whatever happened after start: nothing may be left.
+	defer func() {
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		defer cancel()
+		if err := d.teardown(tctx); err != nil {
+			res.Teardown = err.Error()
+			if res.Broken == "" {
+				res.Broken = "teardown: " + err.Error()
+			}
+		}
+	}()
+	memIdle, method := d.memory()
+	res.MemMethod = method
+
+	t0 := time.Now()
+	if err := setUp(ctx, cfg, d, n, astPID); err != nil {
+		res.Broken = "set-up: " + err.Error()
+		return res
+	}
+	res.SetupSec = time.Since(t0).Seconds()
+
+	// Warm-up: one cycle per call, not measured.
+	warm := runCycles(ctx, d, n, 1, cfg.Pause, cfg.OpTimeout, 1)
+	if len(warm.errs) > 0 {
+		res.Broken = fmt.Sprintf("warm-up: %d operations failed, first: %s", warm.errCount, warm.errs[0])
+		return res
+	}
+
+	if cfg.Quiet > 0 && astPID > 0 {
+		res.AstIdleCPUPct = cpuPct(astPID, cfg.Quiet)
+		if err := guardErr(cfg, res.AstIdleCPUPct, n); err != nil {
+			res.Broken = err.Error()
+			return res
+		}
+	}
+
+	cpu0 := d.cpu()
+	reqs0, evs0, counted := d.ariCounts()
+	var ast0 time.Duration
+	if astPID > 0 {
+		ast0, _ = procCPU(astPID)
+	}
+	start := time.Now()
+	out := runCycles(ctx, d, n, cycles, cfg.Pause, cfg.OpTimeout, 2)
+	wall := time.Since(start)
+	cpu1 := d.cpu()
+	reqs1, evs1, _ := d.ariCounts()
+	if astPID > 0 {
+		ast1, _ := procCPU(astPID)
+		res.AstCPUms = ms(ast1 - ast0)
+	}
+	memLoaded, _ := d.memory()
+	if cfg.MemProf != "" && mode == ModeInproc {
+		// Right after memory()'s GC, with every call still up.
+		if err := writeHeapProfile(fmt.Sprintf("%s.%d", cfg.MemProf, n)); err != nil {
+			cfg.logf("heap profile: %v", err)
+		}
+	}
+
+	res.WallSec = wall.Seconds()
+	res.Hold = newOpStats(out.holds)
+	res.Resume = newOpStats(out.resumes)
+	res.Ops = len(out.holds) + len(out.resumes)
+	res.ErrorCount = out.errCount
+	res.Errors = out.errs
+	if res.Ops > 0 {
+		res.OpsPerSec = float64(res.Ops) / wall.Seconds()
+		res.CPUms = ms(cpu1 - cpu0)
+		res.CPUPerOpMs = res.CPUms / float64(res.Ops)
+		res.AstCPUPerOpMs = res.AstCPUms / float64(res.Ops)
+		if counted {
+			res.EventsPerOp = float64(evs1-evs0) / float64(res.Ops)
+			res.RequestsPerOp = map[string]float64{}
+			for k, v := range diffCounts(reqs0, reqs1) {
+				res.RequestsPerOp[k] = float64(v) / float64(res.Ops)
+				res.RequestsPerOpTotal += float64(v) / float64(res.Ops)
+			}
+		}
+	}
+	res.MemIdleKiB = float64(memIdle) / 1024
+	res.MemLoadedKiB = float64(memLoaded) / 1024
+	res.MemPerCallKiB = (float64(memLoaded) - float64(memIdle)) / 1024 / float64(n)
+	if out.errCount > 0 {
+		res.Broken = fmt.Sprintf("%d of %d operations failed, first: %s", out.errCount, res.Ops+out.errCount, out.errs[0])
+	}
+	return res
+}
+
+// setUp establishes the n calls in steps of about n/20 (at least 8). After each step it
+// lets Asterisk idle for a moment and stops when Asterisk's CPU with the
+// calls up (their media: tones, Local channels, bridges) passes the guard:
+// a saturated Asterisk starves its HTTP threads, and the lab, shared with
+// other engineers, becomes unusable until the calls are gone.
+func setUp(ctx context.Context, cfg *config, d driver, n, astPID int) error {
+	step := max(8, (n+19)/20)
+	for done := 0; done < n; done += step {
+		k := min(step, n-done)
+		if err := parallel(ctx, k, cfg.SetupPar, func(ctx context.Context, i int) error {
+			return d.establish(ctx, done+i)
+		}); err != nil {
+			return err
+		}
+		if astPID > 0 && cfg.Guard > 0 && done+k < n {
+			if err := guardErr(cfg, cpuPct(astPID, 300*time.Millisecond), done+k); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// guardErr reports a saturated Asterisk: pct (% of one core) above the
+// guard's share of all cores with up calls idle.
+func guardErr(cfg *config, pct float64, up int) error {
+	limit := cfg.Guard * 100 * float64(runtime.NumCPU())
+	if cfg.Guard <= 0 || pct <= limit {
+		return nil
+	}
+	return fmt.Errorf("Asterisk saturated by the calls' media alone: %.0f%% CPU (of %d cores; guard %.0f%%) with %d calls up and idle, about %.1f%% of a core per call",
+		pct, runtime.NumCPU(), limit, up, pct/float64(up))
+}
+
+// cpuPct is a process's CPU over a window, in % of one core.
+func cpuPct(pid int, window time.Duration) float64 {
+	a0, _ := procCPU(pid)
+	t0 := time.Now()
+	time.Sleep(window)
+	a1, _ := procCPU(pid)
+	return 100 * float64(a1-a0) / float64(time.Since(t0))
+}
+
+func cpuSide(mode string) string {
+	switch mode {
+	case ModeAPI:
+		return "ariapp process"
+	case ModeInproc:
+		return "bench process: ariapp App + load generator"
+	}
+	return "bench process: ari client + event router"
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// parallel runs f(0..n-1) with at most par at once and returns the first
+// error (the others still finish).
+func parallel(ctx context.Context, n, par int, f func(context.Context, int) error) error {
+	if par <= 0 {
+		par = 1
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		sem   = make(chan struct{}, par)
+	)
+	for i := range n {
+		mu.Lock()
+		failed := first != nil
+		mu.Unlock()
+		if failed || ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := f(ctx, i); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = fmt.Errorf("call %d: %w", i, err)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+	}
+	return first
+}
+
+// cycleResult is what one batch of cycles measured.
+type cycleResult struct {
+	holds, resumes []time.Duration
+	errCount       int
+	errs           []string // the first few
+}
+
+// runCycles runs cycles hold/resume cycles on each of n calls, all calls
+// at once; each cycle's holder is caller or callee at random. A call whose
+// operation fails stops (a failed resume ends an ariapp call).
+func runCycles(ctx context.Context, d driver, n, cycles int, pause, opTimeout time.Duration, seed uint64) cycleResult {
+	var (
+		wg  sync.WaitGroup
+		mu  sync.Mutex
+		out = cycleResult{
+			holds:   make([]time.Duration, 0, n*cycles),
+			resumes: make([]time.Duration, 0, n*cycles),
+		}
+	)
+	fail := func(i int, what string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		out.errCount++
+		if len(out.errs) < 5 {
+			out.errs = append(out.errs, fmt.Sprintf("call %d %s: %v", i, what, err))
+		}
+	}
+	op := func(f func(context.Context, int, int) error, i, party int) (time.Duration, error) {
+		octx, cancel := context.WithTimeout(ctx, opTimeout)
+		defer cancel()
+		t0 := time.Now()
+		err := f(octx, i, party)
+		return time.Since(t0), err
+	}
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := mrand.New(mrand.NewPCG(seed, uint64(i)))
+			holds := make([]time.Duration, 0, cycles)
+			resumes := make([]time.Duration, 0, cycles)
+			defer func() {
+				mu.Lock()
+				out.holds = append(out.holds, holds...)
+				out.resumes = append(out.resumes, resumes...)
+				mu.Unlock()
+			}()
+			for range cycles {
+				party := rng.IntN(2)
+				sleep(ctx, rng, pause)
+				lat, err := op(d.hold, i, party)
+				if err != nil {
+					fail(i, "hold by "+partyNames[party], err)
+					return
+				}
+				holds = append(holds, lat)
+				sleep(ctx, rng, pause)
+				lat, err = op(d.resume, i, party)
+				if err != nil {
+					fail(i, "resume by "+partyNames[party], err)
+					return
+				}
+				resumes = append(resumes, lat)
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// sleep pauses for a random time in [0, 2*mean) (mean 0: no pause).
+func sleep(ctx context.Context, rng *mrand.Rand, mean time.Duration) {
+	if mean <= 0 {
+		return
+	}
+	t := time.NewTimer(time.Duration(rng.Int64N(int64(2 * mean))))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// parseLevels reads "1,50,200,500".
+func parseLevels(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		var n int
+		if _, err := fmt.Sscanf(strings.TrimSpace(f), "%d", &n); err != nil || n < 1 {
+			return nil, fmt.Errorf("bad level %q: want positive call counts, e.g. 1,50,200,500", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// parseModes reads "all" or a comma list of baseline, inproc, api; the
+// baseline always runs first at each level, as the reference.
+func parseModes(s string) ([]string, error) {
+	if s == "all" {
+		return []string{ModeBaseline, ModeInproc, ModeAPI}, nil
+	}
+	var out []string
+	for _, m := range []string{ModeBaseline, ModeInproc, ModeAPI} {
+		if slices.Contains(strings.Split(s, ","), m) {
+			out = append(out, m)
+		}
+	}
+	for _, m := range strings.Split(s, ",") {
+		if !slices.Contains([]string{ModeBaseline, ModeInproc, ModeAPI}, m) {
+			return nil, errors.New("bad mode " + m + ": want api, inproc, baseline or all")
+		}
+	}
+	return out, nil
+}
