@@ -233,18 +233,44 @@ func (a *App) lookupCall(id string) *call {
 // the ARI request that creates it, since its events can beat the reply.
 func (a *App) route(id string, c *call) {
 	a.mu.Lock()
-	a.routes[id] = c
+	a.routeLocked(id, c)
 	a.mu.Unlock()
 }
 
+// routeLocked is route with a.mu held. Each call keeps its own ids, so
+// ending it does not scan every route.
+func (a *App) routeLocked(id string, c *call) {
+	if id == "" {
+		return
+	}
+	a.routes[id] = c
+	if c.routeIDs == nil {
+		c.routeIDs = map[string]struct{}{}
+	}
+	c.routeIDs[id] = struct{}{}
+}
+
+// unrouteID forgets one id of c (a playback that finished), so a long call
+// with many holds does not grow.
+func (a *App) unrouteID(id string, c *call) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.routes[id] == c {
+		delete(a.routes, id)
+	}
+	delete(c.routeIDs, id)
+}
+
+// unroute forgets a call and every id routed to it.
 func (a *App) unroute(c *call) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for id, cc := range a.routes {
-		if cc == c {
+	for id := range c.routeIDs {
+		if a.routes[id] == c {
 			delete(a.routes, id)
 		}
 	}
+	c.routeIDs = nil
 	delete(a.calls, c.id)
 }
 
@@ -346,9 +372,9 @@ func (a *App) register(c *call) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.calls[c.id] = c
-	a.routes[c.caller.channelID] = c
-	a.routes[c.callee.channelID] = c
-	a.routes[c.bridgeID] = c
+	a.routeLocked(c.caller.channelID, c)
+	a.routeLocked(c.callee.channelID, c)
+	a.routeLocked(c.bridgeID, c)
 }
 
 // originateRequest asks the dispatcher to start a call that ariapp dials

@@ -83,18 +83,20 @@ type call struct {
 	dialStatus       string // the callee's last Dial status
 	callerDialStatus string // the caller's, when ariapp originated it
 	// originated: ariapp dialled the caller itself (App.Originate).
-	originated     bool
-	finished       map[string]string // playback id -> final state, as observed
-	musicSeq       int
-	holdCount      int
-	seq            uint64
-	startedAt      time.Time
-	answeredAt     time.Time
-	endedAt        time.Time
-	endCause       string
-	ringTimer      *time.Timer
-	ended          bool
-	snap           atomic.Pointer[CallInfo]
+	originated bool
+	finished   map[string]string // playback id -> final state, as observed
+	musicSeq   int
+	holdCount  int
+	seq        uint64
+	startedAt  time.Time
+	answeredAt time.Time
+	endedAt    time.Time
+	endCause   string
+	ringTimer  *time.Timer
+	ended      bool
+	snap       atomic.Pointer[CallInfo]
+	// routeIDs are the ids routed to this call; guarded by app.mu.
+	routeIDs       map[string]struct{}
 	pendingAnswers int // ChannelEnteredBridge events still awaited at answer
 }
 
@@ -679,6 +681,8 @@ func (c *call) musicFinished(ctx context.Context, e *ari.PlaybackFinished) {
 			return
 		}
 		c.app.route(p.music.NextPlaybackID(), c)
+		delete(c.finished, e.Playback.ID)
+		c.app.unrouteID(e.Playback.ID, c)
 		if _, err := c.app.music.Restart(ctx, c.app.ari, p.music); err != nil {
 			c.log.Error("restarting hold music failed", zap.String("party", string(p.role)),
 				zap.String("channel_id", p.channelID), zap.Error(err))

@@ -165,6 +165,9 @@ func (c *call) restore(ctx context.Context, q *party) error {
 					return fmt.Errorf("stopping hold music: %w", err)
 				}
 			}
+			// Over: no event of it will come any more.
+			delete(c.finished, pbID)
+			c.app.unrouteID(pbID, c)
 		}
 		q.music = nil
 	}

@@ -181,9 +181,7 @@ func (a *App) adopt(ctx context.Context, callID string, parts []ari.Channel, sna
 	a.mu.Lock()
 	a.calls[c.id] = c
 	for _, id := range []string{c.caller.channelID, c.callee.channelID, c.bridgeID} {
-		if id != "" {
-			a.routes[id] = c
-		}
+		a.routeLocked(id, c)
 	}
 	a.mu.Unlock()
 	c.inbox.put(rebuild{})
