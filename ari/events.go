@@ -1,6 +1,7 @@
 package ari
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 )
@@ -201,6 +202,24 @@ var decoders = map[string]func() Event{
 // can still deliver it (and count the malformed message); only a message
 // that is not a JSON object with a "type" fails without an event.
 func DecodeEvent(data []byte) (Event, error) {
+	// Fast path: find the type with a scan instead of a second full JSON
+	// pass (decoding is most of the client's CPU). Anything unusual — no
+	// plain top-level "type", a duplicate or differently cased key that
+	// encoding/json would resolve otherwise — takes the general path.
+	if typ, ok := scanType(data); ok {
+		if mk, known := decoders[typ]; known {
+			ev := mk()
+			if err := json.Unmarshal(data, ev); err == nil && ev.Base().Type == typ {
+				ev.Base().Raw = json.RawMessage(append([]byte(nil), data...))
+				return ev, nil
+			}
+		}
+	}
+	return decodeEventSlow(data)
+}
+
+// decodeEventSlow is DecodeEvent's general path.
+func decodeEventSlow(data []byte) (Event, error) {
 	var head struct {
 		Type string `json:"type"`
 	}
@@ -227,6 +246,112 @@ func DecodeEvent(data []byte) (Event, error) {
 	}
 	ev.Base().Raw = raw
 	return ev, nil
+}
+
+// scanType returns the string value of the first top-level "type" key of a
+// JSON object, without decoding the rest. ok is false for anything it does
+// not understand; the caller then decodes properly.
+func scanType(data []byte) (string, bool) {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return "", false
+	}
+	i++
+	for {
+		i = skipSpace(data, i)
+		if i >= len(data) || data[i] != '"' {
+			return "", false
+		}
+		end, ok := skipString(data, i)
+		if !ok {
+			return "", false
+		}
+		key := data[i+1 : end-1]
+		i = skipSpace(data, end)
+		if i >= len(data) || data[i] != ':' {
+			return "", false
+		}
+		i = skipSpace(data, i+1)
+		if string(key) == "type" {
+			if i >= len(data) || data[i] != '"' {
+				return "", false
+			}
+			end, ok := skipString(data, i)
+			if !ok {
+				return "", false
+			}
+			val := data[i+1 : end-1]
+			if bytes.IndexByte(val, '\\') >= 0 {
+				return "", false // escapes: let encoding/json decode it
+			}
+			return string(val), true
+		}
+		if i, ok = skipValue(data, i); !ok {
+			return "", false
+		}
+		i = skipSpace(data, i)
+		if i >= len(data) || data[i] != ',' {
+			return "", false
+		}
+		i++
+	}
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at data[i] == '"'.
+func skipString(data []byte, i int) (int, bool) {
+	for j := i + 1; j < len(data); j++ {
+		switch data[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1, true
+		}
+	}
+	return 0, false
+}
+
+// skipValue returns the index after the JSON value starting at data[i].
+func skipValue(data []byte, i int) (int, bool) {
+	if i >= len(data) {
+		return 0, false
+	}
+	switch data[i] {
+	case '"':
+		return skipString(data, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(data); j++ {
+			switch data[j] {
+			case '"':
+				end, ok := skipString(data, j)
+				if !ok {
+					return 0, false
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1, true
+				}
+			}
+		}
+		return 0, false
+	default: // number, true, false, null
+		j := i
+		for j < len(data) && data[j] != ',' && data[j] != '}' && data[j] != ']' && data[j] != ' ' && data[j] != '\t' && data[j] != '\n' && data[j] != '\r' {
+			j++
+		}
+		return j, j > i
+	}
 }
 
 // Refs are the object ids an event is about, for logging and routing.
