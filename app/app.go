@@ -127,6 +127,17 @@ func (a *App) Close() {
 	})
 }
 
+// bridgeType is the ARI type of a call's bridge. With DTMF feature codes
+// the bridge must pass DTMF through Asterisk's core: two SIP phones in a
+// plain mixing bridge are bridged natively (RTP straight through) and their
+// keypad presses never become ChannelDtmfReceived events.
+func (a *App) bridgeType() string {
+	if a.cfg.DTMF.Hold != "" || a.cfg.DTMF.Resume != "" {
+		return "mixing,dtmf_events"
+	}
+	return "mixing"
+}
+
 // Synced reports whether the App has reconciled its calls with Asterisk
 // since the event connection last came up (readiness: before that, calls of
 // a previous ariapp are not adopted yet).

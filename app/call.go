@@ -513,7 +513,7 @@ func (c *call) answered(ctx context.Context) {
 		return
 	}
 	c.bridgeCreated = true
-	if _, err := c.app.ari.CreateBridge(ctx, c.bridgeID, "mixing", "ariapp-"+c.id); err != nil {
+	if _, err := c.app.ari.CreateBridge(ctx, c.bridgeID, c.app.bridgeType(), "ariapp-"+c.id); err != nil {
 		c.bridgeCreated = false
 		fail("create bridge", err)
 		return

@@ -1,0 +1,618 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/ariapp/ariapp/api"
+	"github.com/ariapp/ariapp/app"
+	"github.com/ariapp/ariapp/ari"
+	"github.com/ariapp/ariapp/holdmusic"
+	"github.com/ariapp/ariapp/internal/labtest"
+	"github.com/ariapp/ariapp/internal/sipphone"
+)
+
+// The lab phones and the frequency each one sends.
+const (
+	aliceHz = 700
+	bobHz   = 1300
+	// holdHz is the hold tone these tests configure: 440 Hz, 300 ms on,
+	// 200 ms off, so a short window always contains some of it.
+	holdHz   = 440
+	holdTone = "440/300|0/200"
+)
+
+// latencies collects the measured delays for the closing summary.
+var latencies = struct {
+	sync.Mutex
+	hold, resume []time.Duration
+}{}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	latencies.Lock()
+	if len(latencies.hold) > 0 {
+		fmt.Printf("e2e: re-INVITE hold -> first hold-tone packet at the peer: median %v over %d (min %v, max %v)\n",
+			median(latencies.hold), len(latencies.hold), slices.Min(latencies.hold), slices.Max(latencies.hold))
+	}
+	if len(latencies.resume) > 0 {
+		fmt.Printf("e2e: re-INVITE resume -> peer hears the holder again: median %v over %d (min %v, max %v)\n",
+			median(latencies.resume), len(latencies.resume), slices.Min(latencies.resume), slices.Max(latencies.resume))
+	}
+	latencies.Unlock()
+	if code == 0 {
+		if err := goleak.Find(goleak.IgnoreTopFunction("internal/poll.runtime_pollWait")); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+// lab is ariapp (in process, Stasis application "ariapp" as the lab
+// dialplan names it, control API over HTTP) and the phones alice and bob.
+type lab struct {
+	t      *testing.T
+	client *ari.Client
+	app    *app.App
+	srv    *httptest.Server
+	alice  *sipphone.Phone
+	bob    *sipphone.Phone
+
+	mu     sync.Mutex
+	events []app.Event
+}
+
+func newLab(t *testing.T) *lab {
+	t.Helper()
+	cfg := labtest.Require(t)
+	labtest.LockPhones(t) // the phones' ports and the name "ariapp" are shared
+	cfg.Application = "ariapp" // the lab dialplan's Stasis(ariapp,...)
+	client, err := ari.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(app.Config{
+		AnswerTimeout: 10 * time.Second,
+		Music:         holdmusic.Config{Mode: holdmusic.ModeTone, Tone: holdTone},
+		DTMF:          app.DTMFConfig{Hold: "*7", Resume: "*8"},
+	}, client, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := client.Connect(ctx); err != nil {
+		t.Fatalf("connect as application ariapp (is another ariapp running?): %v", err)
+	}
+	a.Start(client.Events())
+	l := &lab{t: t, client: client, app: a}
+	l.srv = httptest.NewServer(api.New(api.Config{}, a, nil, zaptest.NewLogger(t)).Handler())
+	l.alice = l.phone("alice", "127.0.0.1:5071", aliceHz)
+	l.bob = l.phone("bob", "127.0.0.1:5072", bobHz)
+	l.stream()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		a.HangupAll(ctx)
+		l.srv.CloseClientConnections()
+		l.srv.Close()
+		a.Close()
+		client.Close()
+	})
+	return l
+}
+
+func (l *lab) phone(user, addr string, hz float64) *sipphone.Phone {
+	l.t.Helper()
+	p, err := sipphone.New(context.Background(), sipphone.Config{User: user, SIPAddr: addr, Server: "127.0.0.1:5060", ToneHz: hz})
+	if err != nil {
+		l.t.Fatalf("phone %s: %v", user, err)
+	}
+	l.t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+// stream reads the API's Server-Sent Events for the whole test.
+func (l *lab) stream() {
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", l.srv.URL+"/v1/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				var ev app.Event
+				if json.Unmarshal([]byte(data), &ev) == nil {
+					l.mu.Lock()
+					l.events = append(l.events, ev)
+					l.mu.Unlock()
+				}
+			}
+		}
+	}()
+	l.t.Cleanup(func() { cancel(); <-done })
+}
+
+func (l *lab) wait(callID string, name app.EventName, n int) app.Event {
+	l.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		seen := 0
+		l.mu.Lock()
+		for _, e := range l.events {
+			if (callID == "" || e.CallID == callID) && e.Name == name {
+				seen++
+				if seen == n {
+					l.mu.Unlock()
+					return e
+				}
+			}
+		}
+		l.mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+	}
+	l.t.Fatalf("no %s #%d of call %s on the event stream; got %v", name, n, callID, l.names(callID))
+	return app.Event{}
+}
+
+func (l *lab) names(callID string) []app.EventName {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []app.EventName
+	for _, e := range l.events {
+		if e.CallID == callID {
+			out = append(out, e.Name)
+		}
+	}
+	return out
+}
+
+func (l *lab) expectSequence(callID string, want ...app.EventName) {
+	l.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(l.names(callID)) < len(want) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if got := l.names(callID); !slices.Equal(got, want) {
+		l.t.Fatalf("event stream of call %s: %v, want %v", callID, got, want)
+	}
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// call: alice dials bob, bob answers; both phones are in the call and the
+// call is answered on the event stream.
+func (l *lab) call() (callID string, ac, bc *sipphone.Call) {
+	l.t.Helper()
+	type res struct {
+		c   *sipphone.Call
+		err error
+	}
+	dialed := make(chan res, 1)
+	go func() {
+		c, err := l.alice.Dial(ctxT(l.t), "bob")
+		dialed <- res{c, err}
+	}()
+	bc, err := l.bob.Incoming(ctxT(l.t))
+	if err != nil {
+		l.t.Fatalf("bob: no incoming call: %v", err)
+	}
+	if err := bc.Answer(ctxT(l.t)); err != nil {
+		l.t.Fatalf("bob answers: %v", err)
+	}
+	r := <-dialed
+	if r.err != nil {
+		l.t.Fatalf("alice dials bob: %v", r.err)
+	}
+	ev := l.wait("", app.EventCallAnswered, 1)
+	if ev.Call.Caller.Endpoint != "PJSIP/alice" || ev.Call.Callee.Endpoint != "PJSIP/bob" {
+		l.t.Fatalf("call endpoints: %+v", ev.Call)
+	}
+	// Both hear each other before anything else happens.
+	l.hearsWithin(r.c, bobHz, "alice hears bob")
+	l.hearsWithin(bc, aliceHz, "bob hears alice")
+	return ev.CallID, r.c, bc
+}
+
+// hearsWithin waits until the call receives hz, and returns when.
+func (l *lab) hearsWithin(c *sipphone.Call, hz float64, what string) time.Time {
+	l.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	at, err := c.Audio().WaitHeard(ctx, time.Now().Add(-20*time.Millisecond), hz)
+	if err != nil {
+		l.t.Fatalf("%s (%v Hz): %v", what, hz, err)
+	}
+	return at
+}
+
+// audio describes what a call received in [from, to).
+func audio(c *sipphone.Call, from, to time.Time) string {
+	pk := c.Audio().Packets(from, to)
+	return fmt.Sprintf("%d packets: alice %.2f bob %.2f hold-tone %.2f", len(pk),
+		c.Audio().Hears(from, to, aliceHz), c.Audio().Hears(from, to, bobHz), c.Audio().Hears(from, to, holdHz))
+}
+
+// expectHeld checks a held party's audio in a window: the hold tone, never
+// its holder, and nothing but the tone and silence (no music on hold of
+// Asterisk's own on top).
+func (l *lab) expectHeld(held *sipphone.Call, holderHz float64, from, to time.Time) {
+	l.t.Helper()
+	r := held.Audio()
+	if f := r.Hears(from, to, holdHz); f < 0.2 {
+		l.t.Errorf("held party hears the hold tone in only %.0f%% of packets (%s)", 100*f, audio(held, from, to))
+	}
+	if f := r.Hears(from, to, holderHz); f > 0.02 {
+		l.t.Errorf("held party still hears its holder in %.0f%% of packets (%s)", 100*f, audio(held, from, to))
+	}
+	other := 0
+	pk := r.Packets(from, to)
+	for _, p := range pk {
+		if p.PT == 0 && sipphone.RMS(p.PCM) >= sipphone.SilenceRMS && !sipphone.Present(p.PCM, holdHz) {
+			other++
+		}
+	}
+	if len(pk) > 0 && float64(other)/float64(len(pk)) > 0.1 {
+		l.t.Errorf("held party hears something other than the hold tone or silence in %d of %d packets (Asterisk's music on hold?)", other, len(pk))
+	}
+}
+
+// expectTalking checks that both parties hear each other in a window.
+func (l *lab) expectTalking(ac, bc *sipphone.Call, from, to time.Time) {
+	l.t.Helper()
+	if f := ac.Audio().Hears(from, to, bobHz); f < 0.8 {
+		l.t.Errorf("alice hears bob in only %.0f%% of packets (%s)", 100*f, audio(ac, from, to))
+	}
+	if f := bc.Audio().Hears(from, to, aliceHz); f < 0.8 {
+		l.t.Errorf("bob hears alice in only %.0f%% of packets (%s)", 100*f, audio(bc, from, to))
+	}
+}
+
+func (l *lab) api(method, path, body string, out any) int {
+	l.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, l.srv.URL+path, rd)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		_ = json.Unmarshal(data, out)
+	}
+	return resp.StatusCode
+}
+
+const window = 800 * time.Millisecond
+
+// holdByPhone holds from a phone's hold key and checks the media; it
+// records the re-INVITE → first hold-tone packet delay.
+func (l *lab) holdByPhone(callID string, holder, held *sipphone.Call, how sipphone.HoldSDP, holderHz float64, n int) {
+	l.t.Helper()
+	t0 := time.Now()
+	if err := holder.Hold(ctxT(l.t), how); err != nil {
+		l.t.Fatalf("re-INVITE hold: %v", err)
+	}
+	ev := l.wait(callID, app.EventHoldSuccess, n)
+	if ev.Source != app.SourcePhone {
+		l.t.Fatalf("hold source %q, want phone", ev.Source)
+	}
+	first := l.hearsWithin(held, holdHz, "the held party hears the hold tone")
+	latencies.Lock()
+	latencies.hold = append(latencies.hold, first.Sub(t0))
+	latencies.Unlock()
+	from := time.Now()
+	time.Sleep(window)
+	l.expectHeld(held, holderHz, from, time.Now())
+}
+
+// resumeByPhone resumes from the holder's phone and records the re-INVITE →
+// the held party hearing the holder again.
+func (l *lab) resumeByPhone(callID string, holder, held *sipphone.Call, holderHz float64, n int) {
+	l.t.Helper()
+	t0 := time.Now()
+	if err := holder.Unhold(ctxT(l.t)); err != nil {
+		l.t.Fatalf("re-INVITE resume: %v", err)
+	}
+	ev := l.wait(callID, app.EventUnholdSuccess, n)
+	if ev.Source != app.SourcePhone {
+		l.t.Fatalf("resume source %q, want phone", ev.Source)
+	}
+	first := l.hearsWithin(held, holderHz, "the held party hears its holder again")
+	latencies.Lock()
+	latencies.resume = append(latencies.resume, first.Sub(t0))
+	latencies.Unlock()
+}
+
+var (
+	started  = app.EventCallStarted
+	answered = app.EventCallAnswered
+	holdOK   = app.EventHoldSuccess
+	unholdOK = app.EventUnholdSuccess
+	unholdNo = app.EventUnholdFailed
+	ended    = app.EventCallEnded
+)
+
+// TestCallerHoldsByReinvite: alice presses hold (sendonly re-INVITE): bob
+// hears the hold tone and not alice, alice hears silence; alice resumes
+// (sendrecv): both hear each other again. The other hold SDP forms too.
+func TestCallerHoldsByReinvite(t *testing.T) {
+	l := newLab(t)
+	callID, ac, bc := l.call()
+	n := 0
+	for _, how := range []sipphone.HoldSDP{sipphone.HoldSendonly, sipphone.HoldInactive, sipphone.HoldZeroAddr} {
+		n++
+		from := time.Now()
+		l.holdByPhone(callID, ac, bc, how, aliceHz, n)
+		info := l.wait(callID, holdOK, n).Call
+		if info.Caller.State != app.Hold || info.Callee.State != app.Live || !info.Callee.OnHoldMusic {
+			t.Fatalf("hold (%v): %+v", how, info)
+		}
+		if f := ac.Audio().Hears(from.Add(200*time.Millisecond), time.Now(), bobHz); f > 0.02 {
+			t.Errorf("the holder hears bob in %.0f%% of packets; it should hear silence", 100*f)
+		}
+		// A repeated hold re-INVITE changes nothing twice.
+		if err := ac.Hold(ctxT(t), how); err != nil {
+			t.Fatal(err)
+		}
+		l.resumeByPhone(callID, ac, bc, aliceHz, n)
+		from = time.Now().Add(100 * time.Millisecond)
+		time.Sleep(window)
+		l.expectTalking(ac, bc, from, time.Now())
+	}
+	if err := ac.Hangup(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	<-bc.Ended()
+	l.wait(callID, ended, 1)
+	l.expectSequence(callID, started, answered, holdOK, unholdOK, holdOK, unholdOK, holdOK, unholdOK, ended)
+}
+
+// TestCalleeHoldsByReinvite: bob presses hold: alice hears the tone.
+func TestCalleeHoldsByReinvite(t *testing.T) {
+	l := newLab(t)
+	callID, ac, bc := l.call()
+	l.holdByPhone(callID, bc, ac, sipphone.HoldSendonly, bobHz, 1)
+	if ev := l.wait(callID, holdOK, 1); ev.Party != app.Callee {
+		t.Fatalf("holder %q", ev.Party)
+	}
+	l.resumeByPhone(callID, bc, ac, bobHz, 1)
+	from := time.Now().Add(100 * time.Millisecond)
+	time.Sleep(window)
+	l.expectTalking(ac, bc, from, time.Now())
+	if err := bc.Hangup(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	<-ac.Ended()
+	l.expectSequence(callID, started, answered, holdOK, unholdOK, ended)
+}
+
+// TestHoldByAPI: the control API holds and resumes; the phones hear it.
+func TestHoldByAPI(t *testing.T) {
+	l := newLab(t)
+	callID, ac, bc := l.call()
+	var info app.CallInfo
+	if code := l.api("POST", "/v1/calls/"+callID+"/hold", `{"party":"caller"}`, &info); code != 200 || info.Caller.State != app.Hold {
+		t.Fatalf("hold: %d %+v", code, info)
+	}
+	l.hearsWithin(bc, holdHz, "bob hears the hold tone")
+	from := time.Now()
+	time.Sleep(window)
+	l.expectHeld(bc, aliceHz, from, time.Now())
+	// Only the holder may resume.
+	var e api.ErrorBody
+	if code := l.api("POST", "/v1/calls/"+callID+"/unhold", `{"party":"callee"}`, &e); code != 409 || e.Error.Code != api.CodeNotHolding {
+		t.Fatalf("resume by bob: %d %+v", code, e)
+	}
+	from = time.Now()
+	time.Sleep(window / 2)
+	l.expectHeld(bc, aliceHz, from, time.Now())
+	if code := l.api("POST", "/v1/calls/"+callID+"/unhold", `{"party":"caller"}`, &info); code != 200 || info.Caller.State != app.Live {
+		t.Fatalf("resume: %d %+v", code, info)
+	}
+	l.hearsWithin(bc, aliceHz, "bob hears alice again")
+	from = time.Now().Add(100 * time.Millisecond)
+	time.Sleep(window)
+	l.expectTalking(ac, bc, from, time.Now())
+	if code := l.api("DELETE", "/v1/calls/"+callID, "", nil); code != 200 {
+		t.Fatalf("hangup: %d", code)
+	}
+	<-ac.Ended()
+	<-bc.Ended()
+	if ac.EndedBy() != "remote" || bc.EndedBy() != "remote" {
+		t.Fatalf("ended by %s and %s, want remote (BYE from Asterisk)", ac.EndedBy(), bc.EndedBy())
+	}
+	l.expectSequence(callID, started, answered, holdOK, unholdOK, ended)
+}
+
+// TestHoldByDTMF: alice keys *7 and *8.
+func TestHoldByDTMF(t *testing.T) {
+	l := newLab(t)
+	callID, ac, bc := l.call()
+	if err := ac.SendDTMF(ctxT(t), "*7"); err != nil {
+		t.Fatal(err)
+	}
+	ev := l.wait(callID, holdOK, 1)
+	if ev.Source != app.SourceDTMF || ev.Party != app.Caller {
+		t.Fatalf("hold by DTMF: source %q party %q", ev.Source, ev.Party)
+	}
+	l.hearsWithin(bc, holdHz, "bob hears the hold tone")
+	if err := ac.SendDTMF(ctxT(t), "*8"); err != nil {
+		t.Fatal(err)
+	}
+	if ev := l.wait(callID, unholdOK, 1); ev.Source != app.SourceDTMF {
+		t.Fatalf("resume source %q", ev.Source)
+	}
+	l.hearsWithin(bc, aliceHz, "bob hears alice again")
+	if err := ac.Hangup(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	<-bc.Ended()
+	l.expectSequence(callID, started, answered, holdOK, unholdOK, ended)
+}
+
+// TestMutualHold: both press hold; each hears the tone; a resume restores
+// only the resumer's side (M2); in both orders.
+func TestMutualHold(t *testing.T) {
+	for _, first := range []string{"alice", "bob"} {
+		t.Run(first+" resumes first", func(t *testing.T) {
+			l := newLab(t)
+			callID, ac, bc := l.call()
+			// alice holds from her keypad, bob by the API: a phone that
+			// holds with a re-INVITE (sendonly) receives no media at all, by
+			// its own request, so its side of M2 could not be heard.
+			if err := ac.SendDTMF(ctxT(t), "*7"); err != nil {
+				t.Fatal(err)
+			}
+			l.wait(callID, holdOK, 1)
+			if code := l.api("POST", "/v1/calls/"+callID+"/hold", `{"party":"callee"}`, nil); code != 200 {
+				t.Fatalf("bob holds by API: %d", code)
+			}
+			l.hearsWithin(ac, holdHz, "alice hears the hold tone")
+			l.hearsWithin(bc, holdHz, "bob hears the hold tone")
+			r1, r2 := ac, bc // the first resumer and its peer
+			if first == "bob" {
+				r1, r2 = bc, ac
+			}
+			if first == "alice" {
+				if err := ac.SendDTMF(ctxT(t), "*8"); err != nil {
+					t.Fatal(err)
+				}
+			} else if code := l.api("POST", "/v1/calls/"+callID+"/unhold", `{"party":"callee"}`, nil); code != 200 {
+				t.Fatalf("bob resumes: %d", code)
+			}
+			l.wait(callID, unholdOK, 1)
+			// The resumer's peer is back in the bridge (it hears nobody: the
+			// resumer itself is still held and on the tone).
+			time.Sleep(200 * time.Millisecond)
+			from := time.Now()
+			time.Sleep(window)
+			peerHz := float64(bobHz)
+			if first == "bob" {
+				peerHz = aliceHz
+			}
+			l.expectHeld(r1, peerHz, from, time.Now())
+			if f := r2.Audio().Hears(from, time.Now(), holdHz); f > 0.02 {
+				t.Errorf("the resumer's peer still hears the hold tone (%.0f%%)", 100*f)
+			}
+			if first == "alice" {
+				if code := l.api("POST", "/v1/calls/"+callID+"/unhold", `{"party":"callee"}`, nil); code != 200 {
+					t.Fatalf("bob resumes: %d", code)
+				}
+			} else if err := ac.SendDTMF(ctxT(t), "*8"); err != nil {
+				t.Fatal(err)
+			}
+			l.wait(callID, unholdOK, 2)
+			l.hearsWithin(ac, bobHz, "alice hears bob")
+			l.hearsWithin(bc, aliceHz, "bob hears alice")
+			if err := ac.Hangup(ctxT(t)); err != nil {
+				t.Fatal(err)
+			}
+			<-bc.Ended()
+			l.expectSequence(callID, started, answered, holdOK, holdOK, unholdOK, unholdOK, ended)
+		})
+	}
+}
+
+// TestHangupWhileHeld: either phone hanging up while held ends the call and
+// Asterisk sends BYE to the other.
+func TestHangupWhileHeld(t *testing.T) {
+	for _, who := range []string{"holder", "held"} {
+		t.Run(who+" hangs up", func(t *testing.T) {
+			l := newLab(t)
+			callID, ac, bc := l.call()
+			if err := ac.Hold(ctxT(t), sipphone.HoldSendonly); err != nil {
+				t.Fatal(err)
+			}
+			l.wait(callID, holdOK, 1)
+			l.hearsWithin(bc, holdHz, "bob hears the hold tone")
+			hanger, other := ac, bc
+			if who == "held" {
+				hanger, other = bc, ac
+			}
+			if err := hanger.Hangup(ctxT(t)); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-other.Ended():
+			case <-time.After(5 * time.Second):
+				t.Fatal("the other phone got no BYE")
+			}
+			if other.EndedBy() != "remote" {
+				t.Fatalf("ended by %s", other.EndedBy())
+			}
+			l.wait(callID, ended, 1)
+			l.expectSequence(callID, started, answered, holdOK, ended)
+		})
+	}
+}
+
+// TestFailedResume: the bridge is destroyed behind ariapp's back while
+// alice holds; alice's resume re-INVITE ends in unhold_failed, and both
+// phones get a BYE.
+func TestFailedResume(t *testing.T) {
+	l := newLab(t)
+	callID, ac, bc := l.call()
+	if err := ac.Hold(ctxT(t), sipphone.HoldSendonly); err != nil {
+		t.Fatal(err)
+	}
+	info := l.wait(callID, holdOK, 1).Call
+	if err := l.client.DestroyBridge(ctxT(t), info.BridgeID); err != nil {
+		t.Fatal(err)
+	}
+	if err := ac.Unhold(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	ev := l.wait(callID, unholdNo, 1)
+	if !strings.Contains(ev.Reason, "Bridge not found") {
+		t.Fatalf("unhold_failed reason %q", ev.Reason)
+	}
+	for name, c := range map[string]*sipphone.Call{"alice": ac, "bob": bc} {
+		select {
+		case <-c.Ended():
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s got no BYE", name)
+		}
+	}
+	l.expectSequence(callID, started, answered, holdOK, unholdNo, ended)
+}
