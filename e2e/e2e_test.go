@@ -87,7 +87,7 @@ type lab struct {
 func newLab(t *testing.T) *lab {
 	t.Helper()
 	cfg := labtest.Require(t)
-	labtest.LockPhones(t) // the phones' ports and the name "ariapp" are shared
+	labtest.LockPhones(t)      // the phones' ports and the name "ariapp" are shared
 	cfg.Application = "ariapp" // the lab dialplan's Stasis(ariapp,...)
 	client, err := ari.New(cfg)
 	if err != nil {

@@ -7,10 +7,17 @@
 #    curl, sip-tester for sipp, gcc and libc6-dev for -race, ca-certificates);
 # 2. starts the lab (lab/lab.sh up);
 # 3. runs go vet ./... and
-#    ARIAPP_REQUIRE_LAB=1 go test -race -count=1 -timeout 20m ./... [flags]
+#    ARIAPP_REQUIRE_LAB=1 go test -race -count=1 -timeout 20m -skip Disruptive ./... [flags]
 #    (ARIAPP_REQUIRE_LAB=1: tests that need Asterisk fail, not skip, when
 #    the lab is unreachable);
-# 4. prints a summary. Exit status: go test's; if go test passed, go vet's.
+# 4. without flags (the whole suite), then also:
+#    - the load test: lab/load.sh -calls 50 -duration 60s (50 concurrent
+#      calls with random hold, resume and hang-up, every event sequence
+#      checked against SPEC, leftovers and leaks checked);
+#    - a small benchmark run (cmd/ariapp-bench), to keep it working;
+#    - the disruptive tests, which restart Asterisk, on their own:
+#      ARIAPP_DISRUPTIVE=1 go test -race -count=1 -run Disruptive ./...
+# 5. prints a summary. Exit status: 0 only if every stage passed.
 #
 # The lab is left running afterwards (lab/lab.sh down stops it).
 set -euo pipefail
@@ -50,27 +57,55 @@ check_go
 cd "$repo"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
+declare -a names=() results=()
+record() { names+=("$1"); results+=("$2"); }
 
 printf '\n=== go vet ./...\n'
-vet_rc=0
-go vet ./... || vet_rc=$?
+rc=0
+go vet ./... || rc=$?
+record "go vet" "$rc"
 
-printf '\n=== ARIAPP_REQUIRE_LAB=1 go test -race -count=1 -timeout 20m ./... %s\n' "$*"
+printf '\n=== ARIAPP_REQUIRE_LAB=1 go test -race -count=1 -timeout 20m -skip Disruptive ./... %s\n' "$*"
 t0=$SECONDS
 set +e
-ARIAPP_REQUIRE_LAB=1 go test -race -count=1 -timeout 20m ./... "$@" 2>&1 | tee "$out"
-test_rc=${PIPESTATUS[0]}
+ARIAPP_REQUIRE_LAB=1 go test -race -count=1 -timeout 20m -skip Disruptive ./... "$@" 2>&1 | tee "$out"
+rc=${PIPESTATUS[0]}
 set -e
-took=$((SECONDS - t0))
+record "go test ($((SECONDS - t0)) s)" "$rc"
+
+if [ $# -eq 0 ]; then
+	printf '\n=== lab/load.sh -calls 50 -duration 60s\n'
+	t0=$SECONDS
+	rc=0
+	"$here/load.sh" -calls 50 -duration 60s || rc=$?
+	record "load test, 50 calls for 60 s ($((SECONDS - t0)) s)" "$rc"
+
+	printf '\n=== benchmark, small run (keeps it working; speed is not judged here)\n'
+	t0=$SECONDS
+	rc=0
+	bench_out=$(mktemp -d)
+	go run ./cmd/ariapp-bench -levels 1,3 -cycles 3 -out "$bench_out" || rc=$?
+	rm -rf "$bench_out"
+	record "benchmark small run ($((SECONDS - t0)) s)" "$rc"
+
+	printf '\n=== ARIAPP_DISRUPTIVE=1 go test -race -count=1 -run Disruptive ./... (restarts Asterisk)\n'
+	t0=$SECONDS
+	set +e
+	ARIAPP_REQUIRE_LAB=1 ARIAPP_DISRUPTIVE=1 go test -race -count=1 -timeout 10m -run Disruptive ./... 2>&1 | tee -a "$out"
+	rc=${PIPESTATUS[0]}
+	set -e
+	record "disruptive tests ($((SECONDS - t0)) s)" "$rc"
+	"$here/lab.sh" up >/dev/null 2>&1 || true
+fi
 
 verdict() { if [ "$1" = 0 ]; then echo ok; else echo "FAILED (exit $1)"; fi; }
 printf '\n=== summary\n'
-echo "lab:     $("$here/lab.sh" status 2>&1 || true); left running (lab/lab.sh down stops it)"
-echo "go vet:  $(verdict "$vet_rc")"
-echo "go test: $(verdict "$test_rc") in ${took}s; per package:"
+echo "lab: $("$here/lab.sh" status 2>&1 || true); left running (lab/lab.sh down stops it)"
+final=0
+for i in "${!names[@]}"; do
+	printf '%-52s %s\n' "${names[$i]}:" "$(verdict "${results[$i]}")"
+	[ "${results[$i]}" = 0 ] || final=${results[$i]}
+done
+echo "go test per package:"
 grep -E '^(ok |FAIL|\? |panic:)' "$out" || echo "(no package results; see the output above)"
-
-if [ "$test_rc" != 0 ]; then
-	exit "$test_rc"
-fi
-exit "$vet_rc"
+exit "$final"
