@@ -144,7 +144,15 @@ cmd_up() {
 	install_configs
 	# Port 5060 or 8088 taken by something else would make Asterisk half-start.
 	log "starting Asterisk"
-	chroot "$root" /usr/sbin/asterisk -f -n -g >"$root/var/log/asterisk/console.log" 2>&1 </dev/null &
+	# Asterisk must not inherit our other descriptors: under
+	# `flock LOCK lab/lab.sh up` it would hold the lock for as long as it runs.
+	(
+		for fd in /proc/self/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-"
+		done
+		exec chroot "$root" /usr/sbin/asterisk -f -n -g >"$root/var/log/asterisk/console.log" 2>&1 </dev/null
+	) &
 	disown || true
 	wait_ari
 	log "Asterisk $(chroot "$root" /usr/sbin/asterisk -V 2>/dev/null | sed 's/^Asterisk //') up, ARI at $ari ($((SECONDS - t0)) s)"
