@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -56,6 +58,8 @@ type App struct {
 	mu     sync.RWMutex
 	calls  map[string]*call // by call id
 	routes map[string]*call // channel, bridge and playback ids -> call
+	// abandoned are channel ids of ended calls (see abandon).
+	abandoned map[string]time.Time
 
 	// instance tags this process's playback ids (see newMusicID).
 	instance string
@@ -92,6 +96,7 @@ func New(cfg Config, client ARI, log *zap.Logger) (*App, error) {
 		hub:       newHub(log),
 		calls:     map[string]*call{},
 		routes:    map[string]*call{},
+		abandoned: map[string]time.Time{},
 		stop:      make(chan struct{}),
 		originate: make(chan *originateRequest),
 		instance:  newID()[:4] + "-",
@@ -323,6 +328,13 @@ func (a *App) handleEvent(ctx context.Context, ev ari.Event) {
 			c.inbox.put(ev)
 			return
 		}
+		if a.isAbandoned(e.Channel.ID) {
+			// ariapp gave this channel up (its call ended, or its
+			// originate timed out) before it entered Stasis.
+			a.log.Warn("a channel of an ended call entered Stasis; hanging it up", zap.String("channel_id", e.Channel.ID))
+			a.hangupStrayAsync(ctx, e.Channel.ID)
+			return
+		}
 		if len(e.Args) > 0 && e.Args[0] == ArgDial {
 			a.newCall(ctx, e)
 			return
@@ -337,15 +349,7 @@ func (a *App) handleEvent(ctx context.Context, ev ari.Event) {
 		// stranded in Stasis.
 		a.log.Warn("channel entered Stasis without a call; hanging it up",
 			zap.String("channel_id", e.Channel.ID), zap.String("channel_name", e.Channel.Name), zap.Strings("args", e.Args))
-		a.wg.Add(1)
-		go func() {
-			defer a.wg.Done()
-			ctx, cancel := context.WithTimeout(ctx, a.cfg.StepTimeout)
-			defer cancel()
-			if err := a.ari.Hangup(ctx, e.Channel.ID, ari.HangupNormal); err != nil {
-				a.log.Warn("hangup of stray channel failed", zap.String("channel_id", e.Channel.ID), zap.Error(err))
-			}
-		}()
+		a.hangupStrayAsync(ctx, e.Channel.ID)
 		return
 	}
 	if c := a.routeOf(ev); c != nil {
@@ -440,6 +444,51 @@ func (a *App) newOriginatedCall(ctx context.Context, req *originateRequest) {
 	c.inbox.put(originateCaller{reply: req.reply})
 	a.wg.Add(1)
 	go c.run(ctx)
+}
+
+// abandonedFor is how long ariapp remembers the channels of ended calls, to
+// refuse one that enters Stasis late (an originate that timed out).
+const abandonedFor = 5 * time.Minute
+
+// abandon remembers a channel id of an ended call.
+func (a *App) abandon(id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := time.Now()
+	a.abandoned[id] = now
+	if len(a.abandoned) > 1024 {
+		for k, t := range a.abandoned {
+			if now.Sub(t) > abandonedFor {
+				delete(a.abandoned, k)
+			}
+		}
+	}
+}
+
+func (a *App) isAbandoned(id string) bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	t, ok := a.abandoned[id]
+	return ok && time.Since(t) < abandonedFor
+}
+
+// hangupStray hangs up a channel in Stasis that no call owns.
+func (a *App) hangupStray(ctx context.Context, id, why string) {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.StepTimeout)
+	defer cancel()
+	a.log.Warn("hanging up a stray channel", zap.String("channel_id", id), zap.String("why", why))
+	if err := retry(ctx, func() error { return a.ari.Hangup(ctx, id, ari.HangupNormal) }); err != nil && !errors.Is(err, ari.ErrNotFound) {
+		a.log.Warn("hangup of a stray channel failed", zap.String("channel_id", id), zap.Error(err))
+	}
+}
+
+// hangupStrayAsync is hangupStray off the dispatcher's goroutine.
+func (a *App) hangupStrayAsync(ctx context.Context, id string) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.hangupStray(ctx, id, "no call owns it")
+	}()
 }
 
 // newID returns a call id: short, random, safe in ARI ids and URLs.

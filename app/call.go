@@ -135,22 +135,30 @@ func (c *call) run(ctx context.Context) {
 		m, ok := c.next(ctx)
 		if !ok {
 			c.log.Debug("application closing; call left up in Asterisk")
-			c.drain(ErrClosed)
+			c.drain(ctx, ErrClosed)
 			return
 		}
 		c.handle(ctx, m)
 	}
 	c.app.unroute(c)
-	c.drain(ErrCallEnded)
+	c.drain(ctx, ErrCallEnded)
 }
 
 // drain answers every command still waiting once the call cannot run them.
-func (c *call) drain(err error) {
+func (c *call) drain(ctx context.Context, err error) {
 	rest := append(c.pending, c.inbox.close()...)
 	c.pending = nil
 	for _, m := range rest {
-		if cmd, ok := m.(*command); ok {
-			cmd.reply <- result{c.snapshot(), err}
+		switch m := m.(type) {
+		case *command:
+			m.reply <- result{c.snapshot(), err}
+		case *ari.StasisStart:
+			// A channel of this call that entered Stasis after the call
+			// ended (e.g. an originate that timed out but went through):
+			// nobody will ever handle it.
+			if errors.Is(err, ErrCallEnded) {
+				c.app.hangupStray(context.WithoutCancel(ctx), m.Channel.ID, "its call had ended")
+			}
 		}
 	}
 }
@@ -443,7 +451,9 @@ func (c *call) originateCaller(ctx context.Context) error {
 		Timeout:   c.app.cfg.AnswerTimeout,
 	})
 	if err != nil {
-		c.caller.created = false
+		// Without an answer from Asterisk the channel may exist anyway:
+		// then end() hangs it up (and a late StasisStart of it is refused).
+		c.caller.created = errors.Is(err, ari.ErrUnreachable)
 		c.end(ctx, "caller_unavailable", "", fmt.Sprintf("originate %s failed: %v", c.caller.endpoint, err))
 		return fmt.Errorf("originate %s: %w", c.caller.endpoint, err)
 	}
@@ -479,7 +489,7 @@ func (c *call) start(ctx context.Context) {
 		Timeout: c.app.cfg.AnswerTimeout + 5*time.Second,
 	})
 	if err != nil {
-		c.callee.created = false
+		c.callee.created = errors.Is(err, ari.ErrUnreachable) // see originateCaller
 		if errors.Is(err, ari.ErrChannelNotFound) {
 			// "Provided originator channel was not found": the caller hung
 			// up before the callee could be dialled.
@@ -641,7 +651,7 @@ func (c *call) end(ctx context.Context, cause string, by Role, reason string) {
 	ctx = context.WithoutCancel(ctx)
 	for _, p := range []*party{c.caller, c.callee} {
 		if p.music != nil && !p.gone {
-			if err := c.app.music.Stop(ctx, c.app.ari, p.music); err != nil && !errors.Is(err, ari.ErrNotFound) {
+			if err := retry(ctx, func() error { return c.app.music.Stop(ctx, c.app.ari, p.music) }); err != nil && !errors.Is(err, ari.ErrNotFound) {
 				c.log.Warn("stopping hold music at call end failed", zap.String("party", string(p.role)),
 					zap.String("channel_id", p.channelID), zap.String("playback_id", p.music.PlaybackID), zap.Error(err))
 			}
@@ -652,12 +662,13 @@ func (c *call) end(ctx context.Context, cause string, by Role, reason string) {
 		if !p.created || p.gone {
 			continue
 		}
-		if err := c.app.ari.Hangup(ctx, p.channelID, hangupReasonFor(cause)); err != nil && !errors.Is(err, ari.ErrNotFound) {
+		c.app.abandon(p.channelID)
+		if err := retry(ctx, func() error { return c.app.ari.Hangup(ctx, p.channelID, hangupReasonFor(cause)) }); err != nil && !errors.Is(err, ari.ErrNotFound) {
 			c.log.Warn("hangup failed", zap.String("party", string(p.role)), zap.String("channel_id", p.channelID), zap.Error(err))
 		}
 	}
 	if c.bridgeCreated && !c.bridgeGone {
-		if err := c.app.ari.DestroyBridge(ctx, c.bridgeID); err != nil && !errors.Is(err, ari.ErrNotFound) {
+		if err := retry(ctx, func() error { return c.app.ari.DestroyBridge(ctx, c.bridgeID) }); err != nil && !errors.Is(err, ari.ErrNotFound) {
 			c.log.Warn("destroying the bridge failed", zap.String("bridge_id", c.bridgeID), zap.Error(err))
 		}
 	}
@@ -665,6 +676,27 @@ func (c *call) end(ctx context.Context, cause string, by Role, reason string) {
 	c.endedAt = time.Now()
 	c.endCause = cause
 	c.emit(EventCallEnded, by, "", reason)
+}
+
+// retry runs a clean-up request again when Asterisk could not be reached
+// or failed internally (an overloaded Asterisk refuses HTTP sessions): a
+// clean-up given up leaves a channel or bridge behind for good.
+func retry(ctx context.Context, do func() error) error {
+	err := do()
+	for _, d := range []time.Duration{100 * time.Millisecond, 400 * time.Millisecond, time.Second} {
+		if !errors.Is(err, ari.ErrUnreachable) && !errors.Is(err, ari.ErrServer) {
+			return err
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		err = do()
+	}
+	return err
 }
 
 // musicFinished restarts a sounds list that ended normally and reports
