@@ -647,18 +647,11 @@ func (c *call) end(ctx context.Context, cause string, by Role, reason string) {
 	if c.ringTimer != nil {
 		c.ringTimer.Stop()
 	}
-	// Cleanup must run even while the application closes.
+	// Cleanup must run even while the application closes. Hanging a
+	// channel up also ends its hold music: no separate stop.
 	ctx = context.WithoutCancel(ctx)
 	for _, p := range []*party{c.caller, c.callee} {
-		if p.music != nil && !p.gone {
-			if err := retry(ctx, func() error { return c.app.music.Stop(ctx, c.app.ari, p.music) }); err != nil && !errors.Is(err, ari.ErrNotFound) {
-				c.log.Warn("stopping hold music at call end failed", zap.String("party", string(p.role)),
-					zap.String("channel_id", p.channelID), zap.String("playback_id", p.music.PlaybackID), zap.Error(err))
-			}
-		}
 		p.music = nil
-	}
-	for _, p := range []*party{c.caller, c.callee} {
 		if !p.created || p.gone {
 			continue
 		}
