@@ -17,7 +17,7 @@
 #    (a small benchmark run is part of go test: cmd/ariapp-bench's
 #    TestLabSmallRun keeps the tool working; speed is not judged there)
 #    - the disruptive tests, which restart Asterisk, on their own:
-#      ARIAPP_DISRUPTIVE=1 go test -race -count=1 -run Disruptive ./...
+#      ARIAPP_DISRUPTIVE=1 go test -race -count=1 -run Disruptive ./cmd/ariapp/
 # 5. prints a summary. Exit status: 0 only if every stage passed.
 #
 # The lab is left running afterwards (lab/lab.sh down stops it).
@@ -81,10 +81,11 @@ if [ $# -eq 0 ]; then
 	"$here/load.sh" -calls 50 -duration 60s -from Local/idle@ariapp-test -to Local/idle@ariapp-test || rc=$?
 	record "load test, 50 calls for 60 s ($((SECONDS - t0)) s)" "$rc"
 
-	printf '\n=== ARIAPP_DISRUPTIVE=1 go test -race -count=1 -run Disruptive ./... (restarts Asterisk)\n'
+	printf '\n=== ARIAPP_DISRUPTIVE=1 go test -race -count=1 -run Disruptive -v ./cmd/ariapp/ (restarts Asterisk)\n'
 	t0=$SECONDS
 	set +e
-	ARIAPP_REQUIRE_LAB=1 ARIAPP_DISRUPTIVE=1 go test -race -count=1 -timeout 10m -run Disruptive ./... 2>&1 | tee -a "$out"
+	ARIAPP_REQUIRE_LAB=1 ARIAPP_DISRUPTIVE=1 go test -race -count=1 -timeout 10m -run Disruptive -v ./cmd/ariapp/ 2>&1 |
+		grep -E '^(=== RUN|--- |PASS|FAIL|ok |panic|\s+\S+_test\.go:)'
 	rc=${PIPESTATUS[0]}
 	set -e
 	record "disruptive tests ($((SECONDS - t0)) s)" "$rc"
@@ -99,6 +100,6 @@ for i in "${!names[@]}"; do
 	printf '%-52s %s\n' "${names[$i]}:" "$(verdict "${results[$i]}")"
 	[ "${results[$i]}" = 0 ] || final=${results[$i]}
 done
-echo "go test per package:"
+echo "go test per package (step 2):"
 grep -E '^(ok |FAIL|\? |panic:)' "$out" || echo "(no package results; see the output above)"
 exit "$final"
