@@ -26,8 +26,12 @@ const (
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeUnavailable      = "unavailable"
 	CodeTimeout          = "timeout"
+	CodeCanceled         = "canceled"
 	CodeInternal         = "internal"
 )
+
+// statusClientClosed is the status logged for a request whose client left.
+const statusClientClosed = 499
 
 // ErrorBody is the JSON of every error reply.
 type ErrorBody struct {
@@ -65,6 +69,10 @@ func statusOf(err error) (int, string) {
 		return http.StatusServiceUnavailable, CodeUnavailable
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout, CodeTimeout
+	case errors.Is(err, context.Canceled):
+		// The client went away; the operation goes on and is reported as
+		// an event. 499 as nginx uses it: nobody reads this answer.
+		return statusClientClosed, CodeCanceled
 	}
 	return http.StatusInternalServerError, CodeInternal
 }

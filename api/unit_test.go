@@ -567,7 +567,7 @@ func TestUnitErrorMapping(t *testing.T) {
 		{context.DeadlineExceeded, 504, api.CodeTimeout},
 		{errors.New("something else"), 500, api.CodeInternal},
 		{ari.ErrClosed, 500, api.CodeInternal},
-		{context.Canceled, 500, api.CodeInternal},
+		{context.Canceled, 499, api.CodeCanceled}, // the client left: nobody reads it, no warning
 		// As app's resume wraps a failed step: the app error decides.
 		{fmt.Errorf("%w: %w", app.ErrUnholdFailed, context.DeadlineExceeded), 502, api.CodeUnholdFailed},
 		{fmt.Errorf("%w: %w", app.ErrHoldFailed, ari.ErrClosed), 502, api.CodeHoldFailed},
