@@ -186,6 +186,8 @@ func (c *call) handle(ctx context.Context, m any) {
 		c.rebuildCall(ctx)
 	case strayCheck:
 		c.checkBridge(ctx)
+	case stopPeerMOH:
+		c.stopAsteriskMOH(ctx, m.p)
 	case *asteriskState:
 		if !c.ended {
 			c.reconcile(ctx, m)
@@ -241,7 +243,9 @@ func (c *call) observe(ev ari.Event) {
 	case *ari.PlaybackFinished:
 		c.finished[e.Playback.ID] = e.Playback.State
 	case *ari.ChannelHangupRequest:
-		if p := c.partyByChannel(e.Channel.ID); p != nil && e.Cause != 0 {
+		// A soft request's "cause" is a flag (4 shutdown, 32 ARI), not a
+		// Q.850 cause.
+		if p := c.partyByChannel(e.Channel.ID); p != nil && e.Cause != 0 && !e.Soft {
 			p.cause = e.Cause
 		}
 	case *ari.StasisEnd:

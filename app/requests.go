@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/ariapp/ariapp/ari"
 )
 
 // request runs a hold or resume that came from the phone (re-INVITE) or its
@@ -21,6 +23,15 @@ func (c *call) request(ctx context.Context, p *party, kind cmdKind, src Source) 
 	}
 	if err == nil {
 		return
+	}
+	if kind == cmdHold && src == SourcePhone && !c.ended {
+		// The phone's hold went through the bridge, where Asterisk starts
+		// its own music on hold on the peer. The hold was refused: the
+		// peer must hear what it heard before (H5). Asterisk may start the
+		// music just after this, so look again a moment later.
+		q := c.peer(p)
+		c.stopAsteriskMOH(ctx, q)
+		time.AfterFunc(200*time.Millisecond, func() { c.inbox.put(stopPeerMOH{q}) })
 	}
 	lvl := zap.InfoLevel
 	if errors.Is(err, ErrHoldFailed) || errors.Is(err, ErrUnholdFailed) {
@@ -61,5 +72,20 @@ func (c *call) dtmf(ctx context.Context, p *party, digit string) {
 	case resumeHit:
 		p.digits = ""
 		c.request(ctx, p, cmdResume, SourceDTMF)
+	}
+}
+
+// stopPeerMOH asks the call to stop Asterisk's own music on hold on a party.
+type stopPeerMOH struct{ p *party }
+
+// stopAsteriskMOH stops music on hold that Asterisk started on q by itself
+// (not ariapp's hold music: that is never MOH on a party in the bridge).
+func (c *call) stopAsteriskMOH(ctx context.Context, q *party) {
+	if c.ended || q.gone || q.music != nil {
+		return
+	}
+	if err := c.app.ari.StopMOH(ctx, q.channelID); err != nil && !errors.Is(err, ari.ErrNotFound) {
+		c.log.Warn("stopping Asterisk's music on hold after a refused phone hold failed",
+			zap.String("party", string(q.role)), zap.String("channel_id", q.channelID), zap.Error(err))
 	}
 }

@@ -84,7 +84,7 @@ type lab struct {
 	events []app.Event
 }
 
-func newLab(t *testing.T) *lab {
+func newLab(t *testing.T, opts ...func(*app.Config)) *lab {
 	t.Helper()
 	cfg := labtest.Require(t)
 	labtest.LockPhones(t)      // the phones' ports and the name "ariapp" are shared
@@ -93,11 +93,15 @@ func newLab(t *testing.T) *lab {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.New(app.Config{
+	acfg := app.Config{
 		AnswerTimeout: 10 * time.Second,
 		Music:         holdmusic.Config{Mode: holdmusic.ModeTone, Tone: holdTone},
 		DTMF:          app.DTMFConfig{Hold: "*7", Resume: "*8"},
-	}, client, zaptest.NewLogger(t))
+	}
+	for _, o := range opts {
+		o(&acfg)
+	}
+	a, err := app.New(acfg, client, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -615,4 +619,33 @@ func TestFailedResume(t *testing.T) {
 		}
 	}
 	l.expectSequence(callID, started, answered, holdOK, unholdNo, ended)
+}
+
+// TestRefusedPhoneHold: a phone whose hold policy refuses presses hold: the
+// hold_failed is reported and the peer keeps hearing it — not Asterisk's
+// own music on hold, which the hold passing through the bridge starts.
+func TestRefusedPhoneHold(t *testing.T) {
+	l := newLab(t, func(c *app.Config) { c.HoldAllowedEndpoints = []string{"PJSIP/carol"} })
+	callID, ac, bc := l.call()
+	if err := ac.Hold(ctxT(t), sipphone.HoldSendonly); err != nil {
+		t.Fatal(err)
+	}
+	ev := l.wait(callID, app.EventHoldFailed, 1)
+	if ev.Source != app.SourcePhone || ev.Call.Caller.State != app.Live {
+		t.Fatalf("hold_failed: %+v", ev)
+	}
+	time.Sleep(400 * time.Millisecond) // past the second look for Asterisk's music
+	from := time.Now()
+	time.Sleep(window)
+	if f := bc.Audio().Hears(from, time.Now(), aliceHz); f < 0.8 {
+		t.Fatalf("bob hears alice in only %.0f%% of packets after a refused hold (%s)", 100*f, audio(bc, from, time.Now()))
+	}
+	if err := ac.Unhold(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ac.Hangup(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	<-bc.Ended()
+	l.expectSequence(callID, started, answered, app.EventHoldFailed, ended)
 }
