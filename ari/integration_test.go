@@ -78,7 +78,6 @@ func (l *lab) talker(args ...string) string {
 }
 
 func (l *lab) cleanup() {
-	t := l.t
 	c := context.Background()
 	for _, id := range l.channels {
 		_ = l.c.Hangup(c, id, ari.HangupNormal)
@@ -88,43 +87,9 @@ func (l *lab) cleanup() {
 	}
 	// Nothing this test created may be left in Asterisk. Local channels'
 	// ;2 halves go away with ;1 within a moment.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		left := l.leftovers()
-		if len(left) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("left in Asterisk after the test: %v", left)
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	labtest.ExpectNothingLeft(l.t, l.c, l.channels, l.bridges)
 	l.c.Close()
 	<-l.rec.Done()
-}
-
-func (l *lab) leftovers() []string {
-	var left []string
-	chans, err := l.c.Channels(context.Background())
-	if err != nil {
-		return []string{"list channels: " + err.Error()}
-	}
-	for _, ch := range chans {
-		if slices.Contains(l.channels, ch.ID) {
-			left = append(left, "channel "+ch.ID)
-		}
-	}
-	bridges, err := l.c.Bridges(context.Background())
-	if err != nil {
-		return []string{"list bridges: " + err.Error()}
-	}
-	for _, b := range bridges {
-		if slices.Contains(l.bridges, b.ID) {
-			left = append(left, "bridge "+b.ID)
-		}
-	}
-	return left
 }
 
 func TestIntegrationAsteriskInfoPing(t *testing.T) {

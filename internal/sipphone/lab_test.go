@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -103,43 +102,9 @@ func (l *labARI) cleanup() {
 	for _, id := range l.bridges {
 		_ = l.c.DestroyBridge(ctx, id)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		left := l.leftovers()
-		if len(left) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			l.t.Errorf("left in Asterisk after the test: %v", left)
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	labtest.ExpectNothingLeft(l.t, l.c, l.channels, l.bridges)
 	l.c.Close()
 	<-l.rec.Done()
-}
-
-func (l *labARI) leftovers() []string {
-	var left []string
-	chans, err := l.c.Channels(context.Background())
-	if err != nil {
-		return []string{"list channels: " + err.Error()}
-	}
-	for _, ch := range chans {
-		if slices.Contains(l.channels, ch.ID) {
-			left = append(left, "channel "+ch.ID)
-		}
-	}
-	bridges, err := l.c.Bridges(context.Background())
-	if err != nil {
-		return []string{"list bridges: " + err.Error()}
-	}
-	for _, b := range bridges {
-		if slices.Contains(l.bridges, b.ID) {
-			left = append(left, "bridge "+b.ID)
-		}
-	}
-	return left
 }
 
 func testCtx(t *testing.T, d time.Duration) context.Context {
