@@ -307,34 +307,14 @@ func (d *apiMode) teardown(ctx context.Context) error {
 	if d.cmd == nil || d.ids == nil {
 		return nil
 	}
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-		sem  = make(chan struct{}, 16)
-	)
-	var prefixes []string
-	for _, id := range d.ids {
-		if id == "" {
-			continue
+	prefixes := callIDs(d.ids)
+	errs := forEach(prefixes, 16, func(id string) error {
+		status, body, err := d.do(ctx, "DELETE", "/v1/calls/"+id, nil)
+		if err == nil && status != http.StatusOK && status != http.StatusNotFound && status != http.StatusConflict {
+			err = fmt.Errorf("DELETE /v1/calls/%s: status %d: %s", id, status, bytes.TrimSpace(body))
 		}
-		prefixes = append(prefixes, id)
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			status, body, err := d.do(ctx, "DELETE", "/v1/calls/"+id, nil)
-			if err == nil && status != http.StatusOK && status != http.StatusNotFound && status != http.StatusConflict {
-				err = fmt.Errorf("DELETE /v1/calls/%s: status %d: %s", id, status, bytes.TrimSpace(body))
-			}
-			if err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+		return err
+	})
 	if len(errs) > 0 {
 		forceCleanup(ctx, d.lister, prefixes)
 		return fmt.Errorf("api teardown: %d hang-ups failed, first: %w", len(errs), errs[0])

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -179,30 +178,13 @@ func (b *baseline) teardown(ctx context.Context) error {
 	if b.client == nil {
 		return nil
 	}
-	var (
-		mu   sync.Mutex
-		errs []error
-		wg   sync.WaitGroup
-		sem  = make(chan struct{}, 16)
-	)
-	for _, c := range b.calls {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			var err error
-			for _, id := range c.chans {
-				err = errors.Join(err, retry(ctx, func(ctx context.Context) error { return b.client.Hangup(ctx, id, ari.HangupNormal) }))
-			}
-			err = errors.Join(err, retry(ctx, func(ctx context.Context) error { return b.client.DestroyBridge(ctx, c.bridge) }))
-			if err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	errs := forEach(b.calls, 16, func(c *baseCall) error {
+		var err error
+		for _, id := range c.chans {
+			err = errors.Join(err, retry(ctx, func(ctx context.Context) error { return b.client.Hangup(ctx, id, ari.HangupNormal) }))
+		}
+		return errors.Join(err, retry(ctx, func(ctx context.Context) error { return b.client.DestroyBridge(ctx, c.bridge) }))
+	})
 	if len(errs) > 0 {
 		return fmt.Errorf("baseline teardown: %d calls failed, first: %w", len(errs), errs[0])
 	}

@@ -73,31 +73,49 @@ func cleanupRun(ctx context.Context, cfg ari.Config, runID string, logf func(str
 		}
 	}
 	logf("cleanup of run %s: %d channels, %d bridges", runID, len(ids), len(bids))
+	// Channels first: a bridge is destroyed once its channels are gone.
+	errs := forEach(ids, 8, func(id string) error {
+		return retry(ctx, func(ctx context.Context) error { return c.Hangup(ctx, id, ari.HangupNormal) })
+	})
+	errs = append(errs, forEach(bids, 8, func(id string) error {
+		return retry(ctx, func(ctx context.Context) error { return c.DestroyBridge(ctx, id) })
+	})...)
+	return errors.Join(errs...)
+}
+
+// forEach runs f for every item, at most limit at a time, and returns the
+// errors it gave: the teardowns hang hundreds of calls up in parallel
+// without flooding Asterisk's HTTP sessions.
+func forEach[T any](items []T, limit int, f func(T) error) []error {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		errs []error
-		sem  = make(chan struct{}, 8)
+		sem  = make(chan struct{}, limit)
 	)
-	do := func(f func(context.Context) error) {
+	for _, it := range items {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := retry(ctx, f); err != nil {
+			if err := f(it); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
 			}
 		}()
 	}
+	wg.Wait()
+	return errs
+}
+
+// callIDs returns the ids that were set (a slot whose call failed is "").
+func callIDs(ids []string) []string {
+	var out []string
 	for _, id := range ids {
-		do(func(ctx context.Context) error { return c.Hangup(ctx, id, ari.HangupNormal) })
+		if id != "" {
+			out = append(out, id)
+		}
 	}
-	wg.Wait()
-	for _, id := range bids {
-		do(func(ctx context.Context) error { return c.DestroyBridge(ctx, id) })
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return out
 }

@@ -102,30 +102,13 @@ func (d *inproc) teardown(ctx context.Context) error {
 	if d.app == nil {
 		return nil
 	}
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-		sem  = make(chan struct{}, 16)
-	)
-	var prefixes []string
-	for _, id := range d.ids {
-		if id == "" {
-			continue
+	prefixes := callIDs(d.ids)
+	errs := forEach(prefixes, 16, func(id string) error {
+		if _, err := d.app.Hangup(ctx, id); err != nil && !errors.Is(err, app.ErrCallNotFound) && !errors.Is(err, app.ErrCallEnded) {
+			return err
 		}
-		prefixes = append(prefixes, id)
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if _, err := d.app.Hangup(ctx, id); err != nil && !errors.Is(err, app.ErrCallNotFound) && !errors.Is(err, app.ErrCallEnded) {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+		return nil
+	})
 	if len(errs) > 0 {
 		forceCleanup(ctx, d.client, prefixes)
 		return fmt.Errorf("inproc teardown: %d hang-ups failed, first: %w", len(errs), errs[0])
