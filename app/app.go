@@ -72,7 +72,6 @@ type App struct {
 	wg        sync.WaitGroup
 	startOnce sync.Once
 	closeOnce sync.Once
-	unrouted  uint64 // events for no call, for the debug log (dispatcher only)
 }
 
 // New validates the configuration and builds the application.
@@ -352,11 +351,11 @@ func (a *App) handleEvent(ctx context.Context, ev ari.Event) {
 		a.hangupStrayAsync(ctx, e.Channel.ID)
 		return
 	}
+	// Events for no call are normal (a Local channel's other half, late
+	// events of an ended call): they were logged as they arrived.
 	if c := a.routeOf(ev); c != nil {
 		c.inbox.put(ev)
-		return
 	}
-	a.unrouted++
 }
 
 func (a *App) routeOf(ev ari.Event) *call {

@@ -96,8 +96,7 @@ type call struct {
 	ended      bool
 	snap       atomic.Pointer[CallInfo]
 	// routeIDs are the ids routed to this call; guarded by app.mu.
-	routeIDs       map[string]struct{}
-	pendingAnswers int // ChannelEnteredBridge events still awaited at answer
+	routeIDs map[string]struct{}
 }
 
 func newCall(a *App, id string, e *ari.StasisStart) *call {
