@@ -27,12 +27,17 @@ const (
 )
 
 // Channel variables ariapp writes, so a restarted ariapp can rebuild its
-// calls from Asterisk alone.
+// calls from Asterisk alone. The first four are written once, when the call
+// is set up. A hold writes nothing: who holds follows from what Asterisk
+// has — a party out of the bridge with a hold-music playback whose id is
+// derived from the call and the party (see musicID) is held by its peer.
+// Only music on hold (holdmusic.ModeMOH), which ARI cannot query, is
+// recorded, in VarHeld.
 //
 // Asterisk runs ARI channel operations, setting a variable included, on the
 // channel's own thread, which a running playback occupies: a variable write
-// to a channel that hears the hold music waits until the music ends. So the
-// hold state is written where that never happens: on the held party, before
+// to a channel that hears the hold music waits until the music ends. So
+// VarHeld is written where that never happens: on the held party, before
 // its music starts and after it stopped. The hold flag of party P is thus
 // the VarHeld of P's peer.
 const (
@@ -40,9 +45,10 @@ const (
 	VarRole   = "ARIAPP_ROLE"
 	VarPeer   = "ARIAPP_PEER"
 	VarBridge = "ARIAPP_BRIDGE"
-	// VarHeld is non-empty exactly while this channel's peer holds the call;
-	// its value names the hold music playing to this channel (the playback
-	// id, or "moh:CLASS").
+	// VarHeld, for music on hold, is non-empty exactly while this
+	// channel's peer holds the call; its value names the music ("moh:CLASS").
+	// Earlier ariapp versions wrote it in every mode, with the playback id;
+	// a restarted ariapp still adopts such a record.
 	VarHeld = "ARIAPP_HELD"
 )
 
@@ -61,8 +67,6 @@ type App struct {
 	// abandoned are channel ids of ended calls (see abandon).
 	abandoned map[string]time.Time
 
-	// instance tags this process's playback ids (see newMusicID).
-	instance string
 	// synced: the calls were reconciled with Asterisk since the event
 	// connection last came up.
 	synced    atomic.Bool
@@ -98,7 +102,6 @@ func New(cfg Config, client ARI, log *zap.Logger) (*App, error) {
 		abandoned: map[string]time.Time{},
 		stop:      make(chan struct{}),
 		originate: make(chan *originateRequest),
-		instance:  newID()[:4] + "-",
 	}, nil
 }
 

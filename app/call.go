@@ -47,7 +47,10 @@ type party struct {
 	holds     bool
 	holdSince time.Time
 	// music is the hold music running on this party (its peer holds).
-	music    *holdmusic.Playing
+	music *holdmusic.Playing
+	// recorded: VarHeld is set on this channel (music that Asterisk keeps
+	// no trace of, or a record of an older ariapp), so it must be cleared.
+	recorded bool
 	inBridge bool
 	// created: the channel exists in Asterisk (caller always; callee once
 	// originated), so ending the call must hang it up.
@@ -85,7 +88,6 @@ type call struct {
 	// originated: ariapp dialled the caller itself (App.Originate).
 	originated bool
 	finished   map[string]string // playback id -> final state, as observed
-	musicSeq   int
 	holdCount  int
 	seq        uint64
 	startedAt  time.Time

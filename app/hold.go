@@ -45,11 +45,16 @@ func (c *call) hold(ctx context.Context, p *party, src Source) error {
 	q := c.peer(p)
 	log := c.log.With(zap.String("party", string(p.role)), zap.String("peer_channel_id", q.channelID), zap.String("bridge_id", c.bridgeID))
 
-	pbID := c.newMusicID()
+	pbID := c.musicID(q)
 
-	// Step 1: the peer leaves the bridge. Meanwhile its VarHeld is written,
-	// which must happen before its music starts (see VarHeld).
-	varsWritten := c.setVarsAsync(ctx, q, VarHeld, c.app.music.Label(pbID))
+	// Step 1: the peer leaves the bridge. Music that leaves no trace in
+	// Asterisk is recorded on the peer meanwhile, which must happen before
+	// the music starts (see VarHeld).
+	varsWritten := func() {}
+	if c.app.music.NeedsRecord() {
+		varsWritten = c.setVarsAsync(ctx, q, VarHeld, c.app.music.Label(pbID))
+		q.recorded = true
+	}
 	err := c.app.ari.RemoveChannel(ctx, c.bridgeID, q.channelID)
 	if err == nil {
 		err = c.await(ctx, "ChannelLeftBridge of "+string(q.role), leftBridge(c.bridgeID, q.channelID))
@@ -102,15 +107,20 @@ func (c *call) hold(ctx context.Context, p *party, src Source) error {
 	return nil
 }
 
-// newMusicID returns a fresh, routed playback id for hold music. The App's
-// instance tag keeps ids unique across ariapp restarts, while a playback of
-// the previous process may still run.
-func (c *call) newMusicID() string {
-	c.musicSeq++
-	id := fmt.Sprintf("%s-music-%s%d", c.id, c.app.instance, c.musicSeq)
+// musicID returns the playback id base of q's hold music, routed to c. It
+// is derived from the call and the party, the same in every hold and in
+// every ariapp process, so a restarted ariapp finds the music again by
+// asking Asterisk for it (GET /playbacks/{id}) and no hold needs a record
+// written to Asterisk. Reusing it is safe: a hold starts only after the
+// previous music's PlaybackFinished and its bridge re-entry, by which
+// time Asterisk has forgotten that playback.
+func (c *call) musicID(q *party) string {
+	id := c.musicBase(q)
 	c.app.route(id, c)
 	return id
 }
+
+func (c *call) musicBase(q *party) string { return c.id + "-hold-" + string(q.role) }
 
 // rollbackHold undoes a partial hold: stop the music if it started, and put
 // the peer back into the bridge. If that is impossible the call cannot be
@@ -171,10 +181,13 @@ func (c *call) restore(ctx context.Context, q *party) error {
 		}
 		q.music = nil
 	}
-	// The music has stopped: q's VarHeld can be cleared now, beside the
-	// addChannel.
-	varsWritten := c.setVarsAsync(ctx, q, VarHeld, "")
-	defer varsWritten()
+	// The music has stopped: q's record, if any, can be cleared now,
+	// beside the addChannel.
+	if q.recorded {
+		varsWritten := c.setVarsAsync(ctx, q, VarHeld, "")
+		defer varsWritten()
+		q.recorded = false
+	}
 	if !q.inBridge {
 		if err := c.app.ari.AddChannel(ctx, c.bridgeID, q.channelID); err != nil {
 			return fmt.Errorf("adding %s back to the bridge: %w", q.role, err)

@@ -9,6 +9,7 @@ import (
 	"github.com/ariapp/ariapp/internal/labtest"
 
 	"github.com/ariapp/ariapp/app"
+	"github.com/ariapp/ariapp/holdmusic"
 )
 
 // crash stops an App the way a killed process would leave Asterisk: nothing
@@ -113,4 +114,106 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestRestartFindsHoldsInAsterisk: a restarted ariapp reads who holds from
+// Asterisk alone, whatever music plays and however the old process left
+// it: tone and sounds (also after the sounds list looped, under its second
+// id) are found as playbacks, music on hold by its record; a party left out
+// of the bridge with no music (killed between two steps of a hold or a
+// resume) is put back, not held; and a hold recorded by an ariapp of an
+// earlier version (ARIAPP_HELD with the playback id) is still adopted.
+func TestRestartFindsHoldsInAsterisk(t *testing.T) {
+	modes := []struct {
+		name  string
+		music holdmusic.Config
+	}{
+		{"tone", holdmusic.Config{}},
+		{"sounds", holdmusic.Config{Mode: holdmusic.ModeSounds, Sounds: []string{"beep"}}},
+		{"moh", holdmusic.Config{Mode: holdmusic.ModeMOH}},
+	}
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			withMusic := func(c *app.Config) { c.Music = m.music }
+			h1 := newHarness(t, withMusic)
+			held, _ := h1.establish()
+			h1.hold(held, "callee")
+			if m.music.Mode == holdmusic.ModeSounds {
+				// "beep" lasts under a second: wait for a loop, so the
+				// music runs under its second id.
+				waitUntil(t, "the sounds loop", func() bool {
+					got := h1.musicPlaying(mustCall(t, h1, held).Caller.ChannelID)
+					return len(got) == 1 && got[0] == held+"-hold-caller-2"
+				})
+			}
+			halfDone, _ := h1.establish()
+			half := mustCall(t, h1, halfDone)
+			old, _ := h1.establish()
+			oldInfo := mustCall(t, h1, old)
+			h1.crash()
+
+			ctl, err := ari.New(labtest.Config(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ctl.Close()
+			// Killed between the steps of a hold: the callee is out of the
+			// bridge and hears nothing.
+			if err := ctl.RemoveChannel(ctxT(t), half.BridgeID, half.Callee.ChannelID); err != nil {
+				t.Fatal(err)
+			}
+			// An earlier ariapp's hold by the caller: record and playback.
+			oldID := old + "-music-x1"
+			if err := ctl.RemoveChannel(ctxT(t), oldInfo.BridgeID, oldInfo.Callee.ChannelID); err != nil {
+				t.Fatal(err)
+			}
+			if err := ctl.SetVar(ctxT(t), oldInfo.Callee.ChannelID, app.VarHeld, oldID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ctl.Play(ctxT(t), oldInfo.Callee.ChannelID, oldID, "tone:440/500|0/2500"); err != nil {
+				t.Fatal(err)
+			}
+			waitUntil(t, "the old-style music playing", func() bool {
+				pb, err := ctl.Playback(ctxT(t), oldID)
+				return err == nil && pb.State == "playing"
+			})
+
+			h2 := newHarnessApp(t, h1.client.Application(), nil, withMusic)
+			h2.mu.Lock()
+			h2.calls = append(h2.calls, held, halfDone, old)
+			h2.mu.Unlock()
+			for _, id := range []string{held, halfDone, old} {
+				waitUntil(t, "call "+id+" rebuilt", func() bool { _, err := h2.app.Call(id); return err == nil })
+			}
+			if info := mustCall(t, h2, held); info.Callee.State != app.Hold || !info.Caller.OnHoldMusic || info.Callee.OnHoldMusic {
+				t.Fatalf("held call rebuilt as %+v", info)
+			}
+			waitUntil(t, "the half-done hold undone", func() bool {
+				info := mustCall(t, h2, halfDone)
+				return info.Caller.State == app.Live && info.Callee.State == app.Live && len(h2.bridgeChannels(info.BridgeID)) == 2
+			})
+			if info := mustCall(t, h2, old); info.Caller.State != app.Hold || !info.Callee.OnHoldMusic {
+				t.Fatalf("call held by an earlier ariapp rebuilt as %+v", info)
+			}
+			for _, id := range []string{held, halfDone, old} {
+				h2.expectMedia(mustCall(t, h2, id))
+			}
+			// Resume works on what was found, and clears the old record.
+			h2.expectMedia(h2.resume(held, "callee"))
+			h2.expectMedia(h2.resume(old, "caller"))
+			if v, err := ctl.GetVar(ctxT(t), oldInfo.Callee.ChannelID, app.VarHeld); err != nil || v != "" {
+				t.Fatalf("%s after resume = %q, %v; want empty", app.VarHeld, v, err)
+			}
+			h2.expectMedia(h2.hold(held, "caller"))
+		})
+	}
+}
+
+func mustCall(t *testing.T, h *harness, id string) app.CallInfo {
+	t.Helper()
+	info, err := h.app.Call(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
 }

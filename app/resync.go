@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ariapp/ariapp/ari"
+	"github.com/ariapp/ariapp/holdmusic"
 )
 
 // resync reconciles the App with Asterisk when the event connection comes
@@ -165,13 +166,23 @@ func (a *App) adopt(ctx context.Context, callID string, parts []ari.Channel, sna
 			p.inBridge = p.channelID != "" && slices.Contains(b.Channels, p.channelID)
 		}
 	}
-	// The hold flag of P is its peer's VarHeld; the music is recorded there.
+	// P holds when its peer Q hears hold music: recorded in Q's VarHeld
+	// (music on hold), or found as a playback under Q's music id.
 	for _, q := range []*party{c.caller, c.callee} {
-		if label := held[q.role]; label != "" && q.channelID != "" {
+		if q.channelID == "" {
+			continue
+		}
+		switch label := held[q.role]; {
+		case label != "":
+			q.music = a.music.Adopt(q.channelID, label)
+			q.recorded = true
+		case !q.inBridge && c.bridgeCreated:
+			q.music = c.findMusic(ctx, q)
+		}
+		if q.music != nil {
 			p := c.peer(q)
 			p.holds, p.holdSince = true, time.Now()
 			c.holders = append(c.holders, p.role)
-			q.music = a.music.Adopt(q.channelID, label)
 			if q.music.PlaybackID != "" {
 				a.route(q.music.PlaybackID, c)
 			}
@@ -187,6 +198,30 @@ func (a *App) adopt(ctx context.Context, callID string, parts []ari.Channel, sna
 	c.inbox.put(rebuild{})
 	a.wg.Add(1)
 	go c.run(ctx)
+}
+
+// findMusic asks Asterisk for q's hold music under the ids it can run as
+// (see musicID); nil when none plays to q's channel.
+func (c *call) findMusic(ctx context.Context, q *party) *holdmusic.Playing {
+	base := c.musicBase(q)
+	for _, id := range c.app.music.PlaybackIDs(base) {
+		pb, err := c.app.ari.Playback(ctx, id)
+		if err != nil {
+			if !errors.Is(err, ari.ErrNotFound) {
+				c.log.Warn("resync: looking up hold music failed", zap.String("party", string(q.role)),
+					zap.String("channel_id", q.channelID), zap.String("playback_id", id), zap.Error(err))
+			}
+			continue
+		}
+		if pb.TargetURI != "channel:"+q.channelID {
+			continue
+		}
+		switch pb.State {
+		case "queued", "playing", "continuing", "paused":
+			return c.app.music.AdoptPlayback(q.channelID, base, id)
+		}
+	}
+	return nil
 }
 
 // rebuild is the first message of an adopted call.
@@ -249,8 +284,11 @@ func (c *call) enforceMedia(ctx context.Context) error {
 			if q.music != nil && q.music.PlaybackID == "" {
 				continue // music on hold: Asterisk tells nothing, it is assumed running
 			}
-			pbID := c.newMusicID()
-			c.setVars(ctx, q, VarHeld, c.app.music.Label(pbID))
+			pbID := c.musicID(q)
+			if c.app.music.NeedsRecord() {
+				c.setVars(ctx, q, VarHeld, c.app.music.Label(pbID))
+				q.recorded = true
+			}
 			playing, err := c.app.music.Start(ctx, c.app.ari, q.channelID, pbID)
 			if err != nil {
 				return err

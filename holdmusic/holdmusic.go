@@ -141,14 +141,40 @@ func (s *Source) Describe() string {
 	return strings.Join(s.media, ",")
 }
 
-// Label names the music that Start(…, idBase) will play, for the record
-// ariapp keeps on the channel: the playback id, or "moh:CLASS".
+// Label names the music that Start(…, idBase) will play, for a record kept
+// on the channel: the playback id, or "moh:CLASS".
 func (s *Source) Label(idBase string) string {
 	if s.mode == ModeMOH {
 		return "moh:" + s.class
 	}
 	return idBase
 }
+
+// NeedsRecord reports whether music of this mode leaves no trace in
+// Asterisk that a restarted ariapp could find, so the caller must record
+// it (ModeMOH: ARI can neither list nor query music on hold). Tone and
+// sounds run as playbacks whose ids PlaybackIDs derives from the idBase,
+// which ARI answers for (GET /playbacks/{id}).
+func (s *Source) NeedsRecord() bool { return s.mode == ModeMOH }
+
+// PlaybackIDs lists every playback id music started with Start(…, idBase)
+// can run under, for finding it again: idBase, and for ModeSounds the id
+// its loop alternates with. Nil for ModeMOH.
+func (s *Source) PlaybackIDs(idBase string) []string {
+	switch s.mode {
+	case ModeTone:
+		return []string{idBase}
+	case ModeSounds:
+		return []string{idBase, idBase + loopSuffix}
+	}
+	return nil
+}
+
+// loopSuffix marks every other loop of a sounds list. A restart does not
+// reuse the id that just finished: Asterisk announces PlaybackFinished a
+// moment before it forgets the playback, and a new playback under the
+// same id in that moment would be ambiguous.
+const loopSuffix = "-2"
 
 // Playing is hold music running on one channel.
 type Playing struct {
@@ -192,10 +218,24 @@ func (s *Source) Adopt(channelID, label string) *Playing {
 	return &Playing{ChannelID: channelID, PlaybackID: label, base: label}
 }
 
+// AdoptPlayback describes music found running on a channel as playbackID,
+// one of PlaybackIDs(idBase) (after an ariapp restart).
+func (s *Source) AdoptPlayback(channelID, idBase, playbackID string) *Playing {
+	p := &Playing{ChannelID: channelID, PlaybackID: playbackID, base: idBase}
+	if playbackID != idBase {
+		p.Loops = 1
+	}
+	return p
+}
+
 // NextPlaybackID is the id Restart will use; register it before calling
-// Restart so its events can be routed.
+// Restart so its events can be routed. Loops alternate between the base id
+// and the base id with loopSuffix.
 func (p *Playing) NextPlaybackID() string {
-	return p.base + "-" + strconv.Itoa(p.Loops+1)
+	if p.Loops%2 == 0 {
+		return p.base + loopSuffix
+	}
+	return p.base
 }
 
 // Restart plays a sounds list again after its PlaybackFinished (state done).
@@ -219,9 +259,10 @@ func (s *Source) Stop(ctx context.Context, a ARI, p *Playing) error {
 	if p == nil {
 		return nil
 	}
-	if s.mode == ModeMOH {
-		err := a.StopMOH(ctx, p.ChannelID)
-		return err
+	// What plays decides, not the mode: music adopted after a restart may
+	// have been started under another configuration.
+	if p.PlaybackID == "" {
+		return a.StopMOH(ctx, p.ChannelID)
 	}
 	err := a.StopPlayback(ctx, p.PlaybackID)
 	// Asterisk 22 answers a stop that comes right after PlaybackStarted

@@ -419,6 +419,28 @@ func TestUnitStop(t *testing.T) {
 		})
 	}
 
+	// Music adopted after a restart is stopped as what it is, whatever the
+	// mode configured now.
+	t.Run("adopted across a mode change", func(t *testing.T) {
+		for _, tt := range []struct {
+			name  string
+			cfg   holdmusic.Config
+			label string
+			want  fakeCall
+		}{
+			{"playback under moh", holdmusic.Config{Mode: holdmusic.ModeMOH}, "c1-music-x1", fakeCall{Method: "StopPlayback", PlaybackID: "c1-music-x1"}},
+			{"moh under tone", holdmusic.Config{}, "moh:default", fakeCall{Method: "StopMOH", ChannelID: "ch1"}},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				f := &fakeARI{}
+				if err := mustNew(t, tt.cfg).Stop(context.Background(), f, mustNew(t, tt.cfg).Adopt("ch1", tt.label)); err != nil {
+					t.Fatalf("Stop: %v", err)
+				}
+				sameCalls(t, f.calls, []fakeCall{tt.want})
+			})
+		}
+	})
+
 	t.Run("nil playing", func(t *testing.T) {
 		f := &fakeARI{}
 		if err := mustNew(t, holdmusic.Config{}).Stop(context.Background(), f, nil); err != nil {
@@ -429,7 +451,7 @@ func TestUnitStop(t *testing.T) {
 }
 
 func TestUnitRestart(t *testing.T) {
-	t.Run("sounds play again with the next id", func(t *testing.T) {
+	t.Run("sounds play again, alternating between two ids", func(t *testing.T) {
 		s := mustNew(t, holdmusic.Config{Mode: holdmusic.ModeSounds, Sounds: []string{"a", "b"}})
 		f := &fakeARI{}
 		ctx := context.Background()
@@ -440,7 +462,13 @@ func TestUnitRestart(t *testing.T) {
 		want := []fakeCall{{Method: "Play", ChannelID: "ch1", PlaybackID: "c1-music-3", Media: []string{"sound:a", "sound:b"}}}
 		for loop := 1; loop <= 3; loop++ {
 			next := p.NextPlaybackID()
-			if wantNext := fmt.Sprintf("c1-music-3-%d", loop); next != wantNext {
+			// Never the id that just finished (Asterisk forgets it a
+			// moment after PlaybackFinished).
+			wantNext := "c1-music-3-2"
+			if loop%2 == 0 {
+				wantNext = "c1-music-3"
+			}
+			if next != wantNext {
 				t.Fatalf("loop %d: NextPlaybackID() = %q, want %q", loop, next, wantNext)
 			}
 			ok, err := s.Restart(ctx, f, p)
@@ -465,7 +493,7 @@ func TestUnitRestart(t *testing.T) {
 		if err := s.Stop(ctx, f, p); err != nil {
 			t.Fatalf("Stop: %v", err)
 		}
-		sameCalls(t, f.calls, []fakeCall{{Method: "StopPlayback", PlaybackID: "c1-music-3-3"}})
+		sameCalls(t, f.calls, []fakeCall{{Method: "StopPlayback", PlaybackID: "c1-music-3-2"}})
 	})
 
 	t.Run("failed restart changes nothing", func(t *testing.T) {
@@ -482,7 +510,7 @@ func TestUnitRestart(t *testing.T) {
 		if ok || !errors.Is(err, holdmusic.ErrNotStarted) || !errors.Is(err, ari.ErrChannelNotFound) {
 			t.Fatalf("Restart = %v, %v; want false and an error wrapping ErrNotStarted and the ARI error", ok, err)
 		}
-		if p.Loops != 0 || p.PlaybackID != "pb" || p.NextPlaybackID() != "pb-1" {
+		if p.Loops != 0 || p.PlaybackID != "pb" || p.NextPlaybackID() != "pb-2" {
 			t.Errorf("after a failed restart: Loops %d, PlaybackID %q, next %q", p.Loops, p.PlaybackID, p.NextPlaybackID())
 		}
 	})
@@ -556,4 +584,40 @@ func (f *flakyStop) StopPlayback(context.Context, string) error {
 		return f.err
 	}
 	return nil
+}
+
+func TestUnitFindable(t *testing.T) {
+	tests := []struct {
+		name   string
+		cfg    holdmusic.Config
+		ids    []string // PlaybackIDs("c1-hold-callee")
+		record bool
+	}{
+		{name: "tone", cfg: holdmusic.Config{}, ids: []string{"c1-hold-callee"}},
+		{name: "sounds", cfg: holdmusic.Config{Mode: holdmusic.ModeSounds, Sounds: []string{"a"}}, ids: []string{"c1-hold-callee", "c1-hold-callee-2"}},
+		{name: "moh", cfg: holdmusic.Config{Mode: holdmusic.ModeMOH}, ids: nil, record: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := mustNew(t, tt.cfg)
+			if got := s.PlaybackIDs("c1-hold-callee"); !slices.Equal(got, tt.ids) {
+				t.Errorf("PlaybackIDs = %q, want %q", got, tt.ids)
+			}
+			if got := s.NeedsRecord(); got != tt.record {
+				t.Errorf("NeedsRecord = %v, want %v", got, tt.record)
+			}
+			// Music adopted under any of its ids goes on alternating.
+			for _, id := range tt.ids {
+				p := s.AdoptPlayback("ch1", "c1-hold-callee", id)
+				if p.PlaybackID != id || !p.ExpectsEvents() {
+					t.Errorf("AdoptPlayback(%q) = %+v", id, p)
+				}
+				if tt.cfg.Mode == holdmusic.ModeSounds {
+					if next := p.NextPlaybackID(); next == id || !slices.Contains(tt.ids, next) {
+						t.Errorf("adopted %q: NextPlaybackID = %q, want the other of %q", id, next, tt.ids)
+					}
+				}
+			}
+		})
+	}
 }

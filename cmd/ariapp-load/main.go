@@ -46,7 +46,7 @@
 //     failed POST /v1/calls. ariapp names them CALL-caller, CALL-callee,
 //     CALL-bridge, and Asterisk names the second half of a Local channel
 //     ID;2, so both halves are covered. Playbacks cannot be listed through
-//     ARI and their ids (CALL-music-…) are not in the events; a playback
+//     ARI and their ids (CALL-hold-…) are not in the events; a playback
 //     lives on a channel, so no channel left means no playback left.
 //
 // When the run leaves calls in ariapp or channels and bridges in Asterisk,

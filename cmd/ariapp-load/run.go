@@ -464,7 +464,7 @@ func removeLeftover(c *ari.Client, l leftover) error {
 }
 
 // callIDOf is the call id an ariapp resource id begins with: CALL-caller,
-// CALL-callee, CALL-bridge, CALL-music-….
+// CALL-callee, CALL-bridge, CALL-hold-….
 func callIDOf(id string) string {
 	c, _, _ := strings.Cut(id, "-")
 	return c

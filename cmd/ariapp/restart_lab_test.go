@@ -208,9 +208,11 @@ func TestLabKillRestartSigterm(t *testing.T) {
 		before[id] = p1.call(id)
 		for _, pi := range []app.PartyInfo{before[id].Caller, before[id].Callee} {
 			if pi.OnHoldMusic {
-				pb, err := obs.GetVar(ctx, pi.ChannelID, app.VarHeld)
-				if err != nil || pb == "" {
-					t.Fatalf("%s of %s: %q %v", app.VarHeld, pi.ChannelID, pb, err)
+				// The music runs under an id derived from the call and the
+				// held party: how the next ariapp finds it.
+				pb := id + "-hold-" + string(pi.Role)
+				if got, err := obs.Playback(ctx, pb); err != nil || got.TargetURI != "channel:"+pi.ChannelID {
+					t.Fatalf("hold music of %s: GET /playbacks/%s = %+v, %v", pi.ChannelID, pb, got, err)
 				}
 				music[pi.ChannelID] = pb
 			}
