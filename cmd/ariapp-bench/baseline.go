@@ -188,7 +188,18 @@ func (b *baseline) teardown(ctx context.Context) error {
 	if len(errs) > 0 {
 		return fmt.Errorf("baseline teardown: %d calls failed, first: %w", len(errs), errs[0])
 	}
-	return waitNoLeftovers(ctx, b.client, []string{b.prefix}, 15*time.Second)
+	if err := waitNoLeftovers(ctx, b.client, []string{b.prefix}, 15*time.Second); err != nil {
+		return err
+	}
+	// The calls are gone: forget them and the hang-up events nobody waits
+	// for, as ariapp forgets an ended call.
+	for _, c := range b.calls {
+		b.router.remove(c.chans[0], c.chans[1], c.bridge)
+		c.box.mu.Lock()
+		c.box.items = nil
+		c.box.mu.Unlock()
+	}
+	return nil
 }
 
 func (b *baseline) cpu() time.Duration { return selfCPU() }
@@ -218,6 +229,7 @@ func (b *baseline) stop() {
 		b.client.Close()
 		<-b.router.done
 	}
+	b.reqs.CloseIdleConnections()
 }
 
 // isChannel matches an event of type E about channel id.

@@ -154,6 +154,7 @@ func (d *inproc) stop() {
 	if d.client != nil {
 		d.client.Close()
 	}
+	d.reqs.CloseIdleConnections()
 }
 
 // countingCore is a zap core that only counts log entries at or above a

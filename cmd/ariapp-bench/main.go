@@ -64,7 +64,7 @@ func mainRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	quiet := fs.Duration("quiet", time.Second, "window with all calls up and idle, to measure Asterisk's idle CPU (0: skip)")
 	maxConns := fs.Int("max-conns", 0, "limit the baseline's and inproc's ARI connections to Asterisk (0: the ari package's default)")
 	cpuProf := fs.String("cpuprofile", "", "write a CPU profile of this process (use with -mode inproc)")
-	memProf := fs.String("memprofile", "", "write heap profiles FILE.N of the in-process mode with N calls up")
+	memProf := fs.String("memprofile", "", "write heap profiles FILE.MODE.N with N calls up and FILE.MODE.N.after after their teardown (baseline, inproc)")
 	keepGoing := fs.Bool("keep-going", false, "run a mode at higher levels after it broke")
 	guard := fs.Float64("guard", 0.75, "stop setting calls up when Asterisk, idle, uses more than this share of all CPU cores (0: no guard; a saturated Asterisk stalls the shared lab)")
 	render := fs.String("render", "", "re-render results.md and latency.png into -out from a saved `results.json`, then exit")

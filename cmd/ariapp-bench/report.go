@@ -94,10 +94,16 @@ type ModeResult struct {
 	RequestsPerOpTotal float64            `json:"ari_requests_per_op_total,omitempty"`
 	EventsPerOp        float64            `json:"ari_events_per_op,omitempty"`
 
-	MemIdleKiB    float64 `json:"mem_idle_kib"`
-	MemLoadedKiB  float64 `json:"mem_loaded_kib"`
-	MemPerCallKiB float64 `json:"mem_per_call_kib"`
-	MemMethod     string  `json:"mem_method"`
+	MemIdleKiB   float64 `json:"mem_idle_kib"`   // before any call
+	MemSetupKiB  float64 `json:"mem_setup_kib"`  // calls up, before any operation
+	MemLoadedKiB float64 `json:"mem_loaded_kib"` // calls up, after the measured cycles
+	MemAfterKiB  float64 `json:"mem_after_kib"`  // after the teardown (heap method only)
+	// MemPerCallKiB is what one live call holds (see runOne);
+	// MemGrowthPerCallKiB is (loaded − idle) ÷ calls, buffers grown by the
+	// load included.
+	MemPerCallKiB       float64 `json:"mem_per_call_kib"`
+	MemGrowthPerCallKiB float64 `json:"mem_growth_per_call_kib"`
+	MemMethod           string  `json:"mem_method"`
 
 	Drops      uint64         `json:"drops"`
 	ErrorCount int            `json:"errors"`
@@ -197,6 +203,21 @@ func (rep *Report) finish() {
 		if r.Mode == ModeAPI && r.AstCPUms > 0 {
 			check("ariapp CPU / Asterisk CPU", r, r.CPUms/r.AstCPUms, maxCPUShare)
 		}
+	}
+	// RSS per call at one level carries the binary's fixed growth (first
+	// HTTP connections, GC headroom) divided by the calls; the growth from
+	// one level to the next, per added call, is the marginal cost alone.
+	var prev *ModeResult
+	for i := range rep.Results {
+		r := &rep.Results[i]
+		if r.Mode != ModeAPI || r.Skipped != "" || r.Broken != "" || r.MemSetupKiB == 0 {
+			continue
+		}
+		if prev != nil && prev.Level >= minLevelForMemory && r.Level > prev.Level {
+			slope := ((r.MemSetupKiB - r.MemIdleKiB) - (prev.MemSetupKiB - prev.MemIdleKiB)) / float64(r.Level-prev.Level)
+			check(fmt.Sprintf("RSS KiB per added live call (%d → %d calls)", prev.Level, r.Level), r, slope, maxKiBPerCall)
+		}
+		prev = r
 	}
 }
 
@@ -315,7 +336,7 @@ func (rep *Report) markdown() string {
 		}
 	}
 	b.WriteString("\n## Phases and resources\n\n")
-	b.WriteString("| calls | mode | cycles/call | set-up s | measured s | CPU ms (side) | Asterisk CPU ms | Asterisk idle CPU % | memory idle → loaded KiB (method) | ARI requests/op | ARI events/op | log warnings |\n|---:|---|---:|---:|---:|---|---:|---:|---|---|---:|---|\n")
+	b.WriteString("| calls | mode | cycles/call | set-up s | measured s | CPU ms (side) | Asterisk CPU ms | Asterisk idle CPU % | memory KiB: idle → calls up → after load → after teardown; growth per call (method) | ARI requests/op | ARI events/op | log warnings |\n|---:|---|---:|---:|---:|---|---:|---:|---|---|---:|---|\n")
 	for _, r := range rep.Results {
 		if r.Skipped != "" || r.Ops == 0 {
 			continue // nothing measured: the first table says why
@@ -324,9 +345,13 @@ func (rep *Report) markdown() string {
 		if r.RequestsPerOp != nil {
 			reqs, evs = requestsText(r), fmt.Sprintf("%.2f", r.EventsPerOp)
 		}
-		fmt.Fprintf(&b, "| %d | %s | %d | %.2f | %.2f | %.0f (%s) | %.0f | %.0f | %.0f → %.0f (%s) | %s | %s | %s |\n",
+		after := "–"
+		if r.MemAfterKiB > 0 {
+			after = fmt.Sprintf("%.0f", r.MemAfterKiB)
+		}
+		fmt.Fprintf(&b, "| %d | %s | %d | %.2f | %.2f | %.0f (%s) | %.0f | %.0f | %.0f → %.0f → %.0f → %s; %.1f (%s) | %s | %s | %s |\n",
 			r.Level, r.Mode, r.Cycles, r.SetupSec, r.WallSec, r.CPUms, r.CPUSide, r.AstCPUms, r.AstIdleCPUPct,
-			r.MemIdleKiB, r.MemLoadedKiB, r.MemMethod, reqs, evs, mdEscape(notesText(r.Notes)))
+			r.MemIdleKiB, r.MemSetupKiB, r.MemLoadedKiB, after, r.MemGrowthPerCallKiB, r.MemMethod, reqs, evs, mdEscape(notesText(r.Notes)))
 	}
 	b.WriteString("\n" + methodText)
 	for _, n := range rep.Notes {
@@ -377,7 +402,7 @@ const methodText = `## Method
 - **inproc**: app.App in the benchmark's process with ariapp's defaults; calls made with App.Originate; App.Hold and App.Resume timed (they return once Asterisk confirmed the step). Its CPU is the benchmark process's (getrusage), which includes the tiny load generator.
 - **api**: the ariapp binary (go build ./cmd/ariapp) as a child process, log level warn, defaults otherwise; calls made with POST /v1/calls, POST /v1/calls/{id}/hold and /unhold timed from the request to the 200 reply. An event stream (GET /v1/events) stays open all the time, as a UI's would. CPU: utime+stime of /proc/PID/stat (10 ms ticks).
 - **Asterisk CPU**: utime+stime of the Asterisk server process over the measured phase. It includes the media of every call up (tones, mixing) and any other user's load on the shared lab; "idle CPU %" is the same with the calls up and no operation.
-- **Memory per live call** = (memory with the calls up after the measured cycles − memory before any call) ÷ calls. api: VmRSS of the ariapp process (garbage not yet collected counts; Go does not return freed memory to the OS at once); inproc and baseline: live heap plus goroutine stacks after two forced GCs. The target is checked from 50 calls up.
+- **Memory per live call** (KiB/call) = (memory with the calls up − memory of the same process without them) ÷ calls. inproc and baseline: live heap plus goroutine stacks after two forced GCs, with the calls up after the measured cycles less the same after the teardown, so buffers the load grew (HTTP connections to Asterisk, queues) count on neither side. api: VmRSS of the ariapp process right after the set-up less before it (RSS never shrinks back when Go frees memory, so the after-teardown point is unusable; garbage not yet collected counts). The Phases table gives every point and the growth per call under load, (after load − idle) ÷ calls, which includes those buffers. The target is checked from 50 calls up; for api also as the RSS added per added call between two levels (the per-level figure divides the binary's fixed growth by the calls).
 - **drops**: the ARI client's drop counter (api: its "event queue full" log lines) plus events the App's subscription or the API's event stream lost.
 - Latency ratios are against the baseline at the same level; the target is ≤ 1.2.
 `

@@ -42,7 +42,7 @@ type config struct {
 	Quiet     time.Duration // window with calls up and no operation, for Asterisk's idle CPU
 	MaxConns  int           // MaxConnsPerHost of the bench's own ARI clients (0: the ari package's default, unlimited)
 	Guard     float64       // stop a level when idle Asterisk uses more than this share of all cores (0: no guard)
-	MemProf   string        // heap profile prefix: FILE.N per level, in the in-process mode with the calls up
+	MemProf   string        // heap profile prefix: FILE.MODE.N with the calls up, FILE.MODE.N.after after the teardown (not api)
 	CPUProf   string        // CPU profile of this process (the in-process mode's ariapp)
 	KeepGoing bool          // run a mode at higher levels after it broke
 	Logf      func(format string, args ...any)
@@ -189,7 +189,12 @@ func runOne(ctx context.Context, cfg *config, id string, astPID, n int, mode str
 		return res
 	}
 	// Teardown runs whatever happened after start: nothing may be left.
-	defer func() {
+	tornDown := false
+	teardown := func() {
+		if tornDown {
+			return
+		}
+		tornDown = true
 		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
 		if err := d.teardown(tctx); err != nil {
@@ -198,7 +203,8 @@ func runOne(ctx context.Context, cfg *config, id string, astPID, n int, mode str
 				res.Broken = "teardown: " + err.Error()
 			}
 		}
-	}()
+	}
+	defer teardown()
 	memIdle, method := d.memory()
 	res.MemMethod = method
 
@@ -208,6 +214,7 @@ func runOne(ctx context.Context, cfg *config, id string, astPID, n int, mode str
 		return res
 	}
 	res.SetupSec = time.Since(t0).Seconds()
+	memSetup, _ := d.memory()
 
 	// Warm-up: one cycle per call, not measured.
 	warm := runCycles(ctx, d, n, 1, cfg.Pause, cfg.OpTimeout, 1)
@@ -240,9 +247,9 @@ func runOne(ctx context.Context, cfg *config, id string, astPID, n int, mode str
 		res.AstCPUms = ms(ast1 - ast0)
 	}
 	memLoaded, _ := d.memory()
-	if cfg.MemProf != "" && mode == ModeInproc {
+	if cfg.MemProf != "" && mode != ModeAPI {
 		// Right after memory()'s GC, with every call still up.
-		if err := writeHeapProfile(fmt.Sprintf("%s.%d", cfg.MemProf, n)); err != nil {
+		if err := writeHeapProfile(fmt.Sprintf("%s.%s.%d", cfg.MemProf, mode, n)); err != nil {
 			cfg.logf("heap profile: %v", err)
 		}
 	}
@@ -267,9 +274,29 @@ func runOne(ctx context.Context, cfg *config, id string, astPID, n int, mode str
 			}
 		}
 	}
+	teardown()
 	res.MemIdleKiB = float64(memIdle) / 1024
+	res.MemSetupKiB = float64(memSetup) / 1024
 	res.MemLoadedKiB = float64(memLoaded) / 1024
-	res.MemPerCallKiB = (float64(memLoaded) - float64(memIdle)) / 1024 / float64(n)
+	res.MemGrowthPerCallKiB = (res.MemLoadedKiB - res.MemIdleKiB) / float64(n)
+	// What a live call holds: memory with the calls up less memory without
+	// them in the same process. Heap and stacks are exact after a GC, so
+	// "without" is after the teardown, with the buffers the load grew
+	// (HTTP connections, queues) still there on both sides. RSS does not
+	// shrink when Go frees memory, so there "without" is before the
+	// set-up and "with" right after it, before the load grows buffers.
+	if method == methodRSS {
+		res.MemPerCallKiB = (res.MemSetupKiB - res.MemIdleKiB) / float64(n)
+	} else if res.Teardown == "" {
+		memAfter, _ := d.memory()
+		res.MemAfterKiB = float64(memAfter) / 1024
+		if cfg.MemProf != "" {
+			if err := writeHeapProfile(fmt.Sprintf("%s.%s.%d.after", cfg.MemProf, mode, n)); err != nil {
+				cfg.logf("heap profile: %v", err)
+			}
+		}
+		res.MemPerCallKiB = (res.MemLoadedKiB - res.MemAfterKiB) / float64(n)
+	}
 	if out.errCount > 0 {
 		res.Broken = fmt.Sprintf("%d of %d operations failed, first: %s", out.errCount, res.Ops+out.errCount, out.errs[0])
 	}

@@ -28,6 +28,15 @@ func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return t.next.RoundTrip(r)
 }
 
+// CloseIdleConnections closes the wrapped transport's idle connections: a
+// driver that stops must not leave its connections (and their goroutines
+// and buffers) to the memory figures of the next mode.
+func (t *countingTransport) CloseIdleConnections() {
+	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 // snapshot returns the counts so far.
 func (t *countingTransport) snapshot() map[string]int {
 	t.mu.Lock()
