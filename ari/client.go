@@ -48,6 +48,12 @@ type Config struct {
 	// sessions (http.conf sessionlimit, 100 by default) for all its clients;
 	// requests beyond the cap wait for a free connection.
 	MaxConns int
+	// OnEvent, if set, sees every event as it arrives, connection events
+	// included, in order and before it is queued (so also an event the full
+	// queue then drops): for an event log. It runs on the WebSocket reader
+	// and must be quick; a consumer stage of its own would add a goroutine
+	// hand-off to every event's way to the application.
+	OnEvent func(Event)
 	// Logger receives the client's own logs (connection changes, drops).
 	// Default: zap.NewNop().
 	Logger *zap.Logger

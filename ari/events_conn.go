@@ -1,6 +1,7 @@
 package ari
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -273,16 +274,31 @@ func (c *Client) readLoop(ctx context.Context, conn *websocket.Conn) (replaced b
 		stop()
 		pingWG.Wait()
 	}()
+	// Messages are read into one reused buffer (DecodeEvent keeps no
+	// reference to it), and the connection is watched for the end of
+	// connCtx once, not per message: with a cancellable context the
+	// websocket library registers a context.AfterFunc for every message.
+	unwatch := context.AfterFunc(connCtx, func() { conn.CloseNow() })
+	defer unwatch()
+	var buf bytes.Buffer
 	for {
-		_, data, err := conn.Read(connCtx)
+		_, r, err := conn.Reader(context.Background())
+		if err == nil {
+			buf.Reset()
+			_, err = buf.ReadFrom(r)
+		}
 		if err != nil {
+			if connCtx.Err() != nil {
+				return false, connCtx.Err()
+			}
 			return false, err
 		}
+		data := buf.Bytes()
 		c.stats.received.Add(1)
 		ev, derr := DecodeEvent(data)
 		if derr != nil {
 			c.stats.decodeErrors.Add(1)
-			c.log.Warn("ari: malformed event", zap.Error(derr), zap.ByteString("raw", truncate(data, 512)))
+			c.log.Warn("ari: malformed event", zap.Error(derr), zap.ByteString("raw", bytes.Clone(truncate(data, 512))))
 			if ev == nil {
 				continue // not even JSON with a type: counted and logged above
 			}
@@ -338,6 +354,9 @@ func truncate(b []byte, n int) []byte {
 // Connection events bypass the bound (there are at most two per reconnect):
 // a consumer that misses one would never resync or learn it was replaced.
 func (c *Client) enqueue(ev Event) {
+	if c.cfg.OnEvent != nil {
+		c.cfg.OnEvent(ev)
+	}
 	_, isConn := ev.(*ConnectionEvent)
 	if c.queue.push(ev, isConn) {
 		return

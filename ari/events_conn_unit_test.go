@@ -184,6 +184,15 @@ func TestUnitSlowConsumer(t *testing.T) {
 	cfg := unitConfig(f)
 	cfg.EventQueueSize = 4
 	cfg.Logger = log
+	var (
+		seenMu sync.Mutex
+		seen   []ari.Event
+	)
+	cfg.OnEvent = func(ev ari.Event) {
+		seenMu.Lock()
+		seen = append(seen, ev)
+		seenMu.Unlock()
+	}
 	c := newUnitClient(t, cfg)
 	if err := c.Connect(bg(t)); err != nil {
 		t.Fatal(err)
@@ -221,6 +230,23 @@ func TestUnitSlowConsumer(t *testing.T) {
 	if s := seqOf(t, got[1]); s != 0 {
 		t.Errorf("first delivered event is %d; the queue drops the newest, so 0 should be kept", s)
 	}
+
+	// OnEvent saw everything as it arrived, the dropped events too, in
+	// order.
+	seenMu.Lock()
+	if len(seen) != n+1 {
+		t.Errorf("OnEvent saw %d events, want %d + the connection event", len(seen), n)
+	} else {
+		if ce, ok := seen[0].(*ari.ConnectionEvent); !ok || ce.State != ari.StateConnected {
+			t.Errorf("OnEvent's first event %T", seen[0])
+		}
+		for i, ev := range seen[1:] {
+			if s := seqOf(t, ev); s != i {
+				t.Errorf("OnEvent's event %d is %d", i, s)
+			}
+		}
+	}
+	seenMu.Unlock()
 
 	drops := logs.FilterMessage("ari: event queue full, event dropped (consumer too slow)").AllUntimed()
 	if len(drops) == 0 {
