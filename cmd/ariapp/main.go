@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/pflag"
@@ -70,6 +71,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	defer func() { _ = log.Sync() }()
 	log.Info("ariapp starting", append([]zap.Field{zap.String("version", version)}, cfg.LogFields()...)...)
 
+	onEvent, replaced := eventLog(log.Named("ari_event"))
 	client, err := ari.New(ari.Config{
 		URL:            cfg.ARI.URL,
 		Username:       cfg.ARI.Username,
@@ -79,6 +81,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		ReconnectMin:   cfg.ARI.ReconnectMin,
 		ReconnectMax:   cfg.ARI.ReconnectMax,
 		EventQueueSize: cfg.ARI.EventQueue,
+		OnEvent:        onEvent,
 		Logger:         log.Named("ari"),
 	})
 	if err != nil {
@@ -115,12 +118,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		fmt.Fprintf(stderr, "ariapp: %s\n", ariFailure(cfg, err))
 		return exitRuntime
 	}
-	// Not the signal context: during a graceful stop the app still needs its
-	// events (e.g. to hang calls up) until stopTee.
-	teeCtx, stopTee := context.WithCancel(context.Background())
-	defer stopTee()
-	events, replaced := teeEventLog(teeCtx, client.Events(), log.Named("ari_event"))
-	a.Start(events)
+	a.Start(client.Events())
 
 	var server *api.Server
 	if cfg.API.Listen != "" {
@@ -161,9 +159,8 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 			_ = server.Close(stopCtx)
 		}
 		if cfg.Shutdown.HangupCalls && code == exitOK {
-			a.HangupAll(stopCtx) // needs the events: before the tee stops
+			a.HangupAll(stopCtx) // needs the events: before the app closes
 		}
-		stopTee() // the app stops taking events; the tee only logs from now on
 		a.Close()
 		client.Close()
 		close(done)
@@ -190,28 +187,18 @@ func ariFailure(cfg Config, err error) string {
 	return fmt.Sprintf("ARI at %s: %v", cfg.ARI.URL, err)
 }
 
-// teeEventLog logs every ARI event as one structured line — the event log
-// operators read when debugging — and passes it on, in order, to the
-// application. replaced is closed when Asterisk gave the application to
-// another client.
-func teeEventLog(ctx context.Context, in <-chan ari.Event, log *zap.Logger) (<-chan ari.Event, <-chan struct{}) {
-	out := make(chan ari.Event)
-	replaced := make(chan struct{})
-	go func() {
-		defer close(out)
-		for ev := range in {
-			logARIEvent(log, ev)
-			if ce, ok := ev.(*ari.ConnectionEvent); ok && ce.State == ari.StateReplaced {
-				close(replaced)
-			}
-			if ctx.Err() != nil {
-				continue // shutting down: log what is left, the app takes no more
-			}
-			select {
-			case out <- ev:
-			case <-ctx.Done():
-			}
+// eventLog returns the ARI client's OnEvent hook: it logs every ARI event
+// as one structured line — the event log operators read when debugging —
+// as it arrives, in order, with no goroutine hand-off on the events' way
+// to the application. replaced is closed when Asterisk gave the
+// application to another client.
+func eventLog(log *zap.Logger) (onEvent func(ari.Event), replaced <-chan struct{}) {
+	ch := make(chan struct{})
+	var once sync.Once
+	return func(ev ari.Event) {
+		logARIEvent(log, ev)
+		if ce, ok := ev.(*ari.ConnectionEvent); ok && ce.State == ari.StateReplaced {
+			once.Do(func() { close(ch) })
 		}
-	}()
-	return out, replaced
+	}, ch
 }
