@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // EventName is one of SPEC's event names.
@@ -210,6 +211,15 @@ func (h *hub) close() {
 
 // logEvent writes the one structured line an event produces.
 func logEvent(log *zap.Logger, ev *Event) {
+	level := zapcore.InfoLevel
+	if ev.Name == EventHoldFailed || ev.Name == EventUnholdFailed {
+		level = zapcore.WarnLevel
+	}
+	// Check first: a disabled level builds no fields.
+	ce := log.Check(level, "call event")
+	if ce == nil {
+		return
+	}
 	fields := []zap.Field{
 		zap.String("event", string(ev.Name)),
 		zap.String("call_id", ev.CallID),
@@ -238,10 +248,5 @@ func logEvent(log *zap.Logger, ev *Event) {
 	if ev.Call.EndCause != "" {
 		fields = append(fields, zap.String("end_cause", ev.Call.EndCause))
 	}
-	switch ev.Name {
-	case EventHoldFailed, EventUnholdFailed:
-		log.Warn("call event", fields...)
-	default:
-		log.Info("call event", fields...)
-	}
+	ce.Write(fields...)
 }

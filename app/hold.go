@@ -43,7 +43,6 @@ func (c *call) hold(ctx context.Context, p *party, src Source) error {
 		return refuse(ErrHoldRefused, reason)
 	}
 	q := c.peer(p)
-	log := c.log.With(zap.String("party", string(p.role)), zap.String("peer_channel_id", q.channelID), zap.String("bridge_id", c.bridgeID))
 
 	pbID := c.musicID(q)
 
@@ -64,14 +63,14 @@ func (c *call) hold(ctx context.Context, p *party, src Source) error {
 	}
 	varsWritten()
 	if err != nil {
-		c.rollbackHold(ctx, q, log)
+		c.rollbackHold(ctx, p, q)
 		return refuse(ErrHoldFailed, "removing the peer from the bridge: "+err.Error())
 	}
 
 	// Step 2: the hold music starts on the peer.
 	playing, err := c.app.music.Start(ctx, c.app.ari, q.channelID, pbID)
 	if err != nil {
-		c.rollbackHold(ctx, q, log)
+		c.rollbackHold(ctx, p, q)
 		return refuse(ErrHoldFailed, "starting hold music: "+err.Error())
 	}
 	if playing.ExpectsEvents() {
@@ -93,7 +92,7 @@ func (c *call) hold(ctx context.Context, p *party, src Source) error {
 		}
 		if err != nil {
 			q.music = playing
-			c.rollbackHold(ctx, q, log)
+			c.rollbackHold(ctx, p, q)
 			return refuse(ErrHoldFailed, "starting hold music: "+err.Error())
 		}
 	}
@@ -125,10 +124,11 @@ func (c *call) musicBase(q *party) string { return c.id + "-hold-" + string(q.ro
 // rollbackHold undoes a partial hold: stop the music if it started, and put
 // the peer back into the bridge. If that is impossible the call cannot be
 // restored and is ended (never a half-done hold).
-func (c *call) rollbackHold(ctx context.Context, q *party, log *zap.Logger) {
+func (c *call) rollbackHold(ctx context.Context, p, q *party) {
 	if c.ended {
 		return
 	}
+	log := c.log.With(zap.String("party", string(p.role)), zap.String("peer_channel_id", q.channelID), zap.String("bridge_id", c.bridgeID))
 	err := c.restore(ctx, q)
 	if err == nil {
 		log.Info("hold rolled back; the peer is back in the bridge")
