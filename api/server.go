@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -271,7 +272,9 @@ func (s *Server) partyOp(w http.ResponseWriter, r *http.Request, op func(context
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.OperationTimeout)
 	defer cancel()
+	t0 := time.Now()
 	info, err := op(ctx, r.PathValue("id"), req.Party, app.SourceAPI)
+	serverTiming(w, t0)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -282,7 +285,9 @@ func (s *Server) partyOp(w http.ResponseWriter, r *http.Request, op func(context
 func (s *Server) hangup(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.OperationTimeout)
 	defer cancel()
+	t0 := time.Now()
 	info, err := s.calls.Hangup(ctx, r.PathValue("id"))
+	serverTiming(w, t0)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -297,7 +302,9 @@ func (s *Server) originate(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.OperationTimeout)
 	defer cancel()
+	t0 := time.Now()
 	info, err := s.calls.Originate(ctx, req.From, req.To)
+	serverTiming(w, t0)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -345,6 +352,15 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 			zap.String("call_id", r.PathValue("id")), zap.Int("status", status), zap.Error(err))
 	}
 	writeError(w, status, code, err.Error())
+}
+
+// serverTiming reports how long the operation took inside ariapp, from
+// the decoded request to the call's answer (Asterisk's confirmation
+// included), as a Server-Timing header ("call;dur=MS"): a client subtracts
+// it from what it measured to see what the HTTP hop cost, and browser
+// developer tools show it.
+func serverTiming(w http.ResponseWriter, t0 time.Time) {
+	w.Header().Set("Server-Timing", "call;dur="+strconv.FormatFloat(float64(time.Since(t0).Microseconds())/1000, 'f', 3, 64))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -87,6 +88,8 @@ type fakeCalls struct {
 	lists   int
 	// ctxDeadline: whether the last operation's context had a deadline.
 	ctxDeadline bool
+	// delay: how long each operation takes.
+	delay time.Duration
 }
 
 var _ api.Calls = (*fakeCalls)(nil)
@@ -168,6 +171,7 @@ func (f *fakeCalls) do(ctx context.Context, o op) (app.CallInfo, error) {
 	defer f.mu.Unlock()
 	f.ops = append(f.ops, o)
 	_, f.ctxDeadline = ctx.Deadline()
+	time.Sleep(f.delay)
 	if f.err != nil {
 		return app.CallInfo{}, f.err
 	}
@@ -603,6 +607,42 @@ func TestUnitErrorMapping(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestUnitServerTiming: every operation's reply, success or failure,
+// carries how long the operation took inside ariapp (Server-Timing).
+func TestUnitServerTiming(t *testing.T) {
+	routes := []struct{ method, target, body string }{
+		{http.MethodPost, "/v1/calls/c1/hold", `{"party":"caller"}`},
+		{http.MethodPost, "/v1/calls/c1/unhold", `{"party":"caller"}`},
+		{http.MethodDelete, "/v1/calls/c1", ""},
+		{http.MethodPost, "/v1/calls", `{"from":"PJSIP/alice","to":"PJSIP/bob"}`},
+	}
+	for _, fail := range []bool{false, true} {
+		for _, rt := range routes {
+			t.Run(fmt.Sprintf("%s %s/fail=%v", rt.method, rt.target, fail), func(t *testing.T) {
+				u := newUnit(t, api.Config{}, nil, "c1")
+				u.fake.delay = 30 * time.Millisecond
+				if fail {
+					u.fake.setErr(app.ErrHoldFailed)
+				}
+				rec := u.do(req{method: rt.method, target: rt.target, body: rt.body})
+				h := rec.Header().Get("Server-Timing")
+				ms, ok := strings.CutPrefix(h, "call;dur=")
+				dur, err := strconv.ParseFloat(ms, 64)
+				if !ok || err != nil || dur < 30 || dur > 10_000 {
+					t.Fatalf("Server-Timing %q (status %d), want call;dur=MS with MS ≥ 30", h, rec.Code)
+				}
+			})
+		}
+	}
+	t.Run("bad request: no operation, no timing", func(t *testing.T) {
+		u := newUnit(t, api.Config{}, nil, "c1")
+		rec := u.do(req{method: http.MethodPost, target: "/v1/calls/c1/hold", body: `{}`})
+		if h := rec.Header().Get("Server-Timing"); h != "" || rec.Code != 400 {
+			t.Fatalf("status %d, Server-Timing %q", rec.Code, h)
+		}
+	})
 }
 
 // TestUnitRouting: wrong methods and unknown paths answer JSON, not the
