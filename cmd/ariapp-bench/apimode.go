@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strconv"
 
 	"fmt"
 	"io"
@@ -42,10 +43,11 @@ type apiMode struct {
 	ids     []string
 
 	mu       sync.Mutex
-	logs     map[string]int // child's warn/error lines, by level and message
-	ariDrops uint64         // dropped_total of the child's ARI client
-	sseLost  uint64         // events the child's hub dropped for our stream
-	stderr   []string       // non-JSON stderr lines (start-up failures)
+	inside   map[string][]time.Duration // Server-Timing of each hold and unhold, by op
+	logs     map[string]int             // child's warn/error lines, by level and message
+	ariDrops uint64                     // dropped_total of the child's ARI client
+	sseLost  uint64                     // events the child's hub dropped for our stream
+	stderr   []string                   // non-JSON stderr lines (start-up failures)
 }
 
 func newAPIMode(bin string, cfg ari.Config, wait time.Duration) *apiMode {
@@ -239,30 +241,36 @@ func (d *apiMode) openEvents(ctx context.Context) error {
 	return nil
 }
 
-// post sends a JSON request and returns the reply's status and body.
+// do sends a JSON request and returns the reply's status and body.
 func (d *apiMode) do(ctx context.Context, method, path string, body any) (int, []byte, error) {
+	status, data, _, err := d.doHdr(ctx, method, path, body)
+	return status, data, err
+}
+
+// doHdr is do that also returns the reply's header.
+func (d *apiMode) doHdr(ctx context.Context, method, path string, body any) (int, []byte, http.Header, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return 0, nil, err
+			return 0, nil, nil, err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, d.base+path, rd)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := d.http.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, data, err
+	return resp.StatusCode, data, resp.Header, err
 }
 
 func (d *apiMode) establish(ctx context.Context, i int) error {
@@ -285,14 +293,46 @@ func (d *apiMode) establish(ctx context.Context, i int) error {
 
 func (d *apiMode) partyOp(ctx context.Context, i, party int, op string) error {
 	path := "/v1/calls/" + d.ids[i] + "/" + op
-	status, body, err := d.do(ctx, "POST", path, map[string]string{"party": partyNames[party]})
+	status, body, hdr, err := d.doHdr(ctx, "POST", path, map[string]string{"party": partyNames[party]})
 	if err != nil {
 		return fmt.Errorf("POST %s: %w", path, err)
 	}
 	if status != http.StatusOK {
 		return fmt.Errorf("POST %s: status %d: %s", path, status, bytes.TrimSpace(body))
 	}
+	if dur, ok := parseServerTiming(hdr.Get("Server-Timing")); ok {
+		d.mu.Lock()
+		if d.inside == nil {
+			d.inside = map[string][]time.Duration{}
+		}
+		d.inside[op] = append(d.inside[op], dur)
+		d.mu.Unlock()
+	}
 	return nil
+}
+
+// insideTimes returns, and forgets, the time each hold and resume took
+// inside ariapp by its Server-Timing header: the client's time less this
+// is the HTTP hop.
+func (d *apiMode) insideTimes() (holds, resumes []time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	holds, resumes = d.inside["hold"], d.inside["unhold"]
+	d.inside = nil
+	return holds, resumes
+}
+
+// parseServerTiming reads ariapp's "call;dur=MS".
+func parseServerTiming(h string) (time.Duration, bool) {
+	ms, ok := strings.CutPrefix(h, "call;dur=")
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(ms, 64)
+	if err != nil {
+		return 0, false
+	}
+	return time.Duration(v * float64(time.Millisecond)), true
 }
 
 func (d *apiMode) hold(ctx context.Context, i, party int) error {

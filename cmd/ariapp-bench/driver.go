@@ -150,3 +150,10 @@ func ignoreGone(err error) error {
 	}
 	return err
 }
+
+// insider is a driver that also knows how long each operation took inside
+// ariapp (api: the Server-Timing header), so the report can split the
+// latency into ariapp's part and the control API's HTTP hop.
+type insider interface {
+	insideTimes() (holds, resumes []time.Duration)
+}

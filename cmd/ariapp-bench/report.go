@@ -94,10 +94,14 @@ type ModeResult struct {
 	RequestsPerOpTotal float64            `json:"ari_requests_per_op_total,omitempty"`
 	EventsPerOp        float64            `json:"ari_events_per_op,omitempty"`
 
-	MemIdleKiB   float64 `json:"mem_idle_kib"`   // before any call
-	MemSetupKiB  float64 `json:"mem_setup_kib"`  // calls up, before any operation
-	MemLoadedKiB float64 `json:"mem_loaded_kib"` // calls up, after the measured cycles
-	MemAfterKiB  float64 `json:"mem_after_kib"`  // after the teardown (heap method only)
+	// InsideHold and InsideResume (api) are the same operations timed
+	// inside ariapp (Server-Timing): Hold − InsideHold is the HTTP hop.
+	InsideHold   *OpStats `json:"inside_hold,omitempty"`
+	InsideResume *OpStats `json:"inside_resume,omitempty"`
+	MemIdleKiB   float64  `json:"mem_idle_kib"`   // before any call
+	MemSetupKiB  float64  `json:"mem_setup_kib"`  // calls up, before any operation
+	MemLoadedKiB float64  `json:"mem_loaded_kib"` // calls up, after the measured cycles
+	MemAfterKiB  float64  `json:"mem_after_kib"`  // after the teardown (heap method only)
 	// MemPerCallKiB is what one live call holds (see runOne);
 	// MemGrowthPerCallKiB is (loaded − idle) ÷ calls, buffers grown by the
 	// load included.
@@ -333,6 +337,33 @@ func (rep *Report) markdown() string {
 				met = "**no**"
 			}
 			fmt.Fprintf(&b, "| %s | %d | %s | %.3g | %.3g | %s |\n", c.Target, c.Level, c.Mode, c.Value, c.Limit, met)
+		}
+	}
+	hop := false
+	for _, r := range rep.Results {
+		if r.InsideHold != nil && r.InsideHold.Count > 0 {
+			if !hop {
+				b.WriteString("\n## The control API's hop\n\nThe api mode's operations timed at the client and inside ariapp (its `Server-Timing` reply header: from the decoded request to the call's answer, Asterisk's confirmation included); the difference is the HTTP request and reply between two processes. In-process and baseline p50 beside them.\n\n")
+				b.WriteString("| calls | op | client p50 | inside p50 | hop p50 | client p99 | inside p99 | inproc p50 | baseline p50 |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
+				hop = true
+			}
+			for _, op := range []struct {
+				name           string
+				client, inside OpStats
+				pick           func(*ModeResult) OpStats
+			}{
+				{"hold", r.Hold, *r.InsideHold, func(m *ModeResult) OpStats { return m.Hold }},
+				{"resume", r.Resume, *r.InsideResume, func(m *ModeResult) OpStats { return m.Resume }},
+			} {
+				other := func(mode string) string {
+					if m := rep.find(r.Level, mode); m != nil && m.Ops > 0 {
+						return fmt.Sprintf("%.3g", op.pick(m).P50)
+					}
+					return "–"
+				}
+				fmt.Fprintf(&b, "| %d | %s | %.3g | %.3g | %.3g | %.3g | %.3g | %s | %s |\n", r.Level, op.name,
+					op.client.P50, op.inside.P50, op.client.P50-op.inside.P50, op.client.P99, op.inside.P99, other(ModeInproc), other(ModeBaseline))
+			}
 		}
 	}
 	b.WriteString("\n## Phases and resources\n\n")

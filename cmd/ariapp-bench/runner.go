@@ -231,6 +231,9 @@ func runOne(ctx context.Context, cfg *config, id string, astPID, n int, mode str
 		}
 	}
 
+	if in, ok := d.(insider); ok {
+		in.insideTimes() // forget the warm-up's
+	}
 	cpu0 := d.cpu()
 	reqs0, evs0, counted := d.ariCounts()
 	var ast0 time.Duration
@@ -257,6 +260,11 @@ func runOne(ctx context.Context, cfg *config, id string, astPID, n int, mode str
 	res.WallSec = wall.Seconds()
 	res.Hold = newOpStats(out.holds)
 	res.Resume = newOpStats(out.resumes)
+	if in, ok := d.(insider); ok {
+		holds, resumes := in.insideTimes()
+		inHold, inResume := newOpStats(holds), newOpStats(resumes)
+		res.InsideHold, res.InsideResume = &inHold, &inResume
+	}
 	res.Ops = len(out.holds) + len(out.resumes)
 	res.ErrorCount = out.errCount
 	res.Errors = out.errs
