@@ -30,7 +30,7 @@ func TestLabSmallRun(t *testing.T) {
 	}
 	out := t.TempDir()
 	cfg := config{
-		Levels: []int{1, 3}, Cycles: 2, Modes: []string{ModeBaseline, ModeInproc, ModeAPI}, Out: out,
+		Levels: []int{1, 3}, Cycles: 2, Rounds: 2, Modes: []string{ModeBaseline, ModeInproc, ModeAPI}, Out: out,
 		ARI: acfg, AriappBin: bin, SetupPar: 4, Wait: 15 * time.Second, OpTimeout: 30 * time.Second,
 		Quiet: 200 * time.Millisecond, Guard: 0.75, Logf: t.Logf,
 	}
@@ -58,6 +58,9 @@ func TestLabSmallRun(t *testing.T) {
 				t.Errorf("%s %s: no ratio to the baseline: %+v", name, op, s)
 			}
 		}
+		if r.Rounds != 2 || r.Cycles != 2 {
+			t.Errorf("%s: %d rounds, %d cycles; want 2 rounds of 1 cycle", name, r.Rounds, r.Cycles)
+		}
 		if r.Ops != 4*r.Level || r.OpsPerSec <= 0 || r.WallSec <= 0 {
 			t.Errorf("%s: ops %d, %.1f ops/s over %.3f s", name, r.Ops, r.OpsPerSec, r.WallSec)
 		}
@@ -82,6 +85,12 @@ func TestLabSmallRun(t *testing.T) {
 			if r.MemMethod != methodRSS {
 				t.Errorf("%s: memory method %q", name, r.MemMethod)
 			}
+			// Server-Timing: every operation timed inside ariapp too, and
+			// never longer than at the client.
+			if r.InsideHold == nil || r.InsideHold.Count != r.Hold.Count || r.InsideResume.Count != r.Resume.Count ||
+				r.InsideHold.P50 <= 0 || r.InsideHold.P50 > r.Hold.P50 || r.InsideResume.Max > r.Resume.Max {
+				t.Errorf("%s: inside ariapp %+v %+v; at the client %+v %+v", name, r.InsideHold, r.InsideResume, r.Hold, r.Resume)
+			}
 		}
 	}
 
@@ -97,7 +106,7 @@ func TestLabSmallRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| 3 | api | hold | 6 |", "| 1 | baseline | resume | 2 |", "## Targets", "## Method"} {
+	for _, want := range []string{"| 3 | api | hold | 6 |", "| 1 | baseline | resume | 2 |", "## Targets", "## The control API's hop", "## Method", "ran 2 times in turn"} {
 		if !bytes.Contains(md, []byte(want)) {
 			t.Errorf("results.md lacks %q:\n%s", want, md)
 		}
@@ -254,5 +263,73 @@ func TestReportWithoutLab(t *testing.T) {
 	empty := &Report{RunID: "empty", Levels: []int{1}, Modes: []string{ModeAPI}}
 	if err := writePlot(empty, filepath.Join(dir, "empty.png")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestMergeRounds(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		out := make([]time.Duration, len(v))
+		for i, x := range v {
+			out[i] = time.Duration(x) * time.Millisecond
+		}
+		return out
+	}
+	round := func(holds, resumes []time.Duration, cpu float64, notes map[string]int, broken string) ModeResult {
+		return ModeResult{Level: 2, Mode: ModeInproc, Cycles: 1, Ops: len(holds) + len(resumes), WallSec: 1, CPUms: cpu, AstCPUms: 2 * cpu,
+			Hold: newOpStats(holds), Resume: newOpStats(resumes), Notes: notes, Broken: broken,
+			RequestsPerOp: map[string]float64{"POST /x": 1}, RequestsPerOpTotal: 1, EventsPerOp: 3,
+			samples: samples{holds: holds, resumes: resumes}, MemPerCallKiB: cpu}
+	}
+	t.Run("pooled", func(t *testing.T) {
+		m := mergeRounds([]ModeResult{
+			round(ms(1, 2), ms(10, 20), 10, map[string]int{"warn: a": 1}, ""),
+			round(ms(3, 4), ms(30, 40), 30, map[string]int{"warn: a": 2, "warn: b": 1}, ""),
+		})
+		if m.Rounds != 2 || m.Cycles != 2 || m.Ops != 8 || m.WallSec != 2 || m.CPUms != 40 || m.AstCPUms != 80 {
+			t.Fatalf("sums: %+v", m)
+		}
+		if m.Hold.Count != 4 || m.Hold.P50 != 2 || m.Hold.Max != 4 || m.Resume.P50 != 20 || m.Resume.Max != 40 {
+			t.Fatalf("pooled latencies: hold %+v resume %+v", m.Hold, m.Resume)
+		}
+		if m.OpsPerSec != 4 || m.CPUPerOpMs != 5 || m.AstCPUPerOpMs != 10 || m.EventsPerOp != 3 || m.RequestsPerOpTotal != 1 {
+			t.Fatalf("rates: %+v", m)
+		}
+		if m.Notes["warn: a"] != 3 || m.Notes["warn: b"] != 1 {
+			t.Fatalf("notes %v", m.Notes)
+		}
+		if m.MemPerCallKiB != 30 {
+			t.Fatalf("memory from the last round: %v", m.MemPerCallKiB)
+		}
+	})
+	t.Run("first breakage kept", func(t *testing.T) {
+		m := mergeRounds([]ModeResult{round(ms(1), ms(2), 1, nil, "boom"), round(ms(1), ms(2), 1, nil, "")})
+		if m.Broken != "boom" {
+			t.Fatalf("broken %q", m.Broken)
+		}
+	})
+	t.Run("one round unchanged", func(t *testing.T) {
+		r := round(ms(1), ms(2), 1, nil, "")
+		if m := mergeRounds([]ModeResult{r}); m.Rounds != 0 || m.Hold != r.Hold {
+			t.Fatalf("%+v", m)
+		}
+	})
+}
+
+func TestParseServerTiming(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"call;dur=0.312", 312 * time.Microsecond, true},
+		{"call;dur=12", 12 * time.Millisecond, true},
+		{"", 0, false},
+		{"db;dur=1", 0, false},
+		{"call;dur=x", 0, false},
+	} {
+		got, ok := parseServerTiming(tt.in)
+		if ok != tt.ok || (ok && (got-tt.want).Abs() > time.Microsecond) {
+			t.Errorf("parseServerTiming(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
 	}
 }

@@ -51,6 +51,7 @@ func mainRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	levels := fs.String("levels", "1,50,200,500", "concurrent calls per level, comma separated")
 	cycles := fs.Int("cycles", 20, "measured hold/resume cycles per call")
+	rounds := fs.Int("rounds", 3, "run the modes of a level this many times in turn and pool their samples, so a slow moment of the machine hits every mode alike (the cycles are split among the rounds)")
 	minOps := fs.Int("min-ops", 2000, "at least this many measured operations per level: low levels run more cycles, so CPU times (10 ms ticks) mean something")
 	mode := fs.String("mode", "all", "api, inproc, baseline, a comma list of them, or all")
 	out := fs.String("out", "/tmp/bench-out", "directory for results.json, results.md and latency.png (\"\": none)")
@@ -89,8 +90,12 @@ func mainRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ariapp-bench: -cycles must be at least 1")
 		return 2
 	}
+	if *rounds < 1 {
+		fmt.Fprintln(stderr, "ariapp-bench: -rounds must be at least 1")
+		return 2
+	}
 	cfg := config{
-		Levels: lv, Cycles: *cycles, MinOps: *minOps, Modes: modes, Out: *out,
+		Levels: lv, Cycles: *cycles, MinOps: *minOps, Rounds: *rounds, Modes: modes, Out: *out,
 		ARI: ari.Config{
 			URL:            *ariURL,
 			Username:       *ariUser,

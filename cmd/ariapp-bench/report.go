@@ -68,6 +68,11 @@ type ModeResult struct {
 	Mode   string `json:"mode"`
 	Calls  int    `json:"calls"`
 	Cycles int    `json:"cycles"`
+	// Rounds is how many times the mode ran at this level, taking turns
+	// with the other modes (its numbers are of all rounds together).
+	Rounds int `json:"rounds,omitempty"`
+
+	samples samples // raw latencies, to merge rounds
 
 	SetupSec  float64 `json:"setup_s"`
 	WallSec   float64 `json:"measured_s"`
@@ -152,6 +157,7 @@ type Report struct {
 	AsteriskBackgroundPct float64      `json:"asterisk_background_cpu_pct"`
 	Levels                []int        `json:"levels"`
 	Cycles                int          `json:"cycles"`
+	Rounds                int          `json:"rounds,omitempty"`
 	Modes                 []string     `json:"modes"`
 	Pause                 string       `json:"pause"`
 	MaxConns              int          `json:"max_conns"`
@@ -293,8 +299,11 @@ func fratio(v float64) string {
 func (rep *Report) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# ariapp hold/resume benchmark\n\n")
-	fmt.Fprintf(&b, "Run `%s`, %s; %s, %d CPUs; Asterisk %s (lab). %d measured hold/resume cycles per call after one warm-up cycle; pause between operations: %s (0s: each call issues its next operation at once). ",
+	fmt.Fprintf(&b, "Run `%s`, %s; %s, %d CPUs; Asterisk %s (lab). At least %d measured hold/resume cycles per call (more at low levels, for at least the minimum number of operations; the cycles/call column has the count), after one warm-up cycle; pause between operations: %s (0s: each call issues its next operation at once). ",
 		rep.RunID, rep.Started.Format("2006-01-02 15:04 UTC"), rep.GoVersion, rep.CPUs, rep.AsteriskVersion, rep.Cycles, rep.Pause)
+	if rep.Rounds > 1 {
+		fmt.Fprintf(&b, "At each level the modes ran %d times in turn (baseline, inproc, api, baseline, ...), each time setting up their calls afresh, and their samples are pooled: a slow moment of the shared machine falls on every mode alike. ", rep.Rounds)
+	}
 	fmt.Fprintf(&b, "Before the run Asterisk used %.0f%% of a core (the shared lab's other users). ", rep.AsteriskBackgroundPct)
 	if rep.MaxConns > 0 {
 		fmt.Fprintf(&b, "The baseline's and the in-process App's ARI clients open at most %d connections to Asterisk (the ariapp binary: its default). ", rep.MaxConns)

@@ -30,6 +30,7 @@ type config struct {
 	Levels []int    // concurrent calls per level
 	Cycles int      // measured hold/resume cycles per call
 	MinOps int      // at least this many measured operations per level (more cycles at low levels)
+	Rounds int      // the modes of a level run this many times in turn, samples merged (≥ 1)
 	Modes  []string // of ModeBaseline, ModeInproc, ModeAPI, in run order
 	Out    string   // output directory ("" writes nothing)
 
@@ -72,6 +73,7 @@ func run(ctx context.Context, cfg config) (*Report, error) {
 		CPUs:      runtime.NumCPU(),
 		Levels:    cfg.Levels,
 		Cycles:    cfg.Cycles,
+		Rounds:    max(1, cfg.Rounds),
 		Modes:     cfg.Modes,
 		Pause:     cfg.Pause.String(),
 		MaxConns:  cfg.MaxConns,
@@ -127,15 +129,36 @@ func run(ctx context.Context, cfg config) (*Report, error) {
 			if why, ok := broken[mode]; ok && !cfg.KeepGoing {
 				rep.Results = append(rep.Results, ModeResult{Level: n, Mode: mode, Calls: n, Cycles: cfg.Cycles,
 					Skipped: "broke at a lower level: " + why})
+			}
+		}
+		// The modes take turns, round after round, so a slow moment of the
+		// shared machine falls on every mode alike rather than on whichever
+		// ran then: their percentiles compare fairly.
+		rounds := map[string][]ModeResult{}
+		for round := 1; round <= max(1, cfg.Rounds); round++ {
+			for _, mode := range cfg.Modes {
+				if _, ok := broken[mode]; ok && !cfg.KeepGoing {
+					continue
+				}
+				if prev := rounds[mode]; len(prev) > 0 && prev[len(prev)-1].Broken != "" {
+					continue
+				}
+				if ctx.Err() != nil {
+					return rep, ctx.Err()
+				}
+				cfg.logf("level %d, mode %s, round %d: setting up %d calls", n, mode, round, n)
+				res := runOne(ctx, &cfg, rep.RunID, astPID, n, mode)
+				cfg.logf("level %d, mode %s, round %d: %s", n, mode, round, res.summary())
+				rounds[mode] = append(rounds[mode], res)
+			}
+		}
+		for _, mode := range cfg.Modes {
+			rs := rounds[mode]
+			if len(rs) == 0 {
 				continue
 			}
-			if ctx.Err() != nil {
-				return rep, ctx.Err()
-			}
-			cfg.logf("level %d, mode %s: setting up %d calls", n, mode, n)
-			res := runOne(ctx, &cfg, rep.RunID, astPID, n, mode)
+			res := mergeRounds(rs)
 			rep.Results = append(rep.Results, res)
-			cfg.logf("level %d, mode %s: %s", n, mode, res.summary())
 			if res.Broken != "" {
 				broken[mode] = fmt.Sprintf("%d calls: %s", n, res.Broken)
 			}
@@ -177,6 +200,9 @@ func newDriver(cfg *config, id string, n int, mode string) driver {
 // cycle, a quiet window, cfg.Cycles measured cycles per call, teardown.
 func runOne(ctx context.Context, cfg *config, id string, astPID, n int, mode string) (res ModeResult) {
 	cycles := max(cfg.Cycles, (cfg.MinOps+2*n-1)/(2*n))
+	if r := max(1, cfg.Rounds); r > 1 {
+		cycles = (cycles + r - 1) / r
+	}
 	res = ModeResult{Level: n, Mode: mode, Calls: n, Cycles: cycles, CPUSide: cpuSide(mode)}
 	d := newDriver(cfg, id, n, mode)
 	defer d.stop()
@@ -258,10 +284,12 @@ func runOne(ctx context.Context, cfg *config, id string, astPID, n int, mode str
 	}
 
 	res.WallSec = wall.Seconds()
+	res.samples = samples{holds: out.holds, resumes: out.resumes}
 	res.Hold = newOpStats(out.holds)
 	res.Resume = newOpStats(out.resumes)
 	if in, ok := d.(insider); ok {
 		holds, resumes := in.insideTimes()
+		res.samples.insideHolds, res.samples.insideResumes = holds, resumes
 		inHold, inResume := newOpStats(holds), newOpStats(resumes)
 		res.InsideHold, res.InsideResume = &inHold, &inResume
 	}
@@ -531,4 +559,82 @@ func parseModes(s string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// samples are one mode's raw latencies at one level, kept to merge rounds.
+type samples struct {
+	holds, resumes, insideHolds, insideResumes []time.Duration
+}
+
+// mergeRounds makes one result of a mode's rounds at one level: latencies
+// pooled, times, operations, CPU, drops and errors added up; memory from
+// the last round (the same calls each time); the first breakage reported.
+func mergeRounds(rs []ModeResult) ModeResult {
+	if len(rs) == 1 {
+		return rs[0]
+	}
+	m := rs[len(rs)-1]
+	m.Rounds = len(rs)
+	m.Cycles, m.SetupSec, m.WallSec, m.Ops, m.CPUms, m.AstCPUms, m.Drops, m.ErrorCount = 0, 0, 0, 0, 0, 0, 0, 0
+	m.Broken, m.Teardown, m.Errors = "", "", nil
+	var all samples
+	idle, reqOps := 0.0, 0
+	reqs := map[string]float64{}
+	notes := map[string]int{}
+	events := 0.0
+	for _, r := range rs {
+		m.Cycles += r.Cycles
+		m.SetupSec += r.SetupSec
+		m.WallSec += r.WallSec
+		m.Ops += r.Ops
+		m.CPUms += r.CPUms
+		m.AstCPUms += r.AstCPUms
+		m.Drops += r.Drops
+		m.ErrorCount += r.ErrorCount
+		m.Errors = append(m.Errors, r.Errors...)
+		idle += r.AstIdleCPUPct
+		if m.Broken == "" && r.Broken != "" {
+			m.Broken = r.Broken
+		}
+		if m.Teardown == "" {
+			m.Teardown = r.Teardown
+		}
+		for k, v := range r.RequestsPerOp {
+			reqs[k] += v * float64(r.Ops)
+		}
+		events += r.EventsPerOp * float64(r.Ops)
+		reqOps += r.Ops
+		all.holds = append(all.holds, r.samples.holds...)
+		all.resumes = append(all.resumes, r.samples.resumes...)
+		all.insideHolds = append(all.insideHolds, r.samples.insideHolds...)
+		all.insideResumes = append(all.insideResumes, r.samples.insideResumes...)
+		for k, v := range r.Notes {
+			notes[k] += v
+		}
+	}
+	m.Notes = nil
+	if len(notes) > 0 {
+		m.Notes = notes
+	}
+	m.AstIdleCPUPct = idle / float64(len(rs))
+	m.samples = all
+	m.Hold, m.Resume = newOpStats(all.holds), newOpStats(all.resumes)
+	if m.InsideHold != nil {
+		inHold, inResume := newOpStats(all.insideHolds), newOpStats(all.insideResumes)
+		m.InsideHold, m.InsideResume = &inHold, &inResume
+	}
+	if m.Ops > 0 && m.WallSec > 0 {
+		m.OpsPerSec = float64(m.Ops) / m.WallSec
+		m.CPUPerOpMs = m.CPUms / float64(m.Ops)
+		m.AstCPUPerOpMs = m.AstCPUms / float64(m.Ops)
+	}
+	if m.RequestsPerOp != nil && reqOps > 0 {
+		m.RequestsPerOp, m.RequestsPerOpTotal = map[string]float64{}, 0
+		for k, v := range reqs {
+			m.RequestsPerOp[k] = v / float64(reqOps)
+			m.RequestsPerOpTotal += v / float64(reqOps)
+		}
+		m.EventsPerOp = events / float64(reqOps)
+	}
+	return m
 }
