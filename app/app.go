@@ -151,10 +151,20 @@ func (a *App) bridgeType() string {
 func (a *App) Synced() bool { return a.synced.Load() }
 
 // Subscribe returns a subscription to the events of one call (callID) or of
-// every call (""). Close it when done.
+// every call (""). Close it when done. A subscription to every call gets
+// allCallsBufferFactor times the buffer: it carries every call's bursts
+// (hundreds of calls changing at once on a busy PBX).
 func (a *App) Subscribe(callID string) *Subscription {
-	return a.hub.subscribe(callID, a.cfg.SubscriberBuffer)
+	buf := a.cfg.SubscriberBuffer
+	if callID == "" {
+		buf *= allCallsBufferFactor
+	}
+	return a.hub.subscribe(callID, buf)
 }
+
+// allCallsBufferFactor: see Subscribe. 4 × the default 256 events is about
+// 400 KiB per subscriber to every call.
+const allCallsBufferFactor = 4
 
 // EventCounts is how many events of each name were reported (the metrics).
 func (a *App) EventCounts() map[EventName]uint64 {

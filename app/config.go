@@ -24,7 +24,9 @@ type Config struct {
 	MaxHoldsPerCall int
 	// Music is what a held party hears (default: the hold tone).
 	Music holdmusic.Config
-	// SubscriberBuffer is each event subscriber's buffer (default 256).
+	// SubscriberBuffer is each event subscriber's buffer (default 256
+	// events; four times that for a subscriber to every call). A subscriber
+	// that falls further behind loses events, counted and logged.
 	SubscriberBuffer int
 	// DTMF feature codes; off unless configured.
 	DTMF DTMFConfig

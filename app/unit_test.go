@@ -426,8 +426,11 @@ func TestUnitAppSubscribeAndClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := a.Subscribe("")
-	if cap(s.C) != 256 {
-		t.Errorf("default subscriber buffer = %d, want 256", cap(s.C))
+	if cap(s.C) != 4*256 {
+		t.Errorf("default buffer of a subscriber to every call = %d, want 4 × 256", cap(s.C))
+	}
+	if one := a.Subscribe("c1"); cap(one.C) != 256 {
+		t.Errorf("default buffer of a subscriber to one call = %d, want 256", cap(one.C))
 	}
 	a2, err := New(Config{SubscriberBuffer: 3}, nil, nil)
 	if err != nil {
@@ -435,6 +438,9 @@ func TestUnitAppSubscribeAndClose(t *testing.T) {
 	}
 	if s2 := a2.Subscribe("c1"); cap(s2.C) != 3 {
 		t.Errorf("subscriber buffer = %d, want 3", cap(s2.C))
+	}
+	if s2 := a2.Subscribe(""); cap(s2.C) != 12 {
+		t.Errorf("all-calls subscriber buffer = %d, want 12", cap(s2.C))
 	}
 	// Close without Start: nothing to wait for, subscriptions end.
 	done := make(chan struct{})

@@ -401,10 +401,10 @@ func (d *apiMode) memory() (uint64, string) {
 
 func (d *apiMode) ariCounts() (map[string]int, uint64, bool) { return nil, 0, false }
 
-func (d *apiMode) drops() uint64 {
+func (d *apiMode) drops() (uint64, uint64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.ariDrops + d.sseLost
+	return d.ariDrops, d.sseLost
 }
 
 func (d *apiMode) notes() map[string]int {

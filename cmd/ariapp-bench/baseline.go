@@ -206,11 +206,11 @@ func (b *baseline) cpu() time.Duration { return selfCPU() }
 
 func (b *baseline) memory() (uint64, string) { return liveHeap(), methodHeap }
 
-func (b *baseline) drops() uint64 {
+func (b *baseline) drops() (uint64, uint64) {
 	if b.client == nil {
-		return 0
+		return 0, 0
 	}
-	return b.client.Stats().Dropped
+	return b.client.Stats().Dropped, 0
 }
 
 func (b *baseline) notes() map[string]int {

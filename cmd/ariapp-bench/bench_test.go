@@ -64,8 +64,8 @@ func TestLabSmallRun(t *testing.T) {
 		if r.Ops != 4*r.Level || r.OpsPerSec <= 0 || r.WallSec <= 0 {
 			t.Errorf("%s: ops %d, %.1f ops/s over %.3f s", name, r.Ops, r.OpsPerSec, r.WallSec)
 		}
-		if r.Drops != 0 || r.ErrorCount != 0 {
-			t.Errorf("%s: %d events dropped, %d errors %v", name, r.Drops, r.ErrorCount, r.Errors)
+		if r.Drops != 0 || r.StreamLost != 0 || r.ErrorCount != 0 {
+			t.Errorf("%s: %d events dropped, %d lost by the watcher, %d errors %v", name, r.Drops, r.StreamLost, r.ErrorCount, r.Errors)
 		}
 		if r.CPUms < 0 || r.MemLoadedKiB <= 0 || r.MemIdleKiB <= 0 {
 			t.Errorf("%s: cpu %.1f ms, memory %.0f → %.0f KiB", name, r.CPUms, r.MemIdleKiB, r.MemLoadedKiB)
@@ -223,9 +223,13 @@ func TestReportWithoutLab(t *testing.T) {
 		{Level: 1, Mode: ModeInproc, Ops: 4, Hold: newOpStats(ms(1, 1)), Resume: newOpStats(ms(3, 3)), MemMethod: methodHeap},
 		{Level: 1, Mode: ModeAPI, Ops: 4, Hold: newOpStats(ms(2, 2)), Resume: newOpStats(ms(2, 2)), CPUms: 10, AstCPUms: 200, MemMethod: methodRSS},
 		{Level: 50, Mode: ModeBaseline, Ops: 200, Hold: newOpStats(ms(10, 20)), Resume: newOpStats(ms(10, 20))},
-		{Level: 50, Mode: ModeAPI, Ops: 200, Hold: newOpStats(ms(11, 22)), Resume: newOpStats(ms(11, 22)), MemPerCallKiB: 30, MemMethod: methodRSS, Drops: 1},
+		{Level: 50, Mode: ModeAPI, Ops: 200, Hold: newOpStats(ms(11, 22)), Resume: newOpStats(ms(11, 22)), MemPerCallKiB: 30, MemMethod: methodRSS, Drops: 1, StreamLost: 7,
+			MemIdleKiB: 10000, MemSetupKiB: 13000},
 		{Level: 200, Mode: ModeBaseline, Broken: "set-up: Asterisk saturated | by media"},
-		{Level: 200, Mode: ModeAPI, Skipped: "broke at a lower level"},
+		// 1500 KiB more for 150 more calls than at 50: 10 KiB per added call.
+		{Level: 200, Mode: ModeAPI, Ops: 800, Hold: newOpStats(ms(11, 22)), Resume: newOpStats(ms(11, 22)), MemPerCallKiB: 22.5, MemMethod: methodRSS,
+			MemIdleKiB: 10000, MemSetupKiB: 14500},
+		{Level: 200, Mode: ModeInproc, Skipped: "broke at a lower level"},
 	}
 	rep.finish()
 	if r := rep.find(1, ModeInproc); r.Resume.RatioP50 != 1.5 || r.Hold.RatioP99 != 1 {
@@ -236,20 +240,21 @@ func TestReportWithoutLab(t *testing.T) {
 		met[fmt.Sprintf("%s@%d/%s", c.Target, c.Level, c.Mode)] = c.Met
 	}
 	for k, want := range map[string]bool{
-		"resume p50 / baseline@1/inproc":        false,
-		"hold p50 / baseline@1/inproc":          true,
-		"ariapp CPU / Asterisk CPU@1/api":       true,
-		"memory KiB per live call (RSS)@50/api": false,
-		"events dropped@50/api":                 false,
-		"events dropped@50/baseline":            true,
-		"hold p99 / baseline@50/api":            true,
+		"resume p50 / baseline@1/inproc":                       false,
+		"hold p50 / baseline@1/inproc":                         true,
+		"ariapp CPU / Asterisk CPU@1/api":                      true,
+		"memory KiB per live call (RSS)@50/api":                false,
+		"ARI events dropped@50/api":                            false,
+		"ARI events dropped@50/baseline":                       true,
+		"RSS KiB per added live call (50 → 200 calls)@200/api": true,
+		"hold p99 / baseline@50/api":                           true,
 	} {
 		if got, ok := met[k]; !ok || got != want {
 			t.Errorf("check %s: met=%v (present %v), want %v", k, got, ok, want)
 		}
 	}
 	md := rep.markdown()
-	for _, want := range []string{"**1.50×**", "broke: set-up: Asterisk saturated \\| by media", "broke at a lower level", "| memory KiB per live call (RSS) | 50 | api | 30 | 20 | **no** |"} {
+	for _, want := range []string{"**1.50×**", "broke: set-up: Asterisk saturated \\| by media", "broke at a lower level", "| memory KiB per live call (RSS) | 50 | api | 30 | 20 | **no** |", "| RSS KiB per added live call (50 → 200 calls) | 200 | api | 10 | 20 | yes |", "| 30.0 | 1 | 7 | 0 |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}

@@ -49,8 +49,10 @@ type driver interface {
 	cpu() time.Duration
 	// memory is the measured side's memory now and how it was measured.
 	memory() (uint64, string)
-	// drops is how many ARI events (or application events) were lost.
-	drops() uint64
+	// drops is how many ARI events the ARI client dropped (its counter),
+	// and lost how many call events the subscriber watching the calls (the
+	// App's subscription, the API's event stream) lost to a full buffer.
+	drops() (ari, lost uint64)
 	// ariCounts are the ARI requests sent (by kind) and events received so
 	// far; ok is false where they cannot be observed (the api mode).
 	ariCounts() (requests map[string]int, events uint64, ok bool)

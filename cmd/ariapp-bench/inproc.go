@@ -131,11 +131,11 @@ func (d *inproc) cpu() time.Duration { return selfCPU() }
 
 func (d *inproc) memory() (uint64, string) { return liveHeap(), methodHeap }
 
-func (d *inproc) drops() uint64 {
+func (d *inproc) drops() (uint64, uint64) {
 	if d.client == nil {
-		return 0
+		return 0, 0
 	}
-	return d.client.Stats().Dropped + d.sub.Dropped()
+	return d.client.Stats().Dropped, d.sub.Dropped()
 }
 
 func (d *inproc) notes() map[string]int {

@@ -114,7 +114,8 @@ type ModeResult struct {
 	MemGrowthPerCallKiB float64 `json:"mem_growth_per_call_kib"`
 	MemMethod           string  `json:"mem_method"`
 
-	Drops      uint64         `json:"drops"`
+	Drops      uint64         `json:"drops"`       // ARI events the ARI client dropped
+	StreamLost uint64         `json:"stream_lost"` // call events the watching subscriber lost
 	ErrorCount int            `json:"errors"`
 	Errors     []string       `json:"error_samples,omitempty"`
 	Notes      map[string]int `json:"log_warnings,omitempty"`
@@ -127,8 +128,8 @@ func (r *ModeResult) summary() string {
 	if r.Skipped != "" {
 		return "skipped: " + r.Skipped
 	}
-	s := fmt.Sprintf("hold p50 %.2f p99 %.2f ms, resume p50 %.2f p99 %.2f ms, %.0f ops/s, cpu %.3f ms/op, asterisk %.3f ms/op, mem %.1f KiB/call, drops %d",
-		r.Hold.P50, r.Hold.P99, r.Resume.P50, r.Resume.P99, r.OpsPerSec, r.CPUPerOpMs, r.AstCPUPerOpMs, r.MemPerCallKiB, r.Drops)
+	s := fmt.Sprintf("hold p50 %.2f p99 %.2f ms, resume p50 %.2f p99 %.2f ms, %.0f ops/s, cpu %.3f ms/op, asterisk %.3f ms/op, mem %.1f KiB/call, ARI drops %d, stream lost %d",
+		r.Hold.P50, r.Hold.P99, r.Resume.P50, r.Resume.P99, r.OpsPerSec, r.CPUPerOpMs, r.AstCPUPerOpMs, r.MemPerCallKiB, r.Drops, r.StreamLost)
 	if r.Broken != "" {
 		s += "; BROKEN: " + r.Broken
 	}
@@ -193,7 +194,7 @@ func (rep *Report) finish() {
 		if r.Skipped != "" || r.Ops == 0 {
 			continue
 		}
-		check("events dropped", r, float64(r.Drops), 0)
+		check("ARI events dropped", r, float64(r.Drops), 0)
 		if r.Mode == ModeBaseline || r.Broken != "" {
 			// A broken result's latencies are of fewer calls than the
 			// level: no target is judged from them.
@@ -311,15 +312,15 @@ func (rep *Report) markdown() string {
 		fmt.Fprintf(&b, "Every ARI client uses the ari package's default HTTP transport. ")
 	}
 	b.WriteString("Latencies in ms, from the request to Asterisk's confirmation (hold: the peer's ChannelLeftBridge and PlaybackStarted; resume: its ChannelEnteredBridge).\n\n")
-	b.WriteString("| calls | mode | op | n | p50 | p90 | p99 | max | ops/s | p50 ÷ base | p99 ÷ base | CPU ms/op | Asterisk CPU ms/op | KiB/call | drops | errors |\n")
-	b.WriteString("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| calls | mode | op | n | p50 | p90 | p99 | max | ops/s | p50 ÷ base | p99 ÷ base | CPU ms/op | Asterisk CPU ms/op | KiB/call | ARI drops | stream lost | errors |\n")
+	b.WriteString("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rep.Results {
 		if r.Skipped != "" {
 			fmt.Fprintf(&b, "| %d | %s | – | | | | | | | | | | | | | %s |\n", r.Level, r.Mode, r.Skipped)
 			continue
 		}
 		if r.Ops == 0 {
-			fmt.Fprintf(&b, "| %d | %s | – | | | | | | | | | | | | %d | broke: %s |\n", r.Level, r.Mode, r.Drops, mdEscape(r.Broken))
+			fmt.Fprintf(&b, "| %d | %s | – | | | | | | | | | | | | %d | %d | broke: %s |\n", r.Level, r.Mode, r.Drops, r.StreamLost, mdEscape(r.Broken))
 			continue
 		}
 		for _, op := range []struct {
@@ -330,9 +331,15 @@ func (rep *Report) markdown() string {
 			if r.Broken != "" {
 				errs += " (" + mdEscape(r.Broken) + ")"
 			}
-			fmt.Fprintf(&b, "| %d | %s | %s | %d | %s | %s | %s | %s | %.0f | %s | %s | %.3f | %.3f | %.1f | %d | %s |\n",
+			// Below minLevelForMemory the per-call figure is a few calls'
+			// worth against the noise of a whole process: not shown.
+			mem := "–"
+			if r.Level >= minLevelForMemory {
+				mem = fmt.Sprintf("%.1f", r.MemPerCallKiB)
+			}
+			fmt.Fprintf(&b, "| %d | %s | %s | %d | %s | %s | %s | %s | %.0f | %s | %s | %.3f | %.3f | %s | %d | %d | %s |\n",
 				r.Level, r.Mode, op.name, op.s.Count, f2(op.s.P50), f2(op.s.P90), f2(op.s.P99), f2(op.s.Max), r.OpsPerSec,
-				fratio(op.s.RatioP50), fratio(op.s.RatioP99), r.CPUPerOpMs, r.AstCPUPerOpMs, r.MemPerCallKiB, r.Drops, errs)
+				fratio(op.s.RatioP50), fratio(op.s.RatioP99), r.CPUPerOpMs, r.AstCPUPerOpMs, mem, r.Drops, r.StreamLost, errs)
 		}
 	}
 	b.WriteString("\n## Targets\n\n")
@@ -443,6 +450,6 @@ const methodText = `## Method
 - **api**: the ariapp binary (go build ./cmd/ariapp) as a child process, log level warn, defaults otherwise; calls made with POST /v1/calls, POST /v1/calls/{id}/hold and /unhold timed from the request to the 200 reply. An event stream (GET /v1/events) stays open all the time, as a UI's would. CPU: utime+stime of /proc/PID/stat (10 ms ticks).
 - **Asterisk CPU**: utime+stime of the Asterisk server process over the measured phase. It includes the media of every call up (tones, mixing) and any other user's load on the shared lab; "idle CPU %" is the same with the calls up and no operation.
 - **Memory per live call** (KiB/call) = (memory with the calls up − memory of the same process without them) ÷ calls. inproc and baseline: live heap plus goroutine stacks after two forced GCs, with the calls up after the measured cycles less the same after the teardown, so buffers the load grew (HTTP connections to Asterisk, queues) count on neither side. api: VmRSS of the ariapp process right after the set-up less before it (RSS never shrinks back when Go frees memory, so the after-teardown point is unusable; garbage not yet collected counts). The Phases table gives every point and the growth per call under load, (after load − idle) ÷ calls, which includes those buffers. The target is checked from 50 calls up; for api also as the RSS added per added call between two levels (the per-level figure divides the binary's fixed growth by the calls).
-- **drops**: the ARI client's drop counter (api: its "event queue full" log lines) plus events the App's subscription or the API's event stream lost.
+- **ARI drops** (the target): the ARI client's drop counter (api: its "event queue full" log lines). **stream lost**: call events the subscriber watching every call (inproc: an App subscription; api: the GET /v1/events stream, which tells its reader with a "lost" event) lost because it fell behind a full buffer; counted and logged by ariapp, never silent.
 - Latency ratios are against the baseline at the same level; the target is ≤ 1.2.
 `

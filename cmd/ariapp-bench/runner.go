@@ -207,7 +207,7 @@ func runOne(ctx context.Context, cfg *config, id string, astPID, n int, mode str
 	d := newDriver(cfg, id, n, mode)
 	defer d.stop()
 	defer func() {
-		res.Drops = d.drops()
+		res.Drops, res.StreamLost = d.drops()
 		res.Notes = d.notes()
 	}()
 	if err := d.start(ctx, n); err != nil {
@@ -575,7 +575,7 @@ func mergeRounds(rs []ModeResult) ModeResult {
 	}
 	m := rs[len(rs)-1]
 	m.Rounds = len(rs)
-	m.Cycles, m.SetupSec, m.WallSec, m.Ops, m.CPUms, m.AstCPUms, m.Drops, m.ErrorCount = 0, 0, 0, 0, 0, 0, 0, 0
+	m.Cycles, m.SetupSec, m.WallSec, m.Ops, m.CPUms, m.AstCPUms, m.Drops, m.StreamLost, m.ErrorCount = 0, 0, 0, 0, 0, 0, 0, 0, 0
 	m.Broken, m.Teardown, m.Errors = "", "", nil
 	var all samples
 	idle, reqOps := 0.0, 0
@@ -590,6 +590,7 @@ func mergeRounds(rs []ModeResult) ModeResult {
 		m.CPUms += r.CPUms
 		m.AstCPUms += r.AstCPUms
 		m.Drops += r.Drops
+		m.StreamLost += r.StreamLost
 		m.ErrorCount += r.ErrorCount
 		m.Errors = append(m.Errors, r.Errors...)
 		idle += r.AstIdleCPUPct
