@@ -92,6 +92,9 @@ type ModeResult struct {
 	// AstIdleCPUPct is Asterisk's CPU (% of one core) with the calls up
 	// and no operation running: the media's share.
 	AstIdleCPUPct float64 `json:"asterisk_idle_cpu_pct"`
+	// AstHeldCPUPct is the same with every call on hold: the hold tones'
+	// share.
+	AstHeldCPUPct float64 `json:"asterisk_held_cpu_pct"`
 
 	// RequestsPerOp are the ARI requests per operation by kind, and
 	// EventsPerOp the ARI events received (not observable in the api mode).
@@ -383,7 +386,7 @@ func (rep *Report) markdown() string {
 		}
 	}
 	b.WriteString("\n## Phases and resources\n\n")
-	b.WriteString("| calls | mode | cycles/call | set-up s | measured s | CPU ms (side) | Asterisk CPU ms | Asterisk idle CPU % | memory KiB: idle → calls up → after load → after teardown; growth per call (method) | ARI requests/op | ARI events/op | log warnings |\n|---:|---|---:|---:|---:|---|---:|---:|---|---|---:|---|\n")
+	b.WriteString("| calls | mode | cycles/call | set-up s | measured s | CPU ms (side) | Asterisk CPU ms | Asterisk CPU %, calls idle / all held | memory KiB: idle → calls up → after load → after teardown; growth per call (method) | ARI requests/op | ARI events/op | log warnings |\n|---:|---|---:|---:|---:|---|---:|---:|---|---|---:|---|\n")
 	for _, r := range rep.Results {
 		if r.Skipped != "" || r.Ops == 0 {
 			continue // nothing measured: the first table says why
@@ -396,8 +399,8 @@ func (rep *Report) markdown() string {
 		if r.MemAfterKiB > 0 {
 			after = fmt.Sprintf("%.0f", r.MemAfterKiB)
 		}
-		fmt.Fprintf(&b, "| %d | %s | %d | %.2f | %.2f | %.0f (%s) | %.0f | %.0f | %.0f → %.0f → %.0f → %s; %.1f (%s) | %s | %s | %s |\n",
-			r.Level, r.Mode, r.Cycles, r.SetupSec, r.WallSec, r.CPUms, r.CPUSide, r.AstCPUms, r.AstIdleCPUPct,
+		fmt.Fprintf(&b, "| %d | %s | %d | %.2f | %.2f | %.0f (%s) | %.0f | %.0f / %.0f | %.0f → %.0f → %.0f → %s; %.1f (%s) | %s | %s | %s |\n",
+			r.Level, r.Mode, r.Cycles, r.SetupSec, r.WallSec, r.CPUms, r.CPUSide, r.AstCPUms, r.AstIdleCPUPct, r.AstHeldCPUPct,
 			r.MemIdleKiB, r.MemSetupKiB, r.MemLoadedKiB, after, r.MemGrowthPerCallKiB, r.MemMethod, reqs, evs, mdEscape(notesText(r.Notes)))
 	}
 	b.WriteString("\n" + methodText)
@@ -448,7 +451,7 @@ const methodText = `## Method
 - **baseline**: the ari client alone. Hold = removeChannel, wait ChannelLeftBridge, play tone:440/500|0/2500, wait PlaybackStarted; resume = stop the playback, wait PlaybackFinished, addChannel, wait ChannelEnteredBridge. Events reach each call through a router on the client's event stream.
 - **inproc**: app.App in the benchmark's process with ariapp's defaults; calls made with App.Originate; App.Hold and App.Resume timed (they return once Asterisk confirmed the step). Its CPU is the benchmark process's (getrusage), which includes the tiny load generator.
 - **api**: the ariapp binary (go build ./cmd/ariapp) as a child process, log level warn, defaults otherwise; calls made with POST /v1/calls, POST /v1/calls/{id}/hold and /unhold timed from the request to the 200 reply. An event stream (GET /v1/events) stays open all the time, as a UI's would. CPU: utime+stime of /proc/PID/stat (10 ms ticks).
-- **Asterisk CPU**: utime+stime of the Asterisk server process over the measured phase. It includes the media of every call up (tones, mixing) and any other user's load on the shared lab; "idle CPU %" is the same with the calls up and no operation.
+- **Asterisk CPU**: utime+stime of the Asterisk server process over the measured phase. It includes the media of every call up (tones, mixing) and any other user's load on the shared lab; "calls idle" is the same with the calls up and no operation, "all held" with every call on hold (each held party hearing its hold tone) and no operation: the media's share, which no ARI client can change.
 - **Memory per live call** (KiB/call) = (memory with the calls up − memory of the same process without them) ÷ calls. inproc and baseline: live heap plus goroutine stacks after two forced GCs, with the calls up after the measured cycles less the same after the teardown, so buffers the load grew (HTTP connections to Asterisk, queues) count on neither side. api: VmRSS of the ariapp process right after the set-up less before it (RSS never shrinks back when Go frees memory, so the after-teardown point is unusable; garbage not yet collected counts). The Phases table gives every point and the growth per call under load, (after load − idle) ÷ calls, which includes those buffers. The target is checked from 50 calls up; for api also as the RSS added per added call between two levels (the per-level figure divides the binary's fixed growth by the calls).
 - **ARI drops** (the target): the ARI client's drop counter (api: its "event queue full" log lines). **stream lost**: call events the subscriber watching every call (inproc: an App subscription; api: the GET /v1/events stream, which tells its reader with a "lost" event) lost because it fell behind a full buffer; counted and logged by ariapp, never silent.
 - Latency ratios are against the baseline at the same level; the target is ≤ 1.2.

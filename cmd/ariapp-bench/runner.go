@@ -255,6 +255,14 @@ func runOne(ctx context.Context, cfg *config, id string, astPID, n int, mode str
 			res.Broken = err.Error()
 			return res
 		}
+		// The same with every call held: what the hold tones themselves
+		// cost Asterisk, which bounds how many calls can be on hold at once.
+		pct, err := heldCPUPct(ctx, d, n, astPID, cfg.Quiet, cfg.OpTimeout)
+		if err != nil {
+			res.Broken = "all calls on hold: " + err.Error()
+			return res
+		}
+		res.AstHeldCPUPct = pct
 	}
 
 	if in, ok := d.(insider); ok {
@@ -374,6 +382,31 @@ func guardErr(cfg *config, pct float64, up int) error {
 }
 
 // cpuPct is a process's CPU over a window, in % of one core.
+// heldCPUPct puts every call on hold (by its caller), measures Asterisk's
+// CPU over window, and resumes them all.
+func heldCPUPct(ctx context.Context, d driver, n, pid int, window, opTimeout time.Duration) (float64, error) {
+	calls := make([]int, n)
+	for i := range calls {
+		calls[i] = i
+	}
+	each := func(op func(context.Context, int, int) error) error {
+		errs := forEach(calls, 16, func(i int) error {
+			octx, cancel := context.WithTimeout(ctx, opTimeout)
+			defer cancel()
+			return op(octx, i, 0)
+		})
+		if len(errs) > 0 {
+			return fmt.Errorf("%d of %d calls failed, first: %w", len(errs), n, errs[0])
+		}
+		return nil
+	}
+	if err := each(d.hold); err != nil {
+		return 0, err
+	}
+	pct := cpuPct(pid, window)
+	return pct, each(d.resume)
+}
+
 func cpuPct(pid int, window time.Duration) float64 {
 	a0, _ := procCPU(pid)
 	t0 := time.Now()
@@ -578,7 +611,7 @@ func mergeRounds(rs []ModeResult) ModeResult {
 	m.Cycles, m.SetupSec, m.WallSec, m.Ops, m.CPUms, m.AstCPUms, m.Drops, m.StreamLost, m.ErrorCount = 0, 0, 0, 0, 0, 0, 0, 0, 0
 	m.Broken, m.Teardown, m.Errors = "", "", nil
 	var all samples
-	idle, reqOps := 0.0, 0
+	idle, held, reqOps := 0.0, 0.0, 0
 	reqs := map[string]float64{}
 	notes := map[string]int{}
 	events := 0.0
@@ -594,6 +627,7 @@ func mergeRounds(rs []ModeResult) ModeResult {
 		m.ErrorCount += r.ErrorCount
 		m.Errors = append(m.Errors, r.Errors...)
 		idle += r.AstIdleCPUPct
+		held += r.AstHeldCPUPct
 		if m.Broken == "" && r.Broken != "" {
 			m.Broken = r.Broken
 		}
@@ -618,6 +652,7 @@ func mergeRounds(rs []ModeResult) ModeResult {
 		m.Notes = notes
 	}
 	m.AstIdleCPUPct = idle / float64(len(rs))
+	m.AstHeldCPUPct = held / float64(len(rs))
 	m.samples = all
 	m.Hold, m.Resume = newOpStats(all.holds), newOpStats(all.resumes)
 	if m.InsideHold != nil {
