@@ -129,6 +129,20 @@ func (a *App) Close() {
 		if cancel != nil {
 			cancel()
 		}
+		// A call with no goroutine running (no work) gets none any more:
+		// its mailbox closes, so later commands fail with ErrClosed. One
+		// with a goroutine sees the cancelled context and drains.
+		a.mu.RLock()
+		calls := make([]*call, 0, len(a.calls))
+		for _, c := range a.calls {
+			calls = append(calls, c)
+		}
+		a.mu.RUnlock()
+		for _, c := range calls {
+			if c.inbox.closeIdle() {
+				c.log.Debug("application closing; call left up in Asterisk")
+			}
+		}
 		a.wg.Wait()
 		a.hub.close()
 	})
@@ -388,10 +402,9 @@ func (a *App) routeOf(ev ari.Event) *call {
 
 func (a *App) newCall(ctx context.Context, e *ari.StasisStart) {
 	c := newCall(a, newID(), e)
+	c.runOn(ctx)
 	a.register(c)
 	c.inbox.put(e)
-	a.wg.Add(1)
-	go c.run(ctx)
 }
 
 // register makes a new call and the ids it will create routable.
@@ -452,10 +465,9 @@ func (a *App) newOriginatedCall(ctx context.Context, req *originateRequest) {
 	c.originated = true
 	c.caller.endpoint = req.from
 	c.caller.created = false
+	c.runOn(ctx)
 	a.register(c)
 	c.inbox.put(originateCaller{reply: req.reply})
-	a.wg.Add(1)
-	go c.run(ctx)
 }
 
 // abandonedFor is how long ariapp remembers the channels of ended calls, to

@@ -105,7 +105,7 @@ func newCall(a *App, id string, e *ari.StasisStart) *call {
 	c := &call{
 		app:      a,
 		id:       id,
-		inbox:    newMailbox(),
+		inbox:    newMailbox(nil),
 		caller:   &party{role: Caller, channelID: e.Channel.ID, endpoint: endpointOf(e.Channel.Name), created: true},
 		callee:   &party{role: Callee, channelID: id + "-callee"},
 		bridgeID: id + "-bridge",
@@ -123,21 +123,30 @@ func newCall(a *App, id string, e *ari.StasisStart) *call {
 	return c
 }
 
-// run is the call's goroutine: it handles one message at a time until the
-// call ends or the application closes.
+// runOn makes the call's mailbox start run (with the App's lifetime
+// context) whenever a message arrives and no goroutine handles the call.
+// It must be called before anyone else can see the call.
+func (c *call) runOn(ctx context.Context) {
+	c.inbox.start = func() {
+		c.app.wg.Add(1)
+		go c.run(ctx)
+	}
+}
+
+// run is the call's goroutine while it has work (see mailbox): it handles
+// one message at a time until none is left, the call ends or the
+// application closes. At most one runs per call, so the call's fields need
+// no lock.
 func (c *call) run(ctx context.Context) {
 	defer c.app.wg.Done()
-	defer func() {
-		if c.ringTimer != nil {
-			c.ringTimer.Stop()
-		}
-	}()
 	for !c.ended {
 		m, ok := c.next(ctx)
 		if !ok {
-			c.log.Debug("application closing; call left up in Asterisk")
-			c.drain(ctx, ErrClosed)
-			return
+			if ctx.Err() != nil {
+				c.log.Debug("application closing; call left up in Asterisk")
+				c.drain(ctx, ErrClosed)
+			}
+			return // idle: the next message starts a new goroutine
 		}
 		c.handle(ctx, m)
 	}
@@ -164,13 +173,19 @@ func (c *call) drain(ctx context.Context, err error) {
 	}
 }
 
+// next returns the next message without waiting: set-aside ones first,
+// then the mailbox's. ok is false when there is none (the goroutine ends)
+// or the application closes.
 func (c *call) next(ctx context.Context) (any, bool) {
 	if len(c.pending) > 0 {
 		m := c.pending[0]
 		c.pending = c.pending[1:]
 		return m, true
 	}
-	return c.inbox.get(ctx.Done(), 0)
+	if ctx.Err() != nil {
+		return nil, false
+	}
+	return c.inbox.take()
 }
 
 func (c *call) handle(ctx context.Context, m any) {

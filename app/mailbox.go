@@ -8,16 +8,30 @@ import (
 // mailbox is an unbounded FIFO: the dispatcher must never block on a call
 // that is busy waiting for Asterisk, and a call receives only a handful of
 // messages per operation, so unbounded is safe in practice.
+//
+// It also owns its reader's life: a goroutine runs only while there are
+// messages (or an operation waits for an event). put starts one when none
+// runs; the reader ends when take finds the mailbox empty. An idle call —
+// most calls, most of the time — thus costs no goroutine and no stack
+// (a call goroutine's stack grows to tens of KiB in its ARI requests and
+// would keep that size between operations).
 type mailbox struct {
-	mu     sync.Mutex
-	items  []any
-	ready  chan struct{}
-	closed bool
+	mu      sync.Mutex
+	items   []any
+	ready   chan struct{}
+	closed  bool
+	running bool   // a reader goroutine runs
+	start   func() // starts the reader; called with mu held, so it must not block
 }
 
-func newMailbox() *mailbox { return &mailbox{ready: make(chan struct{}, 1)} }
+// newMailbox returns a mailbox whose put calls start (if not nil) when a
+// message arrives and no reader runs.
+func newMailbox(start func()) *mailbox {
+	return &mailbox{ready: make(chan struct{}, 1), start: start}
+}
 
-// put appends a message; it reports false once the mailbox is closed.
+// put appends a message, starting a reader if none runs; it reports false
+// once the mailbox is closed.
 func (m *mailbox) put(v any) bool {
 	m.mu.Lock()
 	if m.closed {
@@ -25,6 +39,12 @@ func (m *mailbox) put(v any) bool {
 		return false
 	}
 	m.items = append(m.items, v)
+	if !m.running && m.start != nil {
+		// Under the lock: closeIdle either sees the reader running (and
+		// its start, a WaitGroup.Add, done) or closes the mailbox first.
+		m.running = true
+		m.start()
+	}
 	m.mu.Unlock()
 	select {
 	case m.ready <- struct{}{}:
@@ -33,9 +53,37 @@ func (m *mailbox) put(v any) bool {
 	return true
 }
 
+// take returns the next message without waiting. With none, the reader is
+// over: ok is false and the next put starts a new one.
+func (m *mailbox) take() (v any, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.items) == 0 {
+		m.running = false
+		return nil, false
+	}
+	v = m.items[0]
+	m.items[0] = nil
+	m.items = m.items[1:]
+	return v, true
+}
+
+// closeIdle closes the mailbox if no reader runs (so none can start any
+// more) and reports whether it did. An idle mailbox holds no message.
+func (m *mailbox) closeIdle() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.running || m.closed {
+		return false
+	}
+	m.closed = true
+	return true
+}
+
 // get waits for a message until timeout (0: no timeout) or until stop is
-// closed; ok is false then. Only the call's own goroutine reads, and it stops
-// reading once it has closed the mailbox, so close need not wake it.
+// closed; ok is false then. Only the call's reader goroutine reads (an
+// operation waiting for an event), and it stops reading once it has closed
+// the mailbox, so close need not wake it.
 func (m *mailbox) get(stop <-chan struct{}, timeout time.Duration) (v any, ok bool) {
 	var timer <-chan time.Time
 	if timeout > 0 {

@@ -129,13 +129,14 @@ func (a *App) adopt(ctx context.Context, callID string, parts []ari.Channel, sna
 	c := &call{
 		app:      a,
 		id:       callID,
-		inbox:    newMailbox(),
+		inbox:    newMailbox(nil),
 		caller:   &party{role: Caller},
 		callee:   &party{role: Callee},
 		finished: map[string]string{},
 		state:    CallAnswered,
 		log:      a.log.With(zap.String("call_id", callID)),
 	}
+	c.runOn(ctx)
 	held := map[Role]string{}
 	for _, ch := range parts {
 		role := Role(a.channelVar(ctx, ch, VarRole))
@@ -196,8 +197,6 @@ func (a *App) adopt(ctx context.Context, callID string, parts []ari.Channel, sna
 	}
 	a.mu.Unlock()
 	c.inbox.put(rebuild{})
-	a.wg.Add(1)
-	go c.run(ctx)
 }
 
 // findMusic asks Asterisk for q's hold music under the ids it can run as

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,9 +34,105 @@ func unitWithin(t *testing.T, d time.Duration, what string, done <-chan struct{}
 
 // ---- mailbox ----
 
+// TestUnitMailboxReader: a reader runs only while there is work; put
+// starts one when none runs, take ends it when the mailbox is empty, and
+// never two run at once; closeIdle stops any more from starting.
+func TestUnitMailboxReader(t *testing.T) {
+	t.Run("starts on demand", func(t *testing.T) {
+		starts := 0
+		m := newMailbox(func() { starts++ })
+		m.put(1)
+		m.put(2)
+		if starts != 1 {
+			t.Fatalf("%d starts for two messages while running, want 1", starts)
+		}
+		for want := 1; want <= 2; want++ {
+			if v, ok := m.take(); !ok || v != want {
+				t.Fatalf("take = %v, %v; want %d", v, ok, want)
+			}
+		}
+		if _, ok := m.take(); ok {
+			t.Fatal("take on an empty mailbox = ok")
+		}
+		m.put(3) // the reader ended: a new one starts
+		if starts != 2 {
+			t.Fatalf("%d starts after the reader ended, want 2", starts)
+		}
+		if m.closeIdle() {
+			t.Fatal("closeIdle closed a mailbox whose reader runs")
+		}
+		m.take()
+		m.take() // empty: reader over
+		if !m.closeIdle() {
+			t.Fatal("closeIdle on an idle mailbox = false")
+		}
+		if m.put(4) || starts != 2 {
+			t.Fatalf("put after closeIdle accepted or started a reader (%d starts)", starts)
+		}
+		if m.closeIdle() {
+			t.Fatal("second closeIdle = true")
+		}
+	})
+
+	t.Run("concurrent producers, one reader at a time", func(t *testing.T) {
+		const producers, each = 8, 500
+		var (
+			wg      sync.WaitGroup
+			active  atomic.Int32
+			overlap atomic.Bool
+			mu      sync.Mutex
+			got     = map[int]int{}
+			m       *mailbox
+		)
+		m = newMailbox(func() {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					v, ok := m.take()
+					if !ok {
+						return // nothing after this: a new reader may start
+					}
+					// Between two takes a reader owns the call's state.
+					if active.Add(1) > 1 {
+						overlap.Store(true)
+					}
+					mu.Lock()
+					got[v.(int)]++
+					mu.Unlock()
+					active.Add(-1)
+				}
+			}()
+		})
+		var pw sync.WaitGroup
+		for p := range producers {
+			pw.Add(1)
+			go func() {
+				defer pw.Done()
+				for i := range each {
+					m.put(p*each + i)
+				}
+			}()
+		}
+		pw.Wait()
+		wg.Wait()
+		if overlap.Load() {
+			t.Error("two readers ran at once")
+		}
+		if len(got) != producers*each {
+			t.Fatalf("%d distinct messages read, want %d", len(got), producers*each)
+		}
+		for v, n := range got {
+			if n != 1 {
+				t.Fatalf("message %d read %d times", v, n)
+			}
+		}
+	})
+}
+
 func TestUnitMailbox(t *testing.T) {
 	t.Run("FIFO", func(t *testing.T) {
-		m := newMailbox()
+		m := newMailbox(nil)
 		for i := range 5 {
 			if !m.put(i) {
 				t.Fatalf("put(%d) = false on an open mailbox", i)
@@ -53,7 +150,7 @@ func TestUnitMailbox(t *testing.T) {
 	})
 
 	t.Run("FIFO with a concurrent producer", func(t *testing.T) {
-		m := newMailbox()
+		m := newMailbox(nil)
 		const n = 2000
 		done := make(chan struct{})
 		go func() {
@@ -75,7 +172,7 @@ func TestUnitMailbox(t *testing.T) {
 	})
 
 	t.Run("get waits for a later put", func(t *testing.T) {
-		m := newMailbox()
+		m := newMailbox(nil)
 		got := make(chan any, 1)
 		go func() {
 			v, _ := m.get(nil, 5*time.Second)
@@ -94,7 +191,7 @@ func TestUnitMailbox(t *testing.T) {
 	})
 
 	t.Run("get with timeout returns false", func(t *testing.T) {
-		m := newMailbox()
+		m := newMailbox(nil)
 		const timeout = 30 * time.Millisecond
 		start := time.Now()
 		v, ok := m.get(nil, timeout)
@@ -107,7 +204,7 @@ func TestUnitMailbox(t *testing.T) {
 	})
 
 	t.Run("get unblocks on stop", func(t *testing.T) {
-		m := newMailbox()
+		m := newMailbox(nil)
 		stop := make(chan struct{})
 		type res struct {
 			v  any
@@ -136,7 +233,7 @@ func TestUnitMailbox(t *testing.T) {
 	})
 
 	t.Run("a queued item wins over a closed stop", func(t *testing.T) {
-		m := newMailbox()
+		m := newMailbox(nil)
 		m.put("x")
 		stop := make(chan struct{})
 		close(stop)
@@ -149,7 +246,7 @@ func TestUnitMailbox(t *testing.T) {
 	})
 
 	t.Run("close returns the rest and refuses puts", func(t *testing.T) {
-		m := newMailbox()
+		m := newMailbox(nil)
 		for _, v := range []string{"a", "b", "c", "d"} {
 			m.put(v)
 		}
@@ -172,7 +269,7 @@ func TestUnitMailbox(t *testing.T) {
 	})
 
 	t.Run("close of an empty mailbox", func(t *testing.T) {
-		m := newMailbox()
+		m := newMailbox(nil)
 		if rest := m.close(); len(rest) != 0 {
 			t.Fatalf("close() = %v, want nothing", rest)
 		}
