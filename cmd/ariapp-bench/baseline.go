@@ -252,3 +252,5 @@ func inBridge[E ari.Event](bridge, id string) func(ari.Event) bool {
 		return r.ChannelID == id && r.BridgeID == bridge
 	}
 }
+
+func (b *baseline) settle() { b.reqs.CloseIdleConnections() }

@@ -153,6 +153,20 @@ func ignoreGone(err error) error {
 	return err
 }
 
+// settler is a driver that can drop what the load left behind and the
+// next load would rebuild (idle HTTP connections to Asterisk, with their
+// goroutines and buffers), so memory measured on both sides of a teardown
+// differs by the calls alone.
+type settler interface {
+	settle()
+}
+
+func settle(d driver) {
+	if s, ok := d.(settler); ok {
+		s.settle()
+	}
+}
+
 // insider is a driver that also knows how long each operation took inside
 // ariapp (api: the Server-Timing header), so the report can split the
 // latency into ariapp's part and the control API's HTTP hop.

@@ -201,3 +201,5 @@ func (c *countingCore) snapshot() map[string]int {
 	}
 	return out
 }
+
+func (d *inproc) settle() { d.reqs.CloseIdleConnections() }

@@ -283,6 +283,7 @@ func runOne(ctx context.Context, cfg *config, id string, astPID, n int, mode str
 		ast1, _ := procCPU(astPID)
 		res.AstCPUms = ms(ast1 - ast0)
 	}
+	settle(d)
 	memLoaded, _ := d.memory()
 	if cfg.MemProf != "" && mode != ModeAPI {
 		// Right after memory()'s GC, with every call still up.
@@ -332,6 +333,7 @@ func runOne(ctx context.Context, cfg *config, id string, astPID, n int, mode str
 	if method == methodRSS {
 		res.MemPerCallKiB = (res.MemSetupKiB - res.MemIdleKiB) / float64(n)
 	} else if res.Teardown == "" {
+		settle(d)
 		memAfter, _ := d.memory()
 		res.MemAfterKiB = float64(memAfter) / 1024
 		if cfg.MemProf != "" {
