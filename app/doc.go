@@ -27,11 +27,13 @@
 //
 // # Concurrency
 //
-// Every call has one goroutine (an actor) that owns its state and runs its
+// Every call is an actor: at most one goroutine owns its state and runs its
 // operations one at a time; different calls run in parallel. One dispatcher
 // goroutine routes ARI events to the calls by channel, bridge and playback
 // id through unbounded per-call mailboxes, so a call waiting on Asterisk
-// never stalls the others.
+// never stalls the others. A call's goroutine exists only while it has
+// work: its mailbox starts one when a message arrives and none runs, and
+// it ends when the mailbox is empty, so idle calls cost no goroutine.
 //
 // # Events
 //
