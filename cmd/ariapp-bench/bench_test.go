@@ -224,11 +224,11 @@ func TestReportWithoutLab(t *testing.T) {
 		{Level: 1, Mode: ModeAPI, Ops: 4, Hold: newOpStats(ms(2, 2)), Resume: newOpStats(ms(2, 2)), CPUms: 10, AstCPUms: 200, MemMethod: methodRSS},
 		{Level: 50, Mode: ModeBaseline, Ops: 200, Hold: newOpStats(ms(10, 20)), Resume: newOpStats(ms(10, 20))},
 		{Level: 50, Mode: ModeAPI, Ops: 200, Hold: newOpStats(ms(11, 22)), Resume: newOpStats(ms(11, 22)), MemPerCallKiB: 30, MemMethod: methodRSS, Drops: 1, StreamLost: 7,
-			MemIdleKiB: 10000, MemSetupKiB: 13000},
+			MemIdleKiB: 10000, MemSetupKiB: 13000, MemLoadedKiB: 15000},
 		{Level: 200, Mode: ModeBaseline, Broken: "set-up: Asterisk saturated | by media"},
 		// 1500 KiB more for 150 more calls than at 50: 10 KiB per added call.
 		{Level: 200, Mode: ModeAPI, Ops: 800, Hold: newOpStats(ms(11, 22)), Resume: newOpStats(ms(11, 22)), MemPerCallKiB: 22.5, MemMethod: methodRSS,
-			MemIdleKiB: 10000, MemSetupKiB: 14500},
+			MemIdleKiB: 10000, MemSetupKiB: 14500, MemLoadedKiB: 20000},
 		{Level: 200, Mode: ModeInproc, Skipped: "broke at a lower level"},
 	}
 	rep.finish()
@@ -304,6 +304,15 @@ func TestMergeRounds(t *testing.T) {
 		}
 		if m.MemPerCallKiB != 30 {
 			t.Fatalf("memory from the last round: %v", m.MemPerCallKiB)
+		}
+	})
+	t.Run("memory of the last round that measured it", func(t *testing.T) {
+		ok := round(ms(1), ms(2), 5, nil, "")
+		ok.MemLoadedKiB, ok.MemPerCallKiB = 100, 5
+		broken := round(nil, nil, 0, nil, "warm-up: boom")
+		broken.MemPerCallKiB = 0
+		if m := mergeRounds([]ModeResult{ok, broken}); m.MemLoadedKiB != 100 || m.MemPerCallKiB != 5 || m.Broken == "" {
+			t.Fatalf("%+v", m)
 		}
 	})
 	t.Run("first breakage kept", func(t *testing.T) {

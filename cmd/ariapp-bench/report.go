@@ -211,7 +211,7 @@ func (rep *Report) finish() {
 			check("resume p50 / baseline", r, r.Resume.RatioP50, maxLatencyRatio)
 			check("resume p99 / baseline", r, r.Resume.RatioP99, maxLatencyRatio)
 		}
-		if r.Level >= minLevelForMemory {
+		if r.Level >= minLevelForMemory && r.MemLoadedKiB > 0 {
 			check("memory KiB per live call ("+memShort(r.MemMethod)+")", r, r.MemPerCallKiB, maxKiBPerCall)
 		}
 		if r.Mode == ModeAPI && r.AstCPUms > 0 {
@@ -335,9 +335,10 @@ func (rep *Report) markdown() string {
 				errs += " (" + mdEscape(r.Broken) + ")"
 			}
 			// Below minLevelForMemory the per-call figure is a few calls'
-			// worth against the noise of a whole process: not shown.
+			// worth against the noise of a whole process: not shown; nor
+			// when no round got as far as measuring it.
 			mem := "–"
-			if r.Level >= minLevelForMemory {
+			if r.Level >= minLevelForMemory && r.MemLoadedKiB > 0 {
 				mem = fmt.Sprintf("%.1f", r.MemPerCallKiB)
 			}
 			fmt.Fprintf(&b, "| %d | %s | %s | %d | %s | %s | %s | %s | %.0f | %s | %s | %.3f | %.3f | %s | %d | %d | %s |\n",

@@ -603,12 +603,21 @@ type samples struct {
 
 // mergeRounds makes one result of a mode's rounds at one level: latencies
 // pooled, times, operations, CPU, drops and errors added up; memory from
-// the last round (the same calls each time); the first breakage reported.
+// the last round that measured it (the same calls each time); the first
+// breakage reported.
 func mergeRounds(rs []ModeResult) ModeResult {
 	if len(rs) == 1 {
 		return rs[0]
 	}
 	m := rs[len(rs)-1]
+	// Memory from the last round that got as far as measuring it.
+	for i := len(rs) - 1; i >= 0; i-- {
+		if r := rs[i]; r.MemLoadedKiB > 0 {
+			m.MemIdleKiB, m.MemSetupKiB, m.MemLoadedKiB, m.MemAfterKiB = r.MemIdleKiB, r.MemSetupKiB, r.MemLoadedKiB, r.MemAfterKiB
+			m.MemPerCallKiB, m.MemGrowthPerCallKiB = r.MemPerCallKiB, r.MemGrowthPerCallKiB
+			break
+		}
+	}
 	m.Rounds = len(rs)
 	m.Cycles, m.SetupSec, m.WallSec, m.Ops, m.CPUms, m.AstCPUms, m.Drops, m.StreamLost, m.ErrorCount = 0, 0, 0, 0, 0, 0, 0, 0, 0
 	m.Broken, m.Teardown, m.Errors = "", "", nil
