@@ -140,6 +140,9 @@ func (a *App) Close() {
 		a.mu.RUnlock()
 		for _, c := range calls {
 			if c.inbox.closeIdle() {
+				// No goroutine of the call can run any more, and the last
+				// one's writes are visible through the mailbox's lock.
+				c.stopRingTimer()
 				c.log.Debug("application closing; call left up in Asterisk")
 			}
 		}

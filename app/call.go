@@ -144,6 +144,7 @@ func (c *call) run(ctx context.Context) {
 		if !ok {
 			if ctx.Err() != nil {
 				c.log.Debug("application closing; call left up in Asterisk")
+				c.stopRingTimer()
 				c.drain(ctx, ErrClosed)
 			}
 			return // idle: the next message starts a new goroutine
@@ -170,6 +171,14 @@ func (c *call) drain(ctx context.Context, err error) {
 				c.app.hangupStray(context.WithoutCancel(ctx), m.Channel.ID, "its call had ended")
 			}
 		}
+	}
+}
+
+// stopRingTimer stops the answer timeout, if any: it would only knock on a
+// closed mailbox.
+func (c *call) stopRingTimer() {
+	if c.ringTimer != nil {
+		c.ringTimer.Stop()
 	}
 }
 
@@ -532,9 +541,7 @@ func (c *call) answered(ctx context.Context) {
 	if c.state != CallRinging {
 		return
 	}
-	if c.ringTimer != nil {
-		c.ringTimer.Stop()
-	}
+	c.stopRingTimer()
 	fail := func(step string, err error) {
 		c.end(ctx, "setup_failed", "", fmt.Sprintf("%s: %v", step, err))
 	}
@@ -664,9 +671,7 @@ func (c *call) end(ctx context.Context, cause string, by Role, reason string) {
 		return
 	}
 	c.ended = true
-	if c.ringTimer != nil {
-		c.ringTimer.Stop()
-	}
+	c.stopRingTimer()
 	// Cleanup must run even while the application closes. Hanging a
 	// channel up also ends its hold music: no separate stop.
 	ctx = context.WithoutCancel(ctx)

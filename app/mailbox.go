@@ -13,8 +13,8 @@ import (
 // messages (or an operation waits for an event). put starts one when none
 // runs; the reader ends when take finds the mailbox empty. An idle call —
 // most calls, most of the time — thus costs no goroutine and no stack
-// (a call goroutine's stack grows to tens of KiB in its ARI requests and
-// would keep that size between operations).
+// (a call goroutine's stack grows in its ARI requests and would keep that
+// size between operations).
 type mailbox struct {
 	mu      sync.Mutex
 	items   []any
