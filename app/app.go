@@ -132,13 +132,7 @@ func (a *App) Close() {
 		// A call with no goroutine running (no work) gets none any more:
 		// its mailbox closes, so later commands fail with ErrClosed. One
 		// with a goroutine sees the cancelled context and drains.
-		a.mu.RLock()
-		calls := make([]*call, 0, len(a.calls))
-		for _, c := range a.calls {
-			calls = append(calls, c)
-		}
-		a.mu.RUnlock()
-		for _, c := range calls {
+		for _, c := range a.liveCalls() {
 			if c.inbox.closeIdle() {
 				// No goroutine of the call can run any more, and the last
 				// one's writes are visible through the mailbox's lock.
@@ -201,6 +195,17 @@ func (a *App) Calls() []CallInfo {
 	}
 	a.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].StartedAt.Before(out[j].StartedAt) })
+	return out
+}
+
+// liveCalls returns the calls the App runs now.
+func (a *App) liveCalls() []*call {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := make([]*call, 0, len(a.calls))
+	for _, c := range a.calls {
+		out = append(out, c)
+	}
 	return out
 }
 

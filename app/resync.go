@@ -41,12 +41,7 @@ func (a *App) resync(ctx context.Context, reconnect bool) {
 	}
 
 	// Calls this App already runs check themselves.
-	a.mu.RLock()
-	known := make([]*call, 0, len(a.calls))
-	for _, c := range a.calls {
-		known = append(known, c)
-	}
-	a.mu.RUnlock()
+	known := a.liveCalls()
 	for _, c := range known {
 		c.inbox.put(snap)
 	}
