@@ -478,6 +478,7 @@ func (c *call) originateCaller(ctx context.Context) error {
 		App:       c.app.ari.Application(),
 		AppArgs:   []string{ArgDial, c.target},
 		Timeout:   c.app.cfg.AnswerTimeout,
+		Formats:   c.app.cfg.OriginateFormats,
 	})
 	if err != nil {
 		// Without an answer from Asterisk the channel may exist anyway:

@@ -30,6 +30,13 @@ type Config struct {
 	SubscriberBuffer int
 	// DTMF feature codes; off unless configured.
 	DTMF DTMFConfig
+	// OriginateFormats are the codecs offered on an originate that has no
+	// originator (the caller of an API call), e.g. "ulaw" or "ulaw,alaw"
+	// (default "ulaw"). Without them Asterisk gives such a channel its
+	// richest native format: a Local channel runs in slin192 and every
+	// 8 kHz hold tone played to it is resampled, at a large CPU cost. A
+	// channel originated on behalf of another takes its formats from it.
+	OriginateFormats string
 }
 
 // DTMFConfig are the keypad codes with which a party holds and resumes.
@@ -43,12 +50,22 @@ type DTMFConfig struct {
 	Timeout time.Duration
 }
 
+// DefaultOriginateFormats is Config.OriginateFormats' default: G.711 µ-law,
+// which every SIP phone speaks and Asterisk's tones are generated in.
+const DefaultOriginateFormats = "ulaw"
+
 func (c Config) withDefaults() (Config, error) {
 	if c.AnswerTimeout == 0 {
 		c.AnswerTimeout = 30 * time.Second
 	}
 	if c.StepTimeout == 0 {
 		c.StepTimeout = 5 * time.Second
+	}
+	if c.OriginateFormats == "" {
+		c.OriginateFormats = DefaultOriginateFormats
+	}
+	if strings.ContainsAny(c.OriginateFormats, " \t&?") {
+		return c, fmt.Errorf("app: originate formats %q: want codec names separated by commas, e.g. ulaw,alaw", c.OriginateFormats)
 	}
 	if c.SubscriberBuffer <= 0 {
 		c.SubscriberBuffer = 256
