@@ -61,6 +61,7 @@ func (stubARI) RemoveChannel(context.Context, string, ...string) error  { return
 func (stubARI) SetVar(context.Context, string, string, string) error    { return errNoAsterisk }
 func (stubARI) Channels(context.Context) ([]ari.Channel, error)         { return nil, errNoAsterisk }
 func (stubARI) Bridges(context.Context) ([]ari.Bridge, error)           { return nil, errNoAsterisk }
+func (stubARI) Bridge(context.Context, string) (*ari.Bridge, error)     { return nil, errNoAsterisk }
 func (stubARI) Playback(context.Context, string) (*ari.Playback, error) { return nil, errNoAsterisk }
 func (stubARI) GetVar(context.Context, string, string) (string, error)  { return "", errNoAsterisk }
 func (stubARI) Application() string                                     { return "ariapp-unit" }

@@ -61,7 +61,7 @@ func TestUnitRetryCleanup(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n := 0
-			err := retry(context.Background(), func() error {
+			err := (&App{}).cleanup(context.Background(), func(context.Context) error {
 				n++
 				if n <= len(tc.fails) {
 					return tc.fails[n-1]

@@ -136,7 +136,7 @@ func (a *App) Close() {
 			if c.inbox.closeIdle() {
 				// No goroutine of the call can run any more, and the last
 				// one's writes are visible through the mailbox's lock.
-				c.stopRingTimer()
+				c.timers.stopAll()
 				c.log.Debug("application closing; call left up in Asterisk")
 			}
 		}
@@ -223,19 +223,19 @@ func (a *App) Call(callID string) (CallInfo, error) {
 // the reason it was refused or failed (a hold_failed event is reported).
 // Holding when the party already holds changes nothing and returns nil.
 func (a *App) Hold(ctx context.Context, callID, party string, src Source) (CallInfo, error) {
-	return a.command(ctx, callID, &command{kind: cmdHold, party: party, source: src})
+	return a.operate(ctx, callID, &operation{kind: opHold, party: party, source: src})
 }
 
 // Resume takes the call off hold on behalf of party. Only the holder may
 // resume (ErrNotHolding otherwise, nothing changes). A failed resume reports
 // unhold_failed, hangs the call up and returns ErrUnholdFailed.
 func (a *App) Resume(ctx context.Context, callID, party string, src Source) (CallInfo, error) {
-	return a.command(ctx, callID, &command{kind: cmdResume, party: party, source: src})
+	return a.operate(ctx, callID, &operation{kind: opResume, party: party, source: src})
 }
 
 // Hangup ends a call: both channels, the bridge and any playback.
 func (a *App) Hangup(ctx context.Context, callID string) (CallInfo, error) {
-	return a.command(ctx, callID, &command{kind: cmdHangup, source: SourceAPI})
+	return a.operate(ctx, callID, &operation{kind: opHangup, source: SourceAPI})
 }
 
 // HangupAll ends every live call (for a shutdown that should not leave
@@ -246,23 +246,24 @@ func (a *App) HangupAll(ctx context.Context) {
 		wg.Add(1)
 		go func(id string) {
 			defer wg.Done()
-			_, _ = a.command(ctx, id, &command{kind: cmdHangup, source: SourceSystem})
+			_, _ = a.operate(ctx, id, &operation{kind: opHangup, source: SourceSystem})
 		}(ci.CallID)
 	}
 	wg.Wait()
 }
 
-func (a *App) command(ctx context.Context, callID string, cmd *command) (CallInfo, error) {
+// operate hands op to its call's goroutine and waits for the outcome.
+func (a *App) operate(ctx context.Context, callID string, op *operation) (CallInfo, error) {
 	c := a.lookupCall(callID)
 	if c == nil {
 		return CallInfo{}, fmt.Errorf("%w: %q", ErrCallNotFound, callID)
 	}
-	cmd.reply = make(chan result, 1)
-	if !c.inbox.put(cmd) {
+	op.reply = make(chan result, 1)
+	if !c.inbox.put(op) {
 		return c.snapshot(), ErrCallEnded
 	}
 	select {
-	case r := <-cmd.reply:
+	case r := <-op.reply:
 		return r.info, r.err
 	case <-ctx.Done():
 		// The operation goes on in the call's goroutine; its outcome is
@@ -359,7 +360,7 @@ func (a *App) handleEvent(ctx context.Context, ev ari.Event) {
 		// A channel ariapp originated (a callee, or the caller of an API
 		// call) is routed by its id; anything else with "dial" is a new call.
 		if c := a.routeOf(ev); c != nil {
-			c.inbox.put(ev)
+			c.inbox.put(ariEvent{ev})
 			return
 		}
 		if a.isAbandoned(e.Channel.ID) {
@@ -370,12 +371,12 @@ func (a *App) handleEvent(ctx context.Context, ev ari.Event) {
 			return
 		}
 		if len(e.Args) > 0 && e.Args[0] == ArgDial {
-			a.newCall(ctx, e)
+			a.startCall(ctx, e)
 			return
 		}
 		if len(e.Args) >= 2 && e.Args[0] == ArgCallee {
 			if c := a.lookupCall(e.Args[1]); c != nil {
-				c.inbox.put(ev)
+				c.inbox.put(ariEvent{ev})
 				return
 			}
 		}
@@ -389,7 +390,7 @@ func (a *App) handleEvent(ctx context.Context, ev ari.Event) {
 	// Events for no call are normal (a Local channel's other half, late
 	// events of an ended call): they were logged as they arrived.
 	if c := a.routeOf(ev); c != nil {
-		c.inbox.put(ev)
+		c.inbox.put(ariEvent{ev})
 	}
 }
 
@@ -408,14 +409,15 @@ func (a *App) routeOf(ev ari.Event) *call {
 	return nil
 }
 
-func (a *App) newCall(ctx context.Context, e *ari.StasisStart) {
-	c := newCall(a, newID(), e)
+// startCall starts the call of a caller that entered Stasis with "dial".
+func (a *App) startCall(ctx context.Context, e *ari.StasisStart) {
+	c := newDialledCall(a, newID(), e)
 	c.runOn(ctx)
 	a.register(c)
-	c.inbox.put(e)
+	c.inbox.put(ariEvent{e})
 }
 
-// register makes a new call and the ids it will create routable.
+// register makes a call and the ids it has or will create routable.
 func (a *App) register(c *call) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -469,13 +471,14 @@ func validEndpoint(ep string) bool {
 
 func (a *App) newOriginatedCall(ctx context.Context, req *originateRequest) {
 	id := newID()
-	c := newCall(a, id, &ari.StasisStart{Args: []string{ArgDial, req.to}, Channel: ari.Channel{ID: id + "-caller"}})
+	c := newDialledCall(a, id, &ari.StasisStart{Args: []string{ArgDial, req.to}, Channel: ari.Channel{ID: id + "-caller"}})
 	c.originated = true
 	c.caller.endpoint = req.from
-	c.caller.created = false
+	c.caller.channel = channelAbsent
+	c.updateSnapshot()
 	c.runOn(ctx)
 	a.register(c)
-	c.inbox.put(originateCaller{reply: req.reply})
+	c.inbox.put(&originateCaller{reply: req.reply})
 }
 
 // abandonedFor is how long ariapp remembers the channels of ended calls, to
@@ -509,7 +512,7 @@ func (a *App) hangupStray(ctx context.Context, id, why string) {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.StepTimeout)
 	defer cancel()
 	a.log.Warn("hanging up a stray channel", zap.String("channel_id", id), zap.String("why", why))
-	if err := retry(ctx, func() error { return a.ari.Hangup(ctx, id, ari.HangupNormal) }); err != nil && !errors.Is(err, ari.ErrNotFound) {
+	if err := a.cleanup(ctx, func(ctx context.Context) error { return a.ari.Hangup(ctx, id, ari.HangupNormal) }); err != nil && !errors.Is(err, ari.ErrNotFound) {
 		a.log.Warn("hangup of a stray channel failed", zap.String("channel_id", id), zap.Error(err))
 	}
 }

@@ -8,7 +8,9 @@ import (
 )
 
 // ARI is the part of the ARI client the application needs; *ari.Client
-// implements it. Tests wrap it to make a step fail for real.
+// implements it. Tests wrap it to make a step fail for real. Its Hold is
+// not here: ari.Client.Hold only indicates hold to a device, while
+// App.Hold holds the call.
 type ARI interface {
 	holdmusic.ARI
 	Answer(ctx context.Context, channelID string) error
@@ -24,6 +26,7 @@ type ARI interface {
 	// For resync after a restart or reconnect.
 	Channels(ctx context.Context) ([]ari.Channel, error)
 	Bridges(ctx context.Context) ([]ari.Bridge, error)
+	Bridge(ctx context.Context, bridgeID string) (*ari.Bridge, error)
 	Playback(ctx context.Context, playbackID string) (*ari.Playback, error)
 	GetVar(ctx context.Context, channelID, name string) (string, error)
 	// Application is the Stasis application name callees are originated into.

@@ -1,9 +1,14 @@
 package app
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
-// Errors returned by App's call operations. Failures of ARI steps wrap the
-// ari package's errors, so errors.Is(err, ari.ErrBridgeNotFound) works too.
+// Errors returned by App's call operations. An operation that fails in an
+// ARI step returns an *OpError, which wraps both one of these and the ari
+// package's error: errors.Is(err, ErrHoldFailed) and
+// errors.Is(err, ari.ErrBridgeNotFound) both hold.
 var (
 	// ErrCallNotFound: no live call has this id.
 	ErrCallNotFound = errors.New("app: call not found")
@@ -21,6 +26,12 @@ var (
 	// ErrUnholdFailed: an ARI step of a resume failed; the call was hung
 	// up (R3).
 	ErrUnholdFailed = errors.New("app: resume failed, call hung up")
+	// ErrSetupFailed: an originate ariapp made for the call failed; the
+	// call ended.
+	ErrSetupFailed = errors.New("app: call set-up failed")
+	// ErrNotConfirmed: Asterisk accepted an ARI step but its confirming
+	// event did not come within the step timeout.
+	ErrNotConfirmed = errors.New("app: Asterisk did not confirm the step")
 	// ErrCallEnded: the call ended before or during the operation.
 	ErrCallEnded = errors.New("app: call ended")
 	// ErrInvalidEndpoint: an endpoint to originate is not TECH/resource.
@@ -30,3 +41,52 @@ var (
 	// errPartyGone is internal: a party's channel left Stasis mid-operation.
 	errPartyGone = errors.New("app: party hung up")
 )
+
+// Operations an OpError names.
+const (
+	OpHold      = "hold"
+	OpResume    = "resume"
+	OpOriginate = "originate"
+)
+
+// OpError is a call operation that was refused or failed. Kind is one of
+// the sentinels above; Err, when an ARI step or Asterisk's confirmation
+// failed, is that cause (an *ari.APIError, a timeout, errPartyGone). Both are
+// reachable with errors.Is and errors.As.
+type OpError struct {
+	Op     string // OpHold, OpResume, OpOriginate
+	CallID string
+	Party  Role // the requesting party; empty for set-up
+	Kind   error
+	// Reason is the human explanation; the failure event reports it too.
+	Reason string
+	Err    error
+}
+
+func (e *OpError) Error() string { return e.Kind.Error() + ": " + e.Reason }
+
+// Unwrap returns the sentinel and the cause.
+func (e *OpError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{e.Kind}
+	}
+	return []error{e.Kind, e.Err}
+}
+
+// opError builds the OpError of call c's operation op. With a cause, the
+// reason is prefix (if any) and the cause's text.
+func (c *call) opError(op string, by Role, kind error, prefix string, cause error) *OpError {
+	reason := prefix
+	if cause != nil {
+		if reason != "" {
+			reason += ": "
+		}
+		reason += cause.Error()
+	}
+	return &OpError{Op: op, CallID: c.id, Party: by, Kind: kind, Reason: reason, Err: cause}
+}
+
+// refusal is the OpError of an operation refused before any ARI step.
+func (c *call) refusal(op string, by Role, kind error, format string, args ...any) *OpError {
+	return &OpError{Op: op, CallID: c.id, Party: by, Kind: kind, Reason: fmt.Sprintf(format, args...)}
+}

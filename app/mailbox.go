@@ -15,9 +15,9 @@ import (
 // most calls, most of the time — thus costs no goroutine and no stack
 // (a call goroutine's stack grows in its ARI requests and would keep that
 // size between operations).
-type mailbox struct {
+type mailbox[T any] struct {
 	mu      sync.Mutex
-	items   []any
+	items   []T
 	ready   chan struct{}
 	closed  bool
 	running bool   // a reader goroutine runs
@@ -26,13 +26,13 @@ type mailbox struct {
 
 // newMailbox returns a mailbox whose put calls start (if not nil) when a
 // message arrives and no reader runs.
-func newMailbox(start func()) *mailbox {
-	return &mailbox{ready: make(chan struct{}, 1), start: start}
+func newMailbox[T any](start func()) *mailbox[T] {
+	return &mailbox[T]{ready: make(chan struct{}, 1), start: start}
 }
 
 // put appends a message, starting a reader if none runs; it reports false
 // once the mailbox is closed.
-func (m *mailbox) put(v any) bool {
+func (m *mailbox[T]) put(v T) bool {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -55,22 +55,24 @@ func (m *mailbox) put(v any) bool {
 
 // take returns the next message without waiting. With none, the reader is
 // over: ok is false and the next put starts a new one.
-func (m *mailbox) take() (v any, ok bool) {
+func (m *mailbox[T]) take() (v T, ok bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(m.items) == 0 {
 		m.running = false
-		return nil, false
+		var zero T
+		return zero, false
 	}
 	v = m.items[0]
-	m.items[0] = nil
+	var zero T
+	m.items[0] = zero
 	m.items = m.items[1:]
 	return v, true
 }
 
 // closeIdle closes the mailbox if no reader runs (so none can start any
 // more) and reports whether it did. An idle mailbox holds no message.
-func (m *mailbox) closeIdle() bool {
+func (m *mailbox[T]) closeIdle() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.running || m.closed {
@@ -84,7 +86,7 @@ func (m *mailbox) closeIdle() bool {
 // closed; ok is false then. Only the call's reader goroutine reads (an
 // operation waiting for an event), and it stops reading once it has closed
 // the mailbox, so close need not wake it.
-func (m *mailbox) get(stop <-chan struct{}, timeout time.Duration) (v any, ok bool) {
+func (m *mailbox[T]) get(stop <-chan struct{}, timeout time.Duration) (v T, ok bool) {
 	var timer <-chan time.Time
 	if timeout > 0 {
 		t := time.NewTimer(timeout)
@@ -95,7 +97,8 @@ func (m *mailbox) get(stop <-chan struct{}, timeout time.Duration) (v any, ok bo
 		m.mu.Lock()
 		if len(m.items) > 0 {
 			v = m.items[0]
-			m.items[0] = nil
+			var zero T
+			m.items[0] = zero
 			m.items = m.items[1:]
 			m.mu.Unlock()
 			return v, true
@@ -104,15 +107,17 @@ func (m *mailbox) get(stop <-chan struct{}, timeout time.Duration) (v any, ok bo
 		select {
 		case <-m.ready:
 		case <-stop:
-			return nil, false
+			var zero T
+			return zero, false
 		case <-timer:
-			return nil, false
+			var zero T
+			return zero, false
 		}
 	}
 }
 
 // close refuses further messages and returns those not yet taken.
-func (m *mailbox) close() []any {
+func (m *mailbox[T]) close() []T {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.closed = true

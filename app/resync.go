@@ -43,7 +43,7 @@ func (a *App) resync(ctx context.Context, reconnect bool) {
 	// Calls this App already runs check themselves.
 	known := a.liveCalls()
 	for _, c := range known {
-		c.inbox.put(snap)
+		c.inbox.put(reconcile{snap})
 	}
 
 	// Channels in our Stasis application that no call owns.
@@ -61,7 +61,7 @@ func (a *App) resync(ctx context.Context, reconnect bool) {
 		case len(args) >= 2 && args[0] == ArgDial:
 			// Its StasisStart was missed (or the previous ariapp died
 			// before the callee answered and nothing was written yet).
-			a.newCall(ctx, &ari.StasisStart{EventBase: ari.EventBase{Type: "StasisStart"}, Args: args, Channel: ch})
+			a.startCall(ctx, &ari.StasisStart{EventBase: ari.EventBase{Type: "StasisStart"}, Args: args, Channel: ch})
 			started++
 		default:
 			strays++
@@ -119,30 +119,23 @@ func (a *App) routeOfID(id string) *call {
 }
 
 // adopt rebuilds a call of a previous ariapp from its channels' variables
-// and hands it to a new call goroutine, which completes or ends it.
+// and what Asterisk plays to them, and hands it to its goroutine, which
+// completes or ends it (rebuild).
 func (a *App) adopt(ctx context.Context, callID string, parts []ari.Channel, snap *asteriskState) {
-	c := &call{
-		app:      a,
-		id:       callID,
-		inbox:    newMailbox(nil),
-		caller:   &party{role: Caller},
-		callee:   &party{role: Callee},
-		finished: map[string]string{},
-		state:    CallAnswered,
-		log:      a.log.With(zap.String("call_id", callID)),
-	}
+	c := newCall(a, callID)
+	c.state = CallAnswered
 	c.runOn(ctx)
 	held := map[Role]string{}
 	for _, ch := range parts {
 		role := Role(a.channelVar(ctx, ch, VarRole))
+		if role != Caller && role != Callee {
+			continue
+		}
 		p := c.caller
 		if role == Callee {
 			p = c.callee
-		} else if role != Caller {
-			continue
 		}
-		p.channelID, p.endpoint = ch.ID, endpointOf(ch.Name)
-		p.created, p.inStasis = true, true
+		p.channelID, p.endpoint, p.channel = ch.ID, endpointOf(ch.Name), channelInStasis
 		if c.bridgeID == "" {
 			c.bridgeID = a.channelVar(ctx, ch, VarBridge)
 		}
@@ -152,46 +145,50 @@ func (a *App) adopt(ctx context.Context, callID string, parts []ari.Channel, sna
 			c.callerID = ch.Caller
 		}
 	}
-	if c.startedAt.IsZero() {
-		c.startedAt = time.Now()
-	}
 	if b, ok := snap.bridges[c.bridgeID]; ok && c.bridgeID != "" {
-		c.bridgeCreated = true
+		c.bridge = bridgeCreated
 		c.answeredAt = b.CreationTime.Time
-		for _, p := range []*party{c.caller, c.callee} {
-			p.inBridge = p.channelID != "" && slices.Contains(b.Channels, p.channelID)
-		}
 	}
-	// P holds when its peer Q hears hold music: recorded in Q's VarHeld
-	// (music on hold), or found as a playback under Q's music id.
-	for _, q := range []*party{c.caller, c.callee} {
-		if q.channelID == "" {
+	// P holds when its peer hears hold music: recorded in the peer's
+	// VarHeld (music on hold), or found as a playback under the peer's
+	// music id.
+	now := time.Now()
+	for _, p := range c.parties() {
+		if p.channelID == "" {
 			continue
 		}
-		switch label := held[q.role]; {
+		c.placeFromSnapshot(p, snap)
+		switch label := held[p.role]; {
 		case label != "":
-			q.music = a.music.Adopt(q.channelID, label)
-			q.recorded = true
-		case !q.inBridge && c.bridgeCreated:
-			q.music = c.findMusic(ctx, q)
+			p.music = a.music.Adopt(p.channelID, label)
+			p.recorded = true
+		case p.media != mediaBridged && c.bridge == bridgeCreated:
+			p.music = c.findMusic(ctx, p)
 		}
-		if q.music != nil {
-			p := c.peer(q)
-			p.holds, p.holdSince = true, time.Now()
-			c.holders = append(c.holders, p.role)
-			if q.music.PlaybackID != "" {
-				a.route(q.music.PlaybackID, c)
+		if p.music != nil {
+			if p.media != mediaBridged {
+				c.setMedia(p, mediaOnMusic)
+			}
+			c.peer(p).holdSince = now
+			if p.music.PlaybackID != "" {
+				a.route(p.music.PlaybackID, c)
 			}
 		}
 	}
 	c.updateSnapshot()
-	a.mu.Lock()
-	a.calls[c.id] = c
-	for _, id := range []string{c.caller.channelID, c.callee.channelID, c.bridgeID} {
-		a.routeLocked(id, c)
-	}
-	a.mu.Unlock()
+	a.register(c)
 	c.inbox.put(rebuild{})
+}
+
+// placeFromSnapshot sets p's media from where Asterisk has its channel: in
+// the call's bridge or not (whether it hears music is up to the caller).
+func (c *call) placeFromSnapshot(p *party, snap *asteriskState) {
+	b, ok := snap.bridges[c.bridgeID]
+	if ok && slices.Contains(b.Channels, p.channelID) {
+		c.setMedia(p, mediaBridged)
+	} else if p.media != mediaOnMusic || p.music == nil {
+		c.setMedia(p, mediaOut)
+	}
 }
 
 // findMusic asks Asterisk for q's hold music under the ids it can run as
@@ -218,14 +215,11 @@ func (c *call) findMusic(ctx context.Context, q *party) *holdmusic.Playing {
 	return nil
 }
 
-// rebuild is the first message of an adopted call.
-type rebuild struct{}
-
-// rebuildCall completes an adopted call: a call missing a party or its
+// rebuild completes an adopted call: a call missing a party or its
 // bridge is hung up and reported; otherwise the media is made to follow the
 // rule again (an ariapp killed in the middle of a hold or resume leaves it
 // half done), music that died is restarted, and the bridge subscribed.
-func (c *call) rebuildCall(ctx context.Context) {
+func (c *call) rebuild(ctx context.Context) {
 	var missing []string
 	if c.caller.channelID == "" {
 		missing = append(missing, "caller")
@@ -233,105 +227,62 @@ func (c *call) rebuildCall(ctx context.Context) {
 	if c.callee.channelID == "" {
 		missing = append(missing, "callee")
 	}
-	if !c.bridgeCreated {
+	if c.bridge != bridgeCreated {
 		missing = append(missing, "bridge "+c.bridgeID)
 	}
 	if len(missing) > 0 {
-		c.caller.created = c.caller.channelID != ""
-		c.callee.created = c.callee.channelID != ""
-		c.end(ctx, "orphaned", "", fmt.Sprintf("found after a restart without %s; hung up", strings.Join(missing, ", ")))
+		c.endCall(ctx, "orphaned", "", fmt.Sprintf("found after a restart without %s; hung up", strings.Join(missing, ", ")))
 		return
 	}
 	if _, err := c.app.ari.Subscribe(ctx, "bridge:"+c.bridgeID); err != nil {
 		c.log.Warn("subscribing to the bridge failed", zap.String("bridge_id", c.bridgeID), zap.Error(err))
 	}
-	if err := c.enforceMedia(ctx); err != nil {
-		c.end(ctx, "rebuild_failed", "", "restoring the media after a restart: "+err.Error())
+	if err := c.repairMedia(ctx); err != nil {
+		c.endCall(ctx, "rebuild_failed", "", "restoring the media after a restart: "+err.Error())
 		return
 	}
 	c.updateSnapshot()
 	c.log.Info("call rebuilt from Asterisk", zap.String("caller_channel_id", c.caller.channelID),
-		zap.String("callee_channel_id", c.callee.channelID), zap.String("bridge_id", c.bridgeID), zap.Any("holders", c.holders))
-}
-
-// enforceMedia makes each party's media follow the rule — on the hold music
-// exactly when its peer holds, in the bridge otherwise — repairing what a
-// crash or lost events left half done.
-func (c *call) enforceMedia(ctx context.Context) error {
-	for _, q := range []*party{c.caller, c.callee} {
-		p := c.peer(q)
-		switch {
-		case p.holds:
-			if q.inBridge {
-				if err := c.app.ari.RemoveChannel(ctx, c.bridgeID, q.channelID); err != nil && !errors.Is(err, ari.ErrUnprocessable) {
-					return fmt.Errorf("taking %s out of the bridge: %w", q.role, err)
-				}
-				q.inBridge = false
-			}
-			if q.music != nil && q.music.PlaybackID != "" {
-				if _, err := c.app.ari.Playback(ctx, q.music.PlaybackID); err == nil {
-					continue // still playing
-				}
-				c.log.Info("hold music gone; restarting it", zap.String("party", string(q.role)),
-					zap.String("channel_id", q.channelID), zap.String("playback_id", q.music.PlaybackID))
-			}
-			if q.music != nil && q.music.PlaybackID == "" {
-				continue // music on hold: Asterisk tells nothing, it is assumed running
-			}
-			pbID := c.musicID(q)
-			if c.app.music.NeedsRecord() {
-				c.setVars(ctx, q, VarHeld, c.app.music.Label(pbID))
-				q.recorded = true
-			}
-			playing, err := c.app.music.Start(ctx, c.app.ari, q.channelID, pbID)
-			if err != nil {
-				return err
-			}
-			q.music = playing
-		default:
-			if q.music != nil || !q.inBridge {
-				if err := c.restore(ctx, q); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
+		zap.String("callee_channel_id", c.callee.channelID), zap.String("bridge_id", c.bridgeID), zap.Any("holders", c.holders()))
 }
 
 // reconcile checks a running call against what Asterisk has after a
 // reconnect: vanished channels end the call, a vanished bridge too, a
-// callee that answered unseen is bridged, dead hold music is restarted.
+// callee that answered unseen is bridged, and the media is repaired from
+// where Asterisk has the channels now.
 func (c *call) reconcile(ctx context.Context, s *asteriskState) {
-	for _, p := range []*party{c.caller, c.callee} {
-		if !p.created || p.gone {
+	for _, p := range c.parties() {
+		if !p.channel.exists() {
 			continue
 		}
 		if _, ok := s.channels[p.channelID]; !ok {
-			if !p.inStasis && p == c.callee && c.state == CallRinging {
+			dialled := p.channel == channelDialled
+			p.channel = channelGone
+			if dialled && p == c.callee && c.state == CallRinging {
 				// Gone while ringing: busy, no answer, ... unknown now.
-				p.gone = true
-				c.end(ctx, "callee_gone", "", "the callee vanished while the ARI connection was down")
+				c.endCall(ctx, "callee_gone", "", "the callee vanished while the ARI connection was down")
 				return
 			}
-			p.gone = true
-			c.end(ctx, string(p.role)+"_hangup", p.role, fmt.Sprintf("%s vanished while the ARI connection was down", p.role))
+			c.endCall(ctx, string(p.role)+"_hangup", p.role, fmt.Sprintf("%s vanished while the ARI connection was down", p.role))
 			return
 		}
 	}
 	switch c.state {
 	case CallRinging:
-		if ch, ok := s.channels[c.callee.channelID]; ok && !c.callee.inStasis && ch.Dialplan.AppName == "Stasis" {
-			c.callee.inStasis = true
+		if ch, ok := s.channels[c.callee.channelID]; ok && c.callee.channel == channelDialled && ch.Dialplan.AppName == "Stasis" {
+			c.callee.channel = channelInStasis
 			c.answered(ctx) // its StasisStart was lost
 		}
 	case CallAnswered:
 		if _, ok := s.bridges[c.bridgeID]; !ok {
-			c.bridgeGone = true
-			c.end(ctx, "bridge_destroyed", "", "the bridge vanished while the ARI connection was down")
+			c.bridge = bridgeGone
+			c.endCall(ctx, "bridge_destroyed", "", "the bridge vanished while the ARI connection was down")
 			return
 		}
-		if err := c.enforceMedia(ctx); err != nil {
+		for _, p := range c.parties() {
+			c.placeFromSnapshot(p, s)
+		}
+		if err := c.repairMedia(ctx); err != nil {
 			c.log.Warn("restoring the media after a reconnect failed", zap.Error(err))
 		}
 		c.updateSnapshot()

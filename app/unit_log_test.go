@@ -156,10 +156,9 @@ func TestUnitEmit(t *testing.T) {
 
 	c.emit(EventCallStarted, "", "", "")
 	c.state = CallAnswered
-	c.bridgeCreated = true
+	c.bridge = bridgeCreated
 	c.emit(EventCallAnswered, "", "", "")
-	c.caller.holds = true
-	c.holders = append(c.holders, Caller)
+	c.caller.holdSince = time.Now()
 	c.emit(EventHoldSuccess, Caller, SourceAPI, "")
 
 	evs := unitDrain(sub)
@@ -186,8 +185,9 @@ func TestUnitEmit(t *testing.T) {
 		t.Errorf("holders %v", last.Call.Holders)
 	}
 	// The event's call info is a copy: later changes do not leak into it.
-	c.holders[0] = Callee
-	if last.Call.Holders[0] != Caller {
+	c.callee.holdSince = time.Now()
+	c.updateSnapshot()
+	if !reflect.DeepEqual(last.Call.Holders, []Role{Caller}) {
 		t.Error("event holders alias the call's")
 	}
 	// The snapshot is what the last event carried.

@@ -40,7 +40,7 @@ func unitWithin(t *testing.T, d time.Duration, what string, done <-chan struct{}
 func TestUnitMailboxReader(t *testing.T) {
 	t.Run("starts on demand", func(t *testing.T) {
 		starts := 0
-		m := newMailbox(func() { starts++ })
+		m := newMailbox[any](func() { starts++ })
 		m.put(1)
 		m.put(2)
 		if starts != 1 {
@@ -82,9 +82,9 @@ func TestUnitMailboxReader(t *testing.T) {
 			overlap atomic.Bool
 			mu      sync.Mutex
 			got     = map[int]int{}
-			m       *mailbox
+			m       *mailbox[any]
 		)
-		m = newMailbox(func() {
+		m = newMailbox[any](func() {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -132,7 +132,7 @@ func TestUnitMailboxReader(t *testing.T) {
 
 func TestUnitMailbox(t *testing.T) {
 	t.Run("FIFO", func(t *testing.T) {
-		m := newMailbox(nil)
+		m := newMailbox[any](nil)
 		for i := range 5 {
 			if !m.put(i) {
 				t.Fatalf("put(%d) = false on an open mailbox", i)
@@ -150,7 +150,7 @@ func TestUnitMailbox(t *testing.T) {
 	})
 
 	t.Run("FIFO with a concurrent producer", func(t *testing.T) {
-		m := newMailbox(nil)
+		m := newMailbox[any](nil)
 		const n = 2000
 		done := make(chan struct{})
 		go func() {
@@ -172,7 +172,7 @@ func TestUnitMailbox(t *testing.T) {
 	})
 
 	t.Run("get waits for a later put", func(t *testing.T) {
-		m := newMailbox(nil)
+		m := newMailbox[any](nil)
 		got := make(chan any, 1)
 		go func() {
 			v, _ := m.get(nil, 5*time.Second)
@@ -191,7 +191,7 @@ func TestUnitMailbox(t *testing.T) {
 	})
 
 	t.Run("get with timeout returns false", func(t *testing.T) {
-		m := newMailbox(nil)
+		m := newMailbox[any](nil)
 		const timeout = 30 * time.Millisecond
 		start := time.Now()
 		v, ok := m.get(nil, timeout)
@@ -204,7 +204,7 @@ func TestUnitMailbox(t *testing.T) {
 	})
 
 	t.Run("get unblocks on stop", func(t *testing.T) {
-		m := newMailbox(nil)
+		m := newMailbox[any](nil)
 		stop := make(chan struct{})
 		type res struct {
 			v  any
@@ -233,7 +233,7 @@ func TestUnitMailbox(t *testing.T) {
 	})
 
 	t.Run("a queued item wins over a closed stop", func(t *testing.T) {
-		m := newMailbox(nil)
+		m := newMailbox[any](nil)
 		m.put("x")
 		stop := make(chan struct{})
 		close(stop)
@@ -246,7 +246,7 @@ func TestUnitMailbox(t *testing.T) {
 	})
 
 	t.Run("close returns the rest and refuses puts", func(t *testing.T) {
-		m := newMailbox(nil)
+		m := newMailbox[any](nil)
 		for _, v := range []string{"a", "b", "c", "d"} {
 			m.put(v)
 		}
@@ -269,7 +269,7 @@ func TestUnitMailbox(t *testing.T) {
 	})
 
 	t.Run("close of an empty mailbox", func(t *testing.T) {
-		m := newMailbox(nil)
+		m := newMailbox[any](nil)
 		if rest := m.close(); len(rest) != 0 {
 			t.Fatalf("close() = %v, want nothing", rest)
 		}
@@ -756,7 +756,7 @@ func unitCall(t *testing.T, a *App, target string) *call {
 	if target != "" {
 		args = append(args, target)
 	}
-	return newCall(a, "c1", &ari.StasisStart{
+	return newDialledCall(a, "c1", &ari.StasisStart{
 		EventBase: ari.EventBase{Type: "StasisStart"},
 		Args:      args,
 		Channel:   ari.Channel{ID: "caller-ch", Name: "PJSIP/alice-0000002a", Caller: ari.CallerID{Name: "Alice", Number: "100"}},
@@ -767,10 +767,10 @@ func TestUnitNewCall(t *testing.T) {
 	c := unitCall(t, nil, "PJSIP/bob")
 	unitEq(t, "caller channel", c.caller.channelID, "caller-ch")
 	unitEq(t, "caller endpoint", c.caller.endpoint, "PJSIP/alice")
-	unitEq(t, "caller created", c.caller.created, true)
+	unitEq(t, "caller channel state", c.caller.channel, channelDialled)
 	unitEq(t, "callee channel", c.callee.channelID, "c1-callee")
 	unitEq(t, "callee endpoint", c.callee.endpoint, "PJSIP/bob")
-	unitEq(t, "callee created", c.callee.created, false)
+	unitEq(t, "callee channel state", c.callee.channel, channelAbsent)
 	unitEq(t, "bridge", c.bridgeID, "c1-bridge")
 	unitEq(t, "target", c.target, "PJSIP/bob")
 	unitEq(t, "state", c.state, CallRinging)
@@ -969,10 +969,10 @@ func TestUnitDialOutcomeFromEvents(t *testing.T) {
 				c.observe(e)
 				c.observe(e) // observe is idempotent
 			}
-			if !c.callee.gone {
+			if c.callee.channel != channelGone {
 				t.Error("callee not marked gone")
 			}
-			if c.caller.gone {
+			if c.caller.channel == channelGone {
 				t.Error("caller marked gone")
 			}
 			cause, _ := c.dialOutcome(c.callee, c.target, c.dialStatus)
@@ -1048,6 +1048,9 @@ func (f *unitARI) Channels(context.Context) ([]ari.Channel, error) {
 func (f *unitARI) Bridges(context.Context) ([]ari.Bridge, error) {
 	return nil, f.rec("Bridges")
 }
+func (f *unitARI) Bridge(_ context.Context, id string) (*ari.Bridge, error) {
+	return &ari.Bridge{ID: id}, f.rec("Bridge %s", id)
+}
 func (f *unitARI) Playback(_ context.Context, id string) (*ari.Playback, error) {
 	return &ari.Playback{ID: id}, f.rec("Playback %s", id)
 }
@@ -1075,7 +1078,7 @@ func TestUnitPartyLeft(t *testing.T) {
 	}{
 		{
 			name:         "ringing callee busy",
-			setup:        func(c *call) { c.caller.inStasis, c.callee.created = true, true },
+			setup:        func(c *call) { c.caller.channel, c.callee.channel = channelInStasis, channelDialled },
 			events:       []ari.Event{&ari.Dial{Peer: callee, Dialstatus: "BUSY"}, &ari.StasisEnd{Channel: callee}},
 			wantRequests: []string{"Hangup caller-ch busy"},
 			wantCause:    "busy",
@@ -1083,7 +1086,7 @@ func TestUnitPartyLeft(t *testing.T) {
 		},
 		{
 			name:         "ringing callee rejects",
-			setup:        func(c *call) { c.caller.inStasis, c.callee.created = true, true },
+			setup:        func(c *call) { c.caller.channel, c.callee.channel = channelInStasis, channelDialled },
 			events:       []ari.Event{&ari.ChannelDestroyed{Channel: callee, Cause: 21, CauseTxt: "Call Rejected"}},
 			wantRequests: []string{"Hangup caller-ch rejected"},
 			wantCause:    "rejected",
@@ -1091,7 +1094,7 @@ func TestUnitPartyLeft(t *testing.T) {
 		},
 		{
 			name:         "ringing callee unreachable",
-			setup:        func(c *call) { c.caller.inStasis, c.callee.created = true, true },
+			setup:        func(c *call) { c.caller.channel, c.callee.channel = channelInStasis, channelDialled },
 			events:       []ari.Event{&ari.ChannelDestroyed{Channel: callee, Cause: 3}},
 			wantRequests: []string{"Hangup caller-ch congestion"},
 			wantCause:    "unavailable",
@@ -1099,7 +1102,7 @@ func TestUnitPartyLeft(t *testing.T) {
 		},
 		{
 			name:         "caller hangs up while the callee rings",
-			setup:        func(c *call) { c.caller.inStasis, c.callee.created = true, true },
+			setup:        func(c *call) { c.caller.channel, c.callee.channel = channelInStasis, channelDialled },
 			events:       []ari.Event{&ari.ChannelHangupRequest{Channel: caller, Cause: 16}, &ari.ChannelDestroyed{Channel: caller, Cause: 16, CauseTxt: "Normal Clearing"}},
 			wantRequests: []string{"Hangup c1-callee normal"},
 			wantCause:    "caller_hangup",
@@ -1109,8 +1112,8 @@ func TestUnitPartyLeft(t *testing.T) {
 		{
 			name: "callee hangs up an answered call",
 			setup: func(c *call) {
-				c.caller.inStasis, c.callee.inStasis, c.callee.created = true, true, true
-				c.state, c.bridgeCreated = CallAnswered, true
+				c.caller.channel, c.callee.channel = channelInStasis, channelInStasis
+				c.state, c.bridge = CallAnswered, bridgeCreated
 			},
 			events:       []ari.Event{&ari.StasisEnd{Channel: callee}},
 			wantRequests: []string{"Hangup caller-ch normal", "DestroyBridge c1-bridge"},
@@ -1148,9 +1151,9 @@ func TestUnitPartyLeft(t *testing.T) {
 			tt.setup(c)
 			ctx := context.Background()
 			for _, e := range tt.events {
-				c.onEvent(ctx, e)
+				c.ariEvent(ctx, e)
 			}
-			if !c.ended {
+			if c.state != CallEnded {
 				t.Fatal("call not ended")
 			}
 			if got := f.recorded(); !slices.Equal(got, tt.wantRequests) {
@@ -1172,8 +1175,8 @@ func TestUnitPartyLeft(t *testing.T) {
 			}
 			// Another hang-up event changes nothing.
 			n := len(f.recorded())
-			c.onEvent(ctx, &ari.StasisEnd{Channel: caller})
-			c.onEvent(ctx, &ari.StasisEnd{Channel: callee})
+			c.ariEvent(ctx, &ari.StasisEnd{Channel: caller})
+			c.ariEvent(ctx, &ari.StasisEnd{Channel: callee})
 			if got := len(f.recorded()); got != n {
 				t.Errorf("%d ARI requests after further hang-ups, want %d", got, n)
 			}
@@ -1285,16 +1288,18 @@ func TestUnitDTMF(t *testing.T) {
 			defer a.Close()
 			sub := a.Subscribe("c1")
 			c := unitCall(t, a, "PJSIP/bob")
-			c.caller.holds = tt.holds
+			if tt.holds {
+				c.caller.holdSince = time.Now()
+			}
 			ctx := context.Background()
 			for _, p := range tt.presses {
 				time.Sleep(p.pause)
 				for _, d := range p.digits {
-					c.onEvent(ctx, &ari.ChannelDtmfReceived{Digit: string(d), Channel: ari.Channel{ID: "caller-ch"}})
+					c.ariEvent(ctx, &ari.ChannelDtmfReceived{Digit: string(d), Channel: ari.Channel{ID: "caller-ch"}})
 				}
 			}
 			// Digits of a channel that is not the call's are ignored.
-			c.onEvent(ctx, &ari.ChannelDtmfReceived{Digit: "7", Channel: ari.Channel{ID: "elsewhere"}})
+			c.ariEvent(ctx, &ari.ChannelDtmfReceived{Digit: "7", Channel: ari.Channel{ID: "elsewhere"}})
 
 			var holds int
 			for _, e := range unitDrain(sub) {
@@ -1334,9 +1339,9 @@ func TestUnitPhoneHoldEvents(t *testing.T) {
 	sub := a.Subscribe("c1")
 	c := unitCall(t, a, "PJSIP/bob")
 	ctx := context.Background()
-	c.onEvent(ctx, &ari.ChannelHold{Channel: ari.Channel{ID: "c1-callee"}})
-	c.onEvent(ctx, &ari.ChannelUnhold{Channel: ari.Channel{ID: "c1-callee"}})
-	c.onEvent(ctx, &ari.ChannelHold{Channel: ari.Channel{ID: "elsewhere"}})
+	c.ariEvent(ctx, &ari.ChannelHold{Channel: ari.Channel{ID: "c1-callee"}})
+	c.ariEvent(ctx, &ari.ChannelUnhold{Channel: ari.Channel{ID: "c1-callee"}})
+	c.ariEvent(ctx, &ari.ChannelHold{Channel: ari.Channel{ID: "elsewhere"}})
 
 	evs := unitDrain(sub)
 	if len(evs) != 1 || evs[0].Name != EventHoldFailed || evs[0].Party != Callee || evs[0].Source != SourcePhone {

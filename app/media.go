@@ -1,0 +1,249 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/ariapp/ariapp/ari"
+)
+
+// media is where a party's audio is. The rule the whole application keeps
+// (hearsMusic): a party hears the hold music exactly when its peer holds,
+// and is in the bridge otherwise. Only two moves change it, each step
+// confirmed by Asterisk's events: toMusic and toBridge.
+type media int
+
+const (
+	// mediaSetup: the call is not bridged yet (ringing, answering).
+	mediaSetup media = iota
+	// mediaBridged: in the call's bridge, hearing its peer.
+	mediaBridged
+	// mediaLeaving: ariapp is taking the party out of the bridge to play it
+	// the hold music; after a failed toMusic, out of the bridge with the
+	// music not confirmed.
+	mediaLeaving
+	// mediaOnMusic: out of the bridge, hearing the hold music.
+	mediaOnMusic
+	// mediaRejoining: ariapp is stopping the music and adding the party
+	// back; after a failed toBridge, somewhere on that way.
+	mediaRejoining
+	// mediaOut: out of the bridge with no music and no move under way: taken
+	// out by another ARI client, or a move left half done by an ariapp that
+	// stopped.
+	mediaOut
+)
+
+var mediaNames = [...]string{"setup", "bridged", "leaving", "on_music", "rejoining", "out"}
+
+func (m media) String() string {
+	if int(m) < len(mediaNames) {
+		return mediaNames[m]
+	}
+	return fmt.Sprintf("media(%d)", int(m))
+}
+
+// hearsMusic is the media rule: whether p must be on the hold music now.
+func (c *call) hearsMusic(p *party) bool { return c.peer(p).holds() }
+
+// setMedia records a media transition and logs it (debug level).
+func (c *call) setMedia(p *party, to media) {
+	if p.media == to {
+		return
+	}
+	if ce := c.log.Check(zap.DebugLevel, "media"); ce != nil {
+		ce.Write(zap.String("party", string(p.role)), zap.String("channel_id", p.channelID),
+			zap.String("bridge_id", c.bridgeID), zap.String("from", p.media.String()), zap.String("to", to.String()),
+			zap.String("transition", p.media.String()+" -> "+to.String()))
+	}
+	p.media = to
+}
+
+// toMusic moves held out of the bridge onto the hold music: removeChannel,
+// confirmed by ChannelLeftBridge, then the music, confirmed by
+// PlaybackStarted. Steps already done (a repair after a restart) are
+// skipped. On failure the party is left where the failed step left it, for
+// toBridge to undo.
+func (c *call) toMusic(ctx context.Context, held *party) error {
+	pbID := c.musicID(held)
+	if held.media == mediaBridged {
+		// Music that leaves no trace in Asterisk is recorded on the held
+		// party meanwhile, which must happen before the music starts (see
+		// VarHeld).
+		recorded := func() {}
+		if c.app.music.NeedsRecord() && !held.recorded {
+			recorded = c.setVarsAsync(ctx, held, VarHeld, c.app.music.Label(pbID))
+			held.recorded = true
+		}
+		err := c.app.ari.RemoveChannel(ctx, c.bridgeID, held.channelID)
+		switch {
+		case err == nil:
+			// Asterisk accepted the removal: even if its event does not
+			// come in time, the party is taken as out.
+			c.setMedia(held, mediaLeaving)
+			err = c.await(ctx, "ChannelLeftBridge of "+string(held.role), leftBridge(c.bridgeID, held.channelID))
+		case errors.Is(err, ari.ErrUnprocessable):
+			// "Channel not in this bridge": already out.
+			c.setMedia(held, mediaLeaving)
+			err = nil
+		}
+		recorded()
+		if err != nil {
+			return fmt.Errorf("removing the peer from the bridge: %w", err)
+		}
+	}
+	if held.music == nil {
+		c.setMedia(held, mediaLeaving)
+		playing, err := c.app.music.Start(ctx, c.app.ari, held.channelID, pbID)
+		if err != nil {
+			return fmt.Errorf("starting hold music: %w", err)
+		}
+		held.music = playing
+		if playing.ExpectsEvents() {
+			if err := c.awaitMusicStart(ctx, pbID); err != nil {
+				return fmt.Errorf("starting hold music: %w", err)
+			}
+		}
+	}
+	c.setMedia(held, mediaOnMusic)
+	return nil
+}
+
+// awaitMusicStart waits for the music's PlaybackStarted; a PlaybackFinished
+// instead means Asterisk could not play it.
+func (c *call) awaitMusicStart(ctx context.Context, pbID string) error {
+	var finished string
+	err := c.await(ctx, "PlaybackStarted of the hold music", func(ev ari.Event) bool {
+		switch e := ev.(type) {
+		case *ari.PlaybackStarted:
+			return e.Playback.ID == pbID
+		case *ari.PlaybackFinished:
+			if e.Playback.ID == pbID {
+				finished = e.Playback.State
+				return true
+			}
+		}
+		return false
+	})
+	if err == nil && finished != "" {
+		err = fmt.Errorf("hold music playback %s ended at once (state %s)", pbID, finished)
+	}
+	return err
+}
+
+// toBridge moves a party back into the bridge: its hold music stopped,
+// confirmed by PlaybackFinished, then addChannel, confirmed by
+// ChannelEnteredBridge. The music must stop first: Asterisk holds an
+// addChannel open while a playback runs on the channel. It serves resume
+// (R2), the rollback of a failed hold (H5) and the repair after a restart.
+func (c *call) toBridge(ctx context.Context, p *party) error {
+	if p.media != mediaBridged {
+		c.setMedia(p, mediaRejoining)
+	}
+	if p.music != nil {
+		pbID := p.music.PlaybackID
+		if err := c.app.music.Stop(ctx, c.app.ari, p.music); err != nil {
+			return fmt.Errorf("stopping hold music: %w", err)
+		}
+		if pbID != "" {
+			if _, done := c.finished[pbID]; !done {
+				if err := c.await(ctx, "PlaybackFinished of the hold music", playbackFinished(pbID)); err != nil {
+					return fmt.Errorf("stopping hold music: %w", err)
+				}
+			}
+			// Over: no event of it will come any more.
+			delete(c.finished, pbID)
+			c.app.unrouteID(pbID, c)
+		}
+		p.music = nil
+	}
+	// The music has stopped: the record, if any, can be cleared now, beside
+	// the addChannel.
+	if p.recorded {
+		cleared := c.setVarsAsync(ctx, p, VarHeld, "")
+		defer cleared()
+		p.recorded = false
+	}
+	if p.media != mediaBridged {
+		if err := c.app.ari.AddChannel(ctx, c.bridgeID, p.channelID); err != nil {
+			return fmt.Errorf("adding %s back to the bridge: %w", p.role, err)
+		}
+		if err := c.await(ctx, "ChannelEnteredBridge of "+string(p.role), enteredBridge(c.bridgeID, p.channelID)); err != nil {
+			return fmt.Errorf("adding %s back to the bridge: %w", p.role, err)
+		}
+		c.setMedia(p, mediaBridged)
+	}
+	return nil
+}
+
+// musicID returns the playback id base of p's hold music, routed to c. It
+// is derived from the call and the party, the same in every hold and in
+// every ariapp process, so a restarted ariapp finds the music again by
+// asking Asterisk for it (GET /playbacks/{id}) and no hold needs a record
+// written to Asterisk. Reusing it is safe: a hold starts only after the
+// previous music's PlaybackFinished and its bridge re-entry, by which time
+// Asterisk has forgotten that playback.
+func (c *call) musicID(p *party) string {
+	id := c.musicBase(p)
+	c.app.route(id, c)
+	return id
+}
+
+func (c *call) musicBase(p *party) string { return c.id + "-hold-" + string(p.role) }
+
+// repairMedia makes both parties follow the media rule again, with the same
+// two moves, after a restart or a reconnect left them unsure or half done.
+// Music ariapp believes plays is looked up first: music that died is
+// started again.
+func (c *call) repairMedia(ctx context.Context) error {
+	for _, p := range c.parties() {
+		if !c.hearsMusic(p) {
+			if p.media != mediaBridged || p.music != nil {
+				if err := c.toBridge(ctx, p); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if p.music != nil && p.music.PlaybackID != "" {
+			if _, err := c.app.ari.Playback(ctx, p.music.PlaybackID); err != nil {
+				c.log.Info("hold music gone; restarting it", zap.String("party", string(p.role)),
+					zap.String("channel_id", p.channelID), zap.String("playback_id", p.music.PlaybackID), zap.Error(err))
+				c.app.unrouteID(p.music.PlaybackID, c)
+				p.music = nil
+				if p.media == mediaOnMusic {
+					c.setMedia(p, mediaLeaving)
+				}
+			}
+		}
+		// Music on hold (no playback id) gives ARI nothing to ask: it is
+		// taken as running.
+		if err := c.toMusic(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func leftBridge(bridgeID, channelID string) func(ari.Event) bool {
+	return func(ev ari.Event) bool {
+		e, ok := ev.(*ari.ChannelLeftBridge)
+		return ok && e.Bridge.ID == bridgeID && e.Channel.ID == channelID
+	}
+}
+
+func enteredBridge(bridgeID, channelID string) func(ari.Event) bool {
+	return func(ev ari.Event) bool {
+		e, ok := ev.(*ari.ChannelEnteredBridge)
+		return ok && e.Bridge.ID == bridgeID && e.Channel.ID == channelID
+	}
+}
+
+func playbackFinished(id string) func(ari.Event) bool {
+	return func(ev ari.Event) bool {
+		e, ok := ev.(*ari.PlaybackFinished)
+		return ok && e.Playback.ID == id
+	}
+}
