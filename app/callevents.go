@@ -1,0 +1,87 @@
+package app
+
+import (
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// Call events are what ariapp reports of a call (SPEC "Events"): to the log,
+// the event stream and the metrics. They are not ARI events, which are
+// Asterisk's reports to ariapp (package ari).
+
+// EventName is one of SPEC's event names.
+type EventName string
+
+// The events of SPEC "Events".
+const (
+	EventCallStarted   EventName = "call_started"
+	EventCallAnswered  EventName = "call_answered"
+	EventHoldSuccess   EventName = "hold_success"
+	EventHoldFailed    EventName = "hold_failed"
+	EventUnholdSuccess EventName = "unhold_success"
+	EventUnholdFailed  EventName = "unhold_failed"
+	EventCallEnded     EventName = "call_ended"
+)
+
+// EventNames lists every event name, in life-cycle order.
+var EventNames = []EventName{EventCallStarted, EventCallAnswered, EventHoldSuccess, EventHoldFailed, EventUnholdSuccess, EventUnholdFailed, EventCallEnded}
+
+// Event is one state change of a call.
+type Event struct {
+	Name   EventName `json:"event"`
+	CallID string    `json:"call_id"`
+	// Seq numbers the call's events from 1, so a consumer can tell a gap.
+	Seq uint64 `json:"seq"`
+	// Party is the requesting party (hold/unhold), or the party whose
+	// hang-up ended the call; empty when not party-specific.
+	Party  Role   `json:"party,omitempty"`
+	Source Source `json:"source,omitempty"`
+	// Reason explains failures and call_ended.
+	Reason string    `json:"reason,omitempty"`
+	Time   time.Time `json:"time"`
+	Call   CallInfo  `json:"call"`
+}
+
+// logEvent writes the one structured line an event produces.
+func logEvent(log *zap.Logger, ev *Event) {
+	level := zapcore.InfoLevel
+	if ev.Name == EventHoldFailed || ev.Name == EventUnholdFailed {
+		level = zapcore.WarnLevel
+	}
+	// Check first: a disabled level builds no fields.
+	ce := log.Check(level, "call event")
+	if ce == nil {
+		return
+	}
+	fields := []zap.Field{
+		zap.String("event", string(ev.Name)),
+		zap.String("call_id", ev.CallID),
+		zap.Uint64("seq", ev.Seq),
+		zap.String("call_state", string(ev.Call.State)),
+		zap.String("caller_channel_id", ev.Call.Caller.ChannelID),
+		zap.String("caller_endpoint", ev.Call.Caller.Endpoint),
+		zap.String("caller_state", string(ev.Call.Caller.State)),
+		zap.String("callee_channel_id", ev.Call.Callee.ChannelID),
+		zap.String("callee_endpoint", ev.Call.Callee.Endpoint),
+		zap.String("callee_state", string(ev.Call.Callee.State)),
+		zap.Any("holders", ev.Call.Holders),
+	}
+	if ev.Party != "" {
+		fields = append(fields, zap.String("party", string(ev.Party)))
+	}
+	if ev.Source != "" {
+		fields = append(fields, zap.String("source", string(ev.Source)))
+	}
+	if ev.Call.BridgeID != "" {
+		fields = append(fields, zap.String("bridge_id", ev.Call.BridgeID))
+	}
+	if ev.Reason != "" {
+		fields = append(fields, zap.String("reason", ev.Reason))
+	}
+	if ev.Call.EndCause != "" {
+		fields = append(fields, zap.String("end_cause", ev.Call.EndCause))
+	}
+	ce.Write(fields...)
+}
