@@ -55,7 +55,7 @@ func TestUnitDo(t *testing.T) {
 		name      string
 		policy    Policy
 		errs      []error // the operation's results before it succeeds
-		wantFail  bool // Do returns the last attempt's error; else nil
+		wantFail  bool    // Do returns the last attempt's error; else nil
 		wantCalls int
 		wantWaits []time.Duration
 		wantLog   []retryLog
