@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/coder/websocket"
 	"go.uber.org/zap"
+
+	"github.com/ariapp/ariapp/internal/retry"
 )
 
 // ConnState is the state of the event WebSocket.
@@ -228,33 +229,33 @@ func (c *Client) run(ctx context.Context, conn *websocket.Conn) {
 	}
 }
 
-// redial retries the handshake with jittered, capped exponential backoff.
+// redial retries the handshake with jittered, capped exponential backoff,
+// waiting before the first attempt too, until it succeeds or ctx ends
+// (then it returns nil). Every failure is retried: a refused password may
+// be fixed in Asterisk while ariapp runs.
 func (c *Client) redial(ctx context.Context) *websocket.Conn {
-	delay := c.cfg.ReconnectMin
-	for attempt := 1; ; attempt++ {
-		// Equal jitter: somewhere in [delay/2, delay].
-		wait := delay/2 + time.Duration(rand.Int64N(int64(delay/2)+1))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-		conn, err := c.dial(ctx)
-		if err == nil {
-			return conn
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		lvl := zap.WarnLevel
-		if errors.Is(err, ErrUnauthorized) {
-			lvl = zap.ErrorLevel
-		}
-		c.log.Log(lvl, "ari: event websocket reconnect failed", zap.Int("attempt", attempt), zap.Duration("next_in_max", min(delay*2, c.cfg.ReconnectMax)), zap.Error(err))
-		delay = min(delay*2, c.cfg.ReconnectMax)
+	var conn *websocket.Conn
+	backoff := retry.Policy{
+		Schedule:  retry.Exponential{Min: c.cfg.ReconnectMin, Max: c.cfg.ReconnectMax},
+		Jitter:    0.5, // equal jitter: each wait in [delay/2, delay]
+		WaitFirst: true,
+		OnRetry: func(attempt int, err error, next time.Duration) {
+			lvl := zap.WarnLevel
+			if errors.Is(err, ErrUnauthorized) {
+				lvl = zap.ErrorLevel
+			}
+			c.log.Log(lvl, "ari: event websocket reconnect failed", zap.Int("attempt", attempt), zap.Duration("next_in_max", next), zap.Error(err))
+		},
 	}
+	err := backoff.Do(ctx, func(ctx context.Context) error {
+		var err error
+		conn, err = c.dial(ctx)
+		return err
+	})
+	if err != nil {
+		return nil
+	}
+	return conn
 }
 
 // readLoop reads and enqueues events until the connection fails or ctx ends.

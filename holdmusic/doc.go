@@ -1,8 +1,10 @@
 // Package holdmusic owns what a held party hears, and nothing else.
 //
-// A Source is built once from configuration (New validates it, so a bad value
-// fails at start-up, not at the first hold) and then starts and stops the
-// music on channels through a small ARI interface:
+// A Source is built once from configuration (New applies the defaults and
+// validates it, as Config.Validate does, so a bad value fails at start-up,
+// not at the first hold) and then starts and stops the music on channels
+// through a small ARI interface. Each mode is one medium type behind one
+// internal interface:
 //
 //   - ModeTone (default): an Asterisk tone playback, e.g. "440/500|0/2500".
 //     Needs no sound files. A tone loops until stopped. Tone parts are joined

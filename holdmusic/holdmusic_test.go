@@ -121,6 +121,10 @@ func TestUnitNew(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, err := holdmusic.New(tt.cfg)
+			// Validate refuses exactly what New refuses, with the same error.
+			if verr := tt.cfg.Validate(); fmt.Sprint(verr) != fmt.Sprint(err) {
+				t.Errorf("Validate() = %v, New's error %v", verr, err)
+			}
 			if tt.wantErr != nil {
 				if err == nil {
 					t.Fatalf("New(%+v) = %v, want an error", tt.cfg, s.Describe())
@@ -151,6 +155,67 @@ func TestUnitNew(t *testing.T) {
 	}
 }
 
+// TestUnitValidate: each refusal wraps ErrConfig and names the field
+// that holds the bad value.
+func TestUnitValidate(t *testing.T) {
+	tests := []struct {
+		name  string
+		cfg   holdmusic.Config
+		field string // "": valid
+	}{
+		{name: "zero config", cfg: holdmusic.Config{}},
+		{name: "moh without class", cfg: holdmusic.Config{Mode: holdmusic.ModeMOH}},
+		{name: "fields of other modes are ignored", cfg: holdmusic.Config{Mode: holdmusic.ModeMOH, Tone: "bad,tone", Sounds: []string{"../x"}}},
+		{name: "mode", cfg: holdmusic.Config{Mode: "radio"}, field: "Mode"},
+		{name: "tone", cfg: holdmusic.Config{Tone: "440,0"}, field: "Tone"},
+		{name: "tone frequency", cfg: holdmusic.Config{Tone: "30000"}, field: "Tone"},
+		{name: "class", cfg: holdmusic.Config{Mode: holdmusic.ModeMOH, Class: "a b"}, field: "Class"},
+		{name: "no sounds", cfg: holdmusic.Config{Mode: holdmusic.ModeSounds}, field: "Sounds"},
+		{name: "second sound", cfg: holdmusic.Config{Mode: holdmusic.ModeSounds, Sounds: []string{"a", "b,c"}}, field: "Sounds[1]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			if tt.field == "" {
+				if err != nil {
+					t.Fatalf("Validate(%+v): %v", tt.cfg, err)
+				}
+				return
+			}
+			if !errors.Is(err, holdmusic.ErrConfig) {
+				t.Fatalf("Validate(%+v) = %v, want an error wrapping ErrConfig", tt.cfg, err)
+			}
+			if !strings.HasPrefix(err.Error(), holdmusic.ErrConfig.Error()+": "+tt.field) {
+				t.Errorf("error %q does not name the field %s", err, tt.field)
+			}
+		})
+	}
+}
+
+func TestUnitWithDefaults(t *testing.T) {
+	tests := []struct {
+		name string
+		in   holdmusic.Config
+		want holdmusic.Config
+	}{
+		{name: "zero", in: holdmusic.Config{}, want: holdmusic.Config{Mode: holdmusic.ModeTone, Tone: holdmusic.DefaultTone}},
+		{name: "bare tone prefix", in: holdmusic.Config{Tone: "tone:"}, want: holdmusic.Config{Mode: holdmusic.ModeTone, Tone: holdmusic.DefaultTone}},
+		{name: "tone kept", in: holdmusic.Config{Tone: "tone:425"}, want: holdmusic.Config{Mode: holdmusic.ModeTone, Tone: "tone:425"}},
+		{name: "moh class", in: holdmusic.Config{Mode: holdmusic.ModeMOH}, want: holdmusic.Config{Mode: holdmusic.ModeMOH, Class: holdmusic.DefaultClass}},
+		{name: "moh leaves the tone empty", in: holdmusic.Config{Mode: holdmusic.ModeMOH, Class: "jazz"}, want: holdmusic.Config{Mode: holdmusic.ModeMOH, Class: "jazz"}},
+		{name: "sounds have no default", in: holdmusic.Config{Mode: holdmusic.ModeSounds}, want: holdmusic.Config{Mode: holdmusic.ModeSounds}},
+		{name: "unknown mode kept", in: holdmusic.Config{Mode: "radio"}, want: holdmusic.Config{Mode: "radio"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.in.WithDefaults()
+			if got.Mode != tt.want.Mode || got.Tone != tt.want.Tone || got.Class != tt.want.Class || !slices.Equal(got.Sounds, tt.want.Sounds) {
+				t.Errorf("WithDefaults(%+v) = %+v, want %+v", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestUnitParseMedia(t *testing.T) {
 	tests := []struct {
 		in      string
@@ -170,8 +235,8 @@ func TestUnitParseMedia(t *testing.T) {
 		{in: "moh:bad class", wantErr: "class"},
 		{in: "sound:a", want: holdmusic.Config{Mode: holdmusic.ModeSounds, Sounds: []string{"sound:a"}}},
 		{in: "sound:a|sound:b", want: holdmusic.Config{Mode: holdmusic.ModeSounds, Sounds: []string{"sound:a", "sound:b"}}},
-		{in: "sound:a|b", wantErr: `item "b" does not start with sound:`},
-		{in: "sound:a|", wantErr: `item "" does not start with sound:`},
+		{in: "sound:a|b", wantErr: `item "b" does not start with "sound:"`},
+		{in: "sound:a|", wantErr: `item "" does not start with "sound:"`},
 		{in: "sound:a,sound:b", wantErr: "no comma"},
 		{in: "sound:../x", wantErr: `".."`},
 		{in: "sound:", wantErr: `"sound:"`},

@@ -1,0 +1,15 @@
+package holdmusic_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package's tests if any goroutine outlives them.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// net/http keeps idle connection goroutines; they are not ours.
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+	)
+}
