@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ariapp/ariapp/ari"
+	"github.com/ariapp/ariapp/internal/retry"
 )
 
 // ariEvent handles one ARI event of the call outside an operation.
@@ -437,22 +438,15 @@ func (c *call) setVarsAsync(ctx context.Context, p *party, kv ...string) (wait f
 // clean-up given up leaves a channel or bridge behind for good.
 var cleanupDelays = []time.Duration{100 * time.Millisecond, 400 * time.Millisecond, time.Second}
 
-// cleanup runs a clean-up request again when Asterisk could not be reached
-// or failed internally (an overloaded Asterisk refuses HTTP sessions).
+// cleanupPolicy retries a clean-up request when Asterisk could not be
+// reached or failed internally (an overloaded Asterisk refuses HTTP
+// sessions): a clean-up given up leaves a channel or bridge behind for good.
+var cleanupPolicy = retry.Policy{
+	Schedule:  retry.Delays{100 * time.Millisecond, 400 * time.Millisecond, time.Second},
+	Retryable: retry.On(ari.ErrUnreachable, ari.ErrServer),
+}
+
+// cleanup runs a clean-up request under cleanupPolicy.
 func (a *App) cleanup(ctx context.Context, do func(context.Context) error) error {
-	err := do(ctx)
-	for _, d := range cleanupDelays {
-		if !errors.Is(err, ari.ErrUnreachable) && !errors.Is(err, ari.ErrServer) {
-			return err
-		}
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
-		err = do(ctx)
-	}
-	return err
+	return cleanupPolicy.Do(ctx, do)
 }
