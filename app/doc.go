@@ -1,5 +1,6 @@
 // Package app is ariapp's Stasis application: it owns two-party calls and
-// the hold state machine of ../shared/SPEC.md (rules H1–H6, R1–R3, M1–M2).
+// their hold state machine. The rule ids below (H1–H6, R1–R3, M1–M2) are
+// the ones the tests cite.
 //
 // # Calls
 //
@@ -14,16 +15,30 @@
 //
 // # Hold
 //
-// Each party's hold is tracked on its own (mutual hold is allowed). The media
-// follows one rule: a party is on the hold music exactly when its peer holds,
-// and in the bridge otherwise. A party's reported state is HOLD exactly when
-// it holds, LIVE otherwise — the held party stays LIVE (H4). Only the holder
-// can resume (R1); a resume restores only the resumer's side (M2). A failed
-// hold is rolled back (H5); a failed resume hangs the call up (R3).
+// Hold is possible only on an answered, bridged call (H1), requested by
+// either party (H2) through the API, the phone's hold key (ChannelHold) or
+// a DTMF code; all three run the same code. On success the holder's state
+// is HOLD and hold_success is reported (H3); the held party stays LIVE and
+// hears hold music while the holder hears silence (H4). A hold refused by
+// policy or failed in an ARI step reports hold_failed and leaves the media
+// exactly as before (H5). A party's info says when a UI should not offer
+// hang-up: while that party holds (H6). Only the holder can resume (R1); a
+// resume reports unhold_success and brings the held party back into the
+// bridge (R2); a resume that fails reports unhold_failed and hangs the call
+// up (R3). Each party's hold is tracked on its own (M1), and a resume
+// restores only the resumer's side (M2).
 //
-// Success is decided from Asterisk's events (ChannelLeftBridge,
-// PlaybackStarted, PlaybackFinished, ChannelEnteredBridge), not from a 2xx
-// reply alone.
+// Hence the media rule: a party is on the hold music exactly when its peer
+// holds (hearsMusic), and in the bridge otherwise. Each party's media is a
+// named state (media.go: bridged, leaving, on_music, rejoining, out) changed
+// by two moves only, toMusic and toBridge, which hold, the rollback of a
+// failed hold, resume and the repair after a restart share. Each step is
+// confirmed by Asterisk's events (ChannelLeftBridge, PlaybackStarted,
+// PlaybackFinished, ChannelEnteredBridge), not by a 2xx reply alone. Who
+// holds is kept once, on the parties (holdSince).
+//
+// Failed operations return an *OpError, which wraps both the app sentinel
+// (ErrHoldFailed, ...) and the ARI error that caused it.
 //
 // # Concurrency
 //
@@ -34,6 +49,15 @@
 // never stalls the others. A call's goroutine exists only while it has
 // work: its mailbox starts one when a message arrives and none runs, and
 // it ends when the mailbox is empty, so idle calls cost no goroutine.
+// Timers a call starts (ring timeout, the waits of workarounds.go) belong
+// to it and stop when it ends.
+//
+// Files: actor.go (the loop, its messages, waiting for events), call.go
+// (the call's types and snapshot), lifecycle.go (set-up and tear-down),
+// hold.go (hold and resume), media.go (the media state and its moves),
+// triggers.go (phone and DTMF), resync.go (restart and reconnect),
+// dispatch.go (routing ARI events to calls), callevents.go and hub.go (the
+// events ariapp reports and their subscribers).
 //
 // # Events
 //
