@@ -434,10 +434,6 @@ func (c *call) setVarsAsync(ctx context.Context, p *party, kv ...string) (wait f
 	return func() { <-done }
 }
 
-// cleanupDelays are the waits between tries of a clean-up request: a
-// clean-up given up leaves a channel or bridge behind for good.
-var cleanupDelays = []time.Duration{100 * time.Millisecond, 400 * time.Millisecond, time.Second}
-
 // cleanupPolicy retries a clean-up request when Asterisk could not be
 // reached or failed internally (an overloaded Asterisk refuses HTTP
 // sessions): a clean-up given up leaves a channel or bridge behind for good.
