@@ -1,0 +1,222 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/ariapp/ariapp/ari"
+)
+
+// unitAnswered is a call in state answered with both parties in the bridge.
+func unitAnswered(t *testing.T, a *App) *call {
+	t.Helper()
+	c := unitCall(t, a, "PJSIP/bob")
+	c.caller.channel, c.callee.channel = channelInStasis, channelInStasis
+	c.state, c.bridge = CallAnswered, bridgeCreated
+	c.caller.media, c.callee.media = mediaBridged, mediaBridged
+	return c
+}
+
+// TestUnitOpError: a failed hold's error wraps both the app sentinel and
+// the ARI error, keeps Asterisk's message, and names the operation.
+func TestUnitOpError(t *testing.T) {
+	ariErr := fmt.Errorf("%w: Channel not in this bridge", ari.ErrUnprocessable)
+	notFound := fmt.Errorf("%w: Bridge not found", ari.ErrBridgeNotFound)
+	tests := []struct {
+		name     string
+		fail     map[string]error
+		wantKind error
+		wantARI  error
+		wantText string
+	}{
+		{"removal refused", map[string]error{"RemoveChannel": notFound}, ErrHoldFailed, ari.ErrBridgeNotFound, "removing the peer from the bridge"},
+		{"music refused", map[string]error{"Play": fmt.Errorf("%w: Channel not found", ari.ErrChannelNotFound)}, ErrHoldFailed, ari.ErrChannelNotFound, "starting hold music"},
+		// 422 "not in this bridge" is taken as already out: the hold goes on
+		// and fails only at the music.
+		{"already out, music refused", map[string]error{"RemoveChannel": ariErr, "Play": notFound}, ErrHoldFailed, ari.ErrBridgeNotFound, "starting hold music"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &unitARI{fail: tt.fail}
+			a, err := New(Config{StepTimeout: 50 * time.Millisecond}, f, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			c := unitAnswered(t, a)
+			// Asterisk confirms a removal it accepted.
+			c.pending = []message{ariEvent{&ari.ChannelLeftBridge{Channel: ari.Channel{ID: "c1-callee"}, Bridge: ari.Bridge{ID: "c1-bridge"}}}}
+			err = c.hold(context.Background(), c.caller, SourceAPI)
+			if !errors.Is(err, tt.wantKind) || !errors.Is(err, tt.wantARI) {
+				t.Fatalf("hold error %v: want both %v and %v", err, tt.wantKind, tt.wantARI)
+			}
+			var op *OpError
+			if !errors.As(err, &op) || op.Op != OpHold || op.Party != Caller || op.CallID != "c1" {
+				t.Fatalf("error %#v, want an *OpError of the caller's hold", err)
+			}
+			if !strings.Contains(err.Error(), tt.wantText) || !strings.HasPrefix(err.Error(), ErrHoldFailed.Error()) {
+				t.Errorf("error text %q, want it to start with %q and contain %q", err, ErrHoldFailed, tt.wantText)
+			}
+			if c.caller.holds() {
+				t.Error("caller holds after a failed hold")
+			}
+		})
+	}
+
+	t.Run("refusal has no cause", func(t *testing.T) {
+		a, err := New(Config{HoldAllowedEndpoints: []string{"PJSIP/carol"}}, &unitARI{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		c := unitAnswered(t, a)
+		err = c.hold(context.Background(), c.caller, SourceAPI)
+		var op *OpError
+		if !errors.Is(err, ErrHoldRefused) || !errors.As(err, &op) || op.Err != nil {
+			t.Fatalf("error %#v, want a refusal with no cause", err)
+		}
+	})
+
+	t.Run("resume failure wraps ErrUnholdFailed and the cause", func(t *testing.T) {
+		f := &unitARI{fail: map[string]error{"AddChannel": notFound}}
+		a, err := New(Config{StepTimeout: 50 * time.Millisecond}, f, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		c := unitAnswered(t, a)
+		c.caller.holdSince = time.Now()
+		c.callee.media = mediaOut // out of the bridge, no music
+		err = c.resume(context.Background(), c.caller, SourceAPI)
+		if !errors.Is(err, ErrUnholdFailed) || !errors.Is(err, ari.ErrBridgeNotFound) {
+			t.Fatalf("resume error %v: want ErrUnholdFailed and ari.ErrBridgeNotFound", err)
+		}
+		if c.state != CallEnded || c.endCause != "unhold_failed" {
+			t.Errorf("call %s (%s) after a failed resume, want ended with unhold_failed (R3)", c.state, c.endCause)
+		}
+	})
+}
+
+// TestUnitHolders: who holds is derived from the parties, in the order they
+// took hold.
+func TestUnitHolders(t *testing.T) {
+	t0 := time.Now()
+	tests := []struct {
+		name           string
+		caller, callee time.Time
+		want           []Role
+	}{
+		{"nobody", time.Time{}, time.Time{}, []Role{}},
+		{"caller", t0, time.Time{}, []Role{Caller}},
+		{"callee", time.Time{}, t0, []Role{Callee}},
+		{"caller first", t0, t0.Add(time.Second), []Role{Caller, Callee}},
+		{"callee first", t0.Add(time.Second), t0, []Role{Callee, Caller}},
+		{"same instant", t0, t0, []Role{Caller, Callee}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := unitCall(t, nil, "PJSIP/bob")
+			c.caller.holdSince, c.callee.holdSince = tt.caller, tt.callee
+			if got := c.holders(); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("holders %v, want %v", got, tt.want)
+			}
+			for _, p := range c.parties() {
+				if got, want := c.hearsMusic(p), c.peer(p).holds(); got != want {
+					t.Errorf("%s hearsMusic %v, want %v (its peer holds: %v)", p.role, got, want, want)
+				}
+			}
+		})
+	}
+}
+
+// TestUnitMediaMoves: a hold and its resume move the peer bridged ->
+// leaving -> on_music -> rejoining -> bridged, each transition logged once,
+// with the ARI requests of the recipe in order.
+func TestUnitMediaMoves(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	f := &unitARI{}
+	a, err := New(Config{StepTimeout: time.Second}, f, zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	c := unitAnswered(t, a)
+	ctx := context.Background()
+	// Asterisk's confirmations, as they would arrive: set aside for await.
+	pb := c.musicBase(c.callee)
+	c.pending = []message{
+		ariEvent{&ari.ChannelLeftBridge{Channel: ari.Channel{ID: "c1-callee"}, Bridge: ari.Bridge{ID: "c1-bridge"}}},
+		ariEvent{&ari.PlaybackStarted{Playback: ari.Playback{ID: pb}}},
+	}
+	if err := c.hold(ctx, c.caller, SourceAPI); err != nil {
+		t.Fatalf("hold: %v", err)
+	}
+	if c.callee.media != mediaOnMusic || c.callee.music == nil || !c.caller.holds() {
+		t.Fatalf("after hold: callee %s music %v, caller holds %v", c.callee.media, c.callee.music, c.caller.holds())
+	}
+	c.pending = []message{
+		ariEvent{&ari.PlaybackFinished{Playback: ari.Playback{ID: pb, State: "done"}}},
+		ariEvent{&ari.ChannelEnteredBridge{Channel: ari.Channel{ID: "c1-callee"}, Bridge: ari.Bridge{ID: "c1-bridge"}}},
+	}
+	if err := c.resume(ctx, c.caller, SourceAPI); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	if c.callee.media != mediaBridged || c.callee.music != nil || c.caller.holds() {
+		t.Fatalf("after resume: callee %s music %v, caller holds %v", c.callee.media, c.callee.music, c.caller.holds())
+	}
+	var got []string
+	for _, l := range logs.FilterMessage("media").All() {
+		m := l.ContextMap()
+		if m["party"] != "callee" || m["channel_id"] != "c1-callee" {
+			t.Errorf("media line %v, want the callee's", m)
+		}
+		got = append(got, fmt.Sprint(m["transition"]))
+	}
+	want := []string{"bridged -> leaving", "leaving -> on_music", "on_music -> rejoining", "rejoining -> bridged"}
+	if !slices.Equal(got, want) {
+		t.Errorf("transitions %q, want %q", got, want)
+	}
+	wantReqs := []string{
+		"RemoveChannel c1-bridge [c1-callee]",
+		"Play c1-callee " + pb + " [tone:440/500|0/2500]",
+		"StopPlayback " + pb,
+		"AddChannel c1-bridge [c1-callee]",
+	}
+	if reqs := f.recorded(); !slices.Equal(reqs, wantReqs) {
+		t.Errorf("ARI requests %q, want %q", reqs, wantReqs)
+	}
+}
+
+// TestUnitTimersEndWithCall: every timer a call started stops when it ends,
+// and a stopped timer posts nothing.
+func TestUnitTimersEndWithCall(t *testing.T) {
+	a, err := New(Config{}, &unitARI{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	c := unitAnswered(t, a)
+	c.timers.start(ringTimer, 20*time.Millisecond, answerTimeout{})
+	c.timers.start(bridgeTimer, 20*time.Millisecond, bridgeCheck{})
+	c.timers.start(mohRecheckTimer, 20*time.Millisecond, stopPeerMOH{c.callee})
+	c.endCall(context.Background(), "hangup_requested", "", "test")
+	for k, tm := range c.timers.t {
+		if tm != nil {
+			t.Errorf("timer %d still set after the call ended", k)
+		}
+	}
+	time.Sleep(60 * time.Millisecond)
+	if m, ok := c.inbox.take(); ok {
+		t.Errorf("a stopped timer posted %#v", m)
+	}
+}
