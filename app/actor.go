@@ -29,8 +29,9 @@ type (
 	}
 	// originateCaller is the first message of a call from App.Originate.
 	originateCaller struct{ reply chan result }
-	// rebuild is the first message of a call adopted after a restart.
-	rebuild struct{}
+	// rebuild is the first message of a call adopted after a restart;
+	// calleeInStasis: a ringing call's callee answered while no ariapp ran.
+	rebuild struct{ calleeInStasis bool }
 	// reconcile tells a running call what Asterisk has after a reconnect.
 	reconcile struct{ asterisk *asteriskState }
 	// answerTimeout: the callee rang for the configured answer timeout.
@@ -119,7 +120,7 @@ func (c *call) handle(ctx context.Context, m message) {
 		err := c.originateCaller(ctx)
 		m.reply <- result{c.snapshot(), err}
 	case rebuild:
-		c.rebuild(ctx)
+		c.rebuild(ctx, m)
 	case reconcile:
 		if c.state != CallEnded {
 			c.reconcile(ctx, m.asterisk)

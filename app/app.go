@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"sort"
 	"strings"
@@ -316,8 +314,8 @@ func validEndpoint(ep string) bool {
 }
 
 func (a *App) newOriginatedCall(ctx context.Context, req *originateRequest) {
-	id := newID()
-	c := newDialledCall(a, id, &ari.StasisStart{Args: []string{ArgDial, req.to}, Channel: ari.Channel{ID: id + "-caller"}})
+	id := newCallID()
+	c := newDialledCall(a, id, &ari.StasisStart{Args: []string{ArgDial, req.to}, Channel: ari.Channel{ID: id + callerSuffix}})
 	c.originated = true
 	c.caller.endpoint = req.from
 	c.caller.channel = channelAbsent
@@ -325,13 +323,6 @@ func (a *App) newOriginatedCall(ctx context.Context, req *originateRequest) {
 	c.runOn(ctx)
 	a.register(c)
 	c.inbox.put(&originateCaller{reply: req.reply})
-}
-
-// newID returns a call id: short, random, safe in ARI ids and URLs.
-func newID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // endpointOf derives "PJSIP/alice" from a channel name "PJSIP/alice-0000002a"

@@ -2,7 +2,11 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -117,13 +121,48 @@ func newCall(a *App, id string) *call {
 	return c
 }
 
+// Suffixes of the ids ariapp derives from a call id.
+const (
+	callerSuffix = "-caller"
+	calleeSuffix = "-callee"
+	bridgeSuffix = "-bridge"
+)
+
+// newCallID returns a call id for a call ariapp originates: short, random,
+// safe in ARI ids and URLs.
+func newCallID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// callIDFor derives the id of the call whose caller is channelID: the
+// same in every ariapp process, so a restarted ariapp finds the callee it
+// originated (channel CALLID-callee) instead of dialling it again. A caller
+// ariapp originated itself carries its call id (CALLID-caller).
+func callIDFor(channelID string) string {
+	if id, ok := strings.CutSuffix(channelID, callerSuffix); ok && isCallID(id) {
+		return id
+	}
+	sum := sha256.Sum256([]byte(channelID))
+	return hex.EncodeToString(sum[:8])
+}
+
+func isCallID(s string) bool {
+	if len(s) != 16 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
 // newDialledCall is a call that starts with its caller's StasisStart
 // (Stasis(app,dial,TARGET)): the callee is originated under a derived id.
 func newDialledCall(a *App, id string, e *ari.StasisStart) *call {
 	c := newCall(a, id)
 	c.caller.channelID, c.caller.endpoint, c.caller.channel = e.Channel.ID, endpointOf(e.Channel.Name), channelDialled
-	c.callee.channelID = id + "-callee"
-	c.bridgeID = id + "-bridge"
+	c.callee.channelID = id + calleeSuffix
+	c.bridgeID = id + bridgeSuffix
 	c.callerID = e.Channel.Caller
 	if len(e.Args) > 1 {
 		c.target = e.Args[1]

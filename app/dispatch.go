@@ -151,7 +151,7 @@ func (a *App) routeOf(ev ari.Event) *call {
 
 // startCall starts the call of a caller that entered Stasis with "dial".
 func (a *App) startCall(ctx context.Context, e *ari.StasisStart) {
-	c := newDialledCall(a, newID(), e)
+	c := newDialledCall(a, callIDFor(e.Channel.ID), e)
 	c.runOn(ctx)
 	a.register(c)
 	c.inbox.put(ariEvent{e})

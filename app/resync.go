@@ -46,37 +46,56 @@ func (a *App) resync(ctx context.Context, reconnect bool) {
 		c.inbox.put(reconcile{snap})
 	}
 
-	// Channels in our Stasis application that no call owns.
+	// Channels in our Stasis application that no call owns. Callers come
+	// first, so that a ringing call they adopt owns its callee before the
+	// callee is looked at.
 	groups := map[string][]ari.Channel{}
-	started, strays := 0, 0
+	started, ringing, strays := 0, 0, 0
+	var rest []ari.Channel
 	for _, ch := range chans {
 		args, ours := a.stasisArgs(ch)
 		if !ours || a.routeOfID(ch.ID) != nil {
 			continue
 		}
-		callID := a.channelVar(ctx, ch, VarCallID)
-		switch {
-		case callID != "":
+		if callID := a.channelVar(ctx, ch, VarCallID); callID != "" {
 			groups[callID] = append(groups[callID], ch)
-		case len(args) >= 2 && args[0] == ArgDial:
-			// Its StasisStart was missed (or the previous ariapp died
-			// before the callee answered and nothing was written yet).
-			a.startCall(ctx, &ari.StasisStart{EventBase: ari.EventBase{Type: "StasisStart"}, Args: args, Channel: ch})
-			started++
-		default:
-			strays++
-			a.log.Warn("resync: channel in Stasis without a call; hanging it up",
-				zap.String("channel_id", ch.ID), zap.String("channel_name", ch.Name), zap.Strings("args", args))
-			if err := a.ari.Hangup(ctx, ch.ID, ari.HangupNormal); err != nil && !errors.Is(err, ari.ErrNotFound) {
-				a.log.Warn("resync: hangup failed", zap.String("channel_id", ch.ID), zap.Error(err))
-			}
+			continue
+		}
+		if len(args) < 2 || args[0] != ArgDial {
+			rest = append(rest, ch)
+			continue
+		}
+		// A caller whose call was not answered yet: its StasisStart was
+		// missed, or the previous ariapp stopped while the callee rang.
+		// The callee's id derives from the caller's, so a ringing callee
+		// is found, never dialled twice.
+		e := &ari.StasisStart{EventBase: ari.EventBase{Type: "StasisStart"}, Args: args, Channel: ch}
+		if callee, ok := snap.channels[callIDFor(ch.ID)+calleeSuffix]; ok {
+			a.adoptRinging(ctx, e, callee)
+			ringing++
+			continue
+		}
+		a.startCall(ctx, e)
+		started++
+	}
+	for _, ch := range rest {
+		if a.routeOfID(ch.ID) != nil {
+			continue
+		}
+		args, _ := a.stasisArgs(ch)
+		strays++
+		a.log.Warn("resync: channel in Stasis without a call; hanging it up",
+			zap.String("channel_id", ch.ID), zap.String("channel_name", ch.Name), zap.Strings("args", args))
+		if err := a.ari.Hangup(ctx, ch.ID, ari.HangupNormal); err != nil && !errors.Is(err, ari.ErrNotFound) {
+			a.log.Warn("resync: hangup failed", zap.String("channel_id", ch.ID), zap.Error(err))
 		}
 	}
 	for callID, parts := range groups {
 		a.adopt(ctx, callID, parts, snap)
 	}
 	a.log.Info("resync with Asterisk done", zap.Bool("reconnect", reconnect), zap.Int("calls_checked", len(known)),
-		zap.Int("calls_adopted", len(groups)), zap.Int("calls_started", started), zap.Int("strays_hung_up", strays),
+		zap.Int("calls_adopted", len(groups)), zap.Int("ringing_calls_adopted", ringing), zap.Int("calls_started", started),
+		zap.Int("strays_hung_up", strays),
 		zap.Duration("took", time.Since(t0)))
 }
 
@@ -180,6 +199,22 @@ func (a *App) adopt(ctx context.Context, callID string, parts []ari.Channel, sna
 	c.inbox.put(rebuild{})
 }
 
+// adoptRinging takes over a call of a previous ariapp whose callee was
+// still ringing (or answered unseen): the same call id, the same callee
+// channel, the ring timer counting from when the callee was dialled.
+func (a *App) adoptRinging(ctx context.Context, e *ari.StasisStart, callee ari.Channel) {
+	c := newDialledCall(a, callIDFor(e.Channel.ID), e)
+	c.caller.channel = channelInStasis
+	c.callee.channel = channelDialled
+	if !callee.CreationTime.IsZero() {
+		c.startedAt = callee.CreationTime.Time
+	}
+	c.updateSnapshot()
+	c.runOn(ctx)
+	a.register(c)
+	c.inbox.put(rebuild{calleeInStasis: callee.Dialplan.AppName == "Stasis"})
+}
+
 // placeFromSnapshot sets p's media from where Asterisk has its channel: in
 // the call's bridge or not (whether it hears music is up to the caller).
 func (c *call) placeFromSnapshot(p *party, snap *asteriskState) {
@@ -215,11 +250,25 @@ func (c *call) findMusic(ctx context.Context, q *party) *holdmusic.Playing {
 	return nil
 }
 
-// rebuild completes an adopted call: a call missing a party or its
+// rebuild completes an adopted call. A ringing one waits for its callee
+// again (or bridges it, if it answered while no ariapp ran). An answered
+// one: a call missing a party or its
 // bridge is hung up and reported; otherwise the media is made to follow the
 // rule again (an ariapp killed in the middle of a hold or resume leaves it
 // half done), music that died is restarted, and the bridge subscribed.
-func (c *call) rebuild(ctx context.Context) {
+func (c *call) rebuild(ctx context.Context, m rebuild) {
+	if c.state == CallRinging {
+		if m.calleeInStasis {
+			c.callee.channel = channelInStasis
+			c.answered(ctx)
+			return
+		}
+		left := c.app.cfg.AnswerTimeout - time.Since(c.startedAt)
+		c.timers.start(ringTimer, max(left, 0), answerTimeout{})
+		c.log.Info("ringing call adopted", zap.String("caller_channel_id", c.caller.channelID),
+			zap.String("callee_channel_id", c.callee.channelID), zap.Duration("rings_for", max(left, 0)))
+		return
+	}
 	var missing []string
 	if c.caller.channelID == "" {
 		missing = append(missing, "caller")

@@ -1,0 +1,70 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	"github.com/ariapp/ariapp/app"
+	"github.com/ariapp/ariapp/ari"
+)
+
+// originateCounter counts the originates an App makes.
+type originateCounter struct {
+	app.ARI
+	n atomic.Int32
+}
+
+func (o *originateCounter) Originate(ctx context.Context, p ari.OriginateParams) (*ari.Channel, error) {
+	o.n.Add(1)
+	return o.ARI.Originate(ctx, p)
+}
+
+// TestRestartWhileCalleeRings: an ariapp restarted while the callee rings
+// adopts the ringing call under the same id and dials nobody again: the
+// callee's phone rings once per call. Hanging the adopted call up cancels
+// that ringing callee (the harness checks nothing is left). Once more after
+// a second restart.
+func TestRestartWhileCalleeRings(t *testing.T) {
+	h1 := newHarness(t)
+	callID, _ := h1.placeCall("noanswer")
+	callee := callID + "-callee"
+	waitUntil(t, "the callee rings", func() bool {
+		_, err := h1.client.Channel(ctxT(t), callee)
+		return err == nil
+	})
+	h1.crash()
+
+	name := h1.client.Application()
+	for restart := 1; restart <= 2; restart++ {
+		counter := &originateCounter{}
+		h := newHarnessApp(t, name, func(a app.ARI) app.ARI { counter.ARI = a; return counter })
+		h.mu.Lock()
+		h.calls = append(h.calls, callID)
+		h.mu.Unlock()
+		waitUntil(t, "the ringing call adopted", func() bool { _, err := h.app.Call(callID); return err == nil })
+		info, _ := h.app.Call(callID)
+		if info.State != app.CallRinging || info.Callee.ChannelID != callee {
+			t.Fatalf("restart %d: adopted call %+v, want ringing with callee %s", restart, info, callee)
+		}
+		if n := counter.n.Load(); n != 0 {
+			t.Fatalf("restart %d: the restarted ariapp originated %d channels, want 0 (the callee rings already)", restart, n)
+		}
+		if _, err := h.client.Channel(ctxT(t), callee); err != nil {
+			t.Fatalf("restart %d: the ringing callee is gone: %v", restart, err)
+		}
+		if restart == 1 {
+			h.crash()
+			continue
+		}
+		if _, err := h.app.Hangup(ctxT(t), callID); err != nil {
+			t.Fatalf("hangup of the adopted call: %v", err)
+		}
+		h.waitFor(callID, app.EventCallEnded)
+		waitUntil(t, "the callee's leg cancelled", func() bool {
+			_, err := h.client.Channel(ctxT(t), callee)
+			return errors.Is(err, ari.ErrNotFound)
+		})
+	}
+}
