@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"time"
 
@@ -156,7 +157,7 @@ func envName(key string) string {
 	return envPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
 }
 
-// kind names the type of s's value, for usage text.
+// kind names the type of s's value in usage text and the flags' help.
 func (s keySpec) kind() string {
 	switch s.ptr.(type) {
 	case *time.Duration:
@@ -164,58 +165,23 @@ func (s keySpec) kind() string {
 	case *int, *int64:
 		return "integer"
 	case *[]string:
-		return "comma-separated list"
-	case *bool:
-		return "true or false"
-	default:
-		return "string"
-	}
-}
-
-// flagType names s's value in the flags' help.
-func (s keySpec) flagType() string {
-	switch s.ptr.(type) {
-	case *time.Duration:
-		return "duration"
-	case *int, *int64:
-		return "integer"
-	case *[]string:
 		return "list"
+	case *bool:
+		return "bool"
 	}
 	return "string"
 }
 
 // value is s's field's value; a secret's is only whether it is set.
 func (s keySpec) value() any {
-	switch p := s.ptr.(type) {
-	case *string:
-		return *p
-	case *Secret:
+	if p, ok := s.ptr.(*Secret); ok {
 		return p.IsSet()
-	case *time.Duration:
-		return *p
-	case *int:
-		return *p
-	case *int64:
-		return *p
-	case *bool:
-		return *p
-	case *[]string:
-		return *p
 	}
-	panic(fmt.Sprintf("key %s: unsupported field type %T", s.key, s.ptr))
+	return reflect.ValueOf(s.ptr).Elem().Interface()
 }
 
-// empty reports whether s's field is an empty string or an unset secret.
-func (s keySpec) empty() bool {
-	switch p := s.ptr.(type) {
-	case *string:
-		return *p == ""
-	case *Secret:
-		return !p.IsSet()
-	}
-	return false
-}
+// empty reports whether s's field has its type's zero value.
+func (s keySpec) empty() bool { return reflect.ValueOf(s.ptr).Elem().IsZero() }
 
 // text is s's value as a flag, an environment variable or usage spells it.
 func (s keySpec) text() string {

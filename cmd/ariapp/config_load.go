@@ -41,7 +41,7 @@ func newFlagSet() *pflag.FlagSet {
 		if b, ok := s.ptr.(*bool); ok {
 			f.Bool(s.flag, *b, s.usage)
 		} else {
-			f.Var(&flagText{text: s.text(), typ: s.flagType()}, s.flag, s.usage)
+			f.Var(&flagText{text: s.text(), typ: s.kind()}, s.flag, s.usage)
 		}
 	}
 	f.Bool("version", false, "print the version and exit")
