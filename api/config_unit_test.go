@@ -1,13 +1,12 @@
 package api_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ariapp/ariapp/api"
-	"github.com/ariapp/ariapp/internal/confcheck"
+	"github.com/ariapp/ariapp/internal/confcheck/confchecktest"
 )
 
 // TestUnitConfigValidate: Validate names the invalid field of a complete
@@ -39,19 +38,7 @@ func TestUnitConfigValidate(t *testing.T) {
 			c := valid
 			tt.edit(&c)
 			err := c.Validate()
-			if tt.field == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			var fe *confcheck.FieldError
-			if !errors.As(err, &fe) || fe.Field != tt.field {
-				t.Fatalf("Validate = %v, want a FieldError for %s", err, tt.field)
-			}
-			if !strings.Contains(err.Error(), tt.wantInMsg) || !strings.HasPrefix(err.Error(), "api config: ") {
-				t.Errorf("Validate = %q, want it to start with \"api config: \" and contain %q", err, tt.wantInMsg)
-			}
+			confchecktest.Expect(t, err, "api", tt.field, tt.wantInMsg)
 		})
 	}
 	t.Run("Start refuses", func(t *testing.T) {

@@ -2,12 +2,11 @@ package app
 
 import (
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/ariapp/ariapp/holdmusic"
-	"github.com/ariapp/ariapp/internal/confcheck"
+	"github.com/ariapp/ariapp/internal/confcheck/confchecktest"
 )
 
 // TestUnitConfigValidate: Validate names the invalid field of a complete
@@ -40,19 +39,7 @@ func TestUnitConfigValidate(t *testing.T) {
 			c := valid
 			tt.edit(&c)
 			err := c.Validate()
-			if tt.field == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			var fe *confcheck.FieldError
-			if !errors.As(err, &fe) || fe.Field != tt.field {
-				t.Fatalf("Validate = %v, want a FieldError for %s", err, tt.field)
-			}
-			if !strings.Contains(err.Error(), tt.wantInMsg) || !strings.HasPrefix(err.Error(), "app config: ") {
-				t.Errorf("Validate = %q, want it to start with \"app config: \" and contain %q", err, tt.wantInMsg)
-			}
+			confchecktest.Expect(t, err, "app", tt.field, tt.wantInMsg)
 			if tt.field == "Music" && !errors.Is(err, holdmusic.ErrConfig) {
 				t.Errorf("Validate = %v, want it to wrap holdmusic.ErrConfig", err)
 			}

@@ -2,12 +2,11 @@ package ari_test
 
 import (
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/ariapp/ariapp/ari"
-	"github.com/ariapp/ariapp/internal/confcheck"
+	"github.com/ariapp/ariapp/internal/confcheck/confchecktest"
 )
 
 // TestUnitConfigValidate: Validate names the invalid field of a complete
@@ -44,18 +43,9 @@ func TestUnitConfigValidate(t *testing.T) {
 			c := valid
 			tt.edit(&c)
 			err := c.Validate()
-			if tt.field == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			var fe *confcheck.FieldError
-			if !errors.As(err, &fe) || fe.Field != tt.field || !errors.Is(err, ari.ErrInvalidArgument) {
-				t.Fatalf("Validate = %v, want a FieldError for %s wrapping ErrInvalidArgument", err, tt.field)
-			}
-			if !strings.Contains(err.Error(), tt.wantInMsg) || !strings.HasPrefix(err.Error(), "ari config: ") {
-				t.Errorf("Validate = %q, want it to start with \"ari config: \" and contain %q", err, tt.wantInMsg)
+			confchecktest.Expect(t, err, "ari", tt.field, tt.wantInMsg)
+			if tt.field != "" && !errors.Is(err, ari.ErrInvalidArgument) {
+				t.Errorf("Validate = %v, want it to wrap ErrInvalidArgument", err)
 			}
 		})
 	}
