@@ -84,15 +84,9 @@ func (c Config) WithDefaults() Config {
 	if c.Listen == "" {
 		c.Listen = DefaultListen
 	}
-	if c.OperationTimeout <= 0 {
-		c.OperationTimeout = DefaultOperationTimeout
-	}
-	if c.MaxBodyBytes <= 0 {
-		c.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if c.Heartbeat <= 0 {
-		c.Heartbeat = DefaultHeartbeat
-	}
+	confcheck.Default(&c.OperationTimeout, DefaultOperationTimeout)
+	confcheck.Default(&c.MaxBodyBytes, DefaultMaxBodyBytes)
+	confcheck.Default(&c.Heartbeat, DefaultHeartbeat)
 	return c
 }
 

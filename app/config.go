@@ -84,9 +84,7 @@ func (c Config) WithDefaults() Config {
 	if c.OriginateFormats == "" {
 		c.OriginateFormats = DefaultOriginateFormats
 	}
-	if c.SubscriberBuffer <= 0 {
-		c.SubscriberBuffer = DefaultSubscriberBuffer
-	}
+	confcheck.Default(&c.SubscriberBuffer, DefaultSubscriberBuffer)
 	if c.DTMF.Timeout == 0 {
 		c.DTMF.Timeout = DefaultDTMFTimeout
 	}

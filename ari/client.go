@@ -86,27 +86,15 @@ const MaxEventQueueSize = 1 << 20
 // ReconnectMax defaults to at least ReconnectMin.
 func (c Config) WithDefaults() Config {
 	c.URL = strings.TrimRight(c.URL, "/")
-	if c.RequestTimeout <= 0 {
-		c.RequestTimeout = DefaultRequestTimeout
-	}
-	if c.DialTimeout <= 0 {
-		c.DialTimeout = DefaultDialTimeout
-	}
-	if c.ReconnectMin <= 0 {
-		c.ReconnectMin = DefaultReconnectMin
-	}
-	if c.ReconnectMax <= 0 {
-		c.ReconnectMax = max(DefaultReconnectMax, c.ReconnectMin)
-	}
+	confcheck.Default(&c.RequestTimeout, DefaultRequestTimeout)
+	confcheck.Default(&c.DialTimeout, DefaultDialTimeout)
+	confcheck.Default(&c.ReconnectMin, DefaultReconnectMin)
+	confcheck.Default(&c.ReconnectMax, max(DefaultReconnectMax, c.ReconnectMin))
 	if c.PingInterval == 0 {
 		c.PingInterval = DefaultPingInterval
 	}
-	if c.EventQueueSize <= 0 {
-		c.EventQueueSize = DefaultEventQueueSize
-	}
-	if c.MaxConns <= 0 {
-		c.MaxConns = DefaultMaxConns
-	}
+	confcheck.Default(&c.EventQueueSize, DefaultEventQueueSize)
+	confcheck.Default(&c.MaxConns, DefaultMaxConns)
 	return c
 }
 

@@ -89,6 +89,14 @@ func Name(field string) string {
 	return strings.Join(words, " ")
 }
 
+// Default sets *p to d if *p is zero or negative: how the libraries fill
+// in a duration or size left unset.
+func Default[T ~int | ~int64](p *T, d T) {
+	if *p <= 0 {
+		*p = d
+	}
+}
+
 // Checker collects the FieldErrors of one Validate call.
 type Checker struct {
 	pkg  string

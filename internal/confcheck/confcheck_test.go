@@ -55,3 +55,14 @@ func TestChecker(t *testing.T) {
 		t.Errorf("Errors = %#v", es)
 	}
 }
+
+func TestDefault(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ in, want time.Duration }{{0, 5}, {-1, 5}, {3, 3}} {
+		got := tt.in
+		Default(&got, 5)
+		if got != tt.want {
+			t.Errorf("Default(%d, 5) = %d, want %d", tt.in, got, tt.want)
+		}
+	}
+}
