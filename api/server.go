@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ariapp/ariapp/app"
+	"github.com/ariapp/ariapp/internal/confcheck"
 )
 
 // Calls is what the API needs of the application; *app.App implements it.
@@ -34,7 +35,7 @@ type Calls interface {
 
 var _ Calls = (*app.App)(nil)
 
-// Config configures the API server.
+// Config configures the API server; see WithDefaults and Validate.
 type Config struct {
 	// Listen is the TCP address (default "127.0.0.1:8090").
 	Listen string
@@ -69,22 +70,50 @@ type Server struct {
 	wg       sync.WaitGroup
 }
 
-// New builds the server. ready reports why the application cannot serve
-// requests that need Asterisk (nil when it can), for /readyz and a 503 on
-// /v1 while ARI is down.
+// Defaults of the zero Config fields, as New fills them in.
+const (
+	DefaultListen           = "127.0.0.1:8090"
+	DefaultOperationTimeout = 30 * time.Second
+	DefaultMaxBodyBytes     = 16 << 10
+	DefaultHeartbeat        = 15 * time.Second
+)
+
+// WithDefaults returns c with every zero field set to its default; a
+// negative duration or size counts as zero.
+func (c Config) WithDefaults() Config {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	confcheck.Default(&c.OperationTimeout, DefaultOperationTimeout)
+	confcheck.Default(&c.MaxBodyBytes, DefaultMaxBodyBytes)
+	confcheck.Default(&c.Heartbeat, DefaultHeartbeat)
+	return c
+}
+
+// Validate reports every field of c that the server cannot work with, each
+// as a confcheck.FieldError. It checks c as given: a zero field is invalid
+// here, because New applies WithDefaults first.
+func (c Config) Validate() error {
+	ck := confcheck.New("api", nil)
+	if host, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
+		ck.Fail("Listen", "%q is not host:port", c.Listen)
+	} else if host == "" {
+		// ":8090" would listen on every interface, easily unnoticed.
+		ck.Fail("Listen", "%q has no host: name the interface (127.0.0.1 for loopback only)", c.Listen)
+	}
+	ck.Positive("OperationTimeout", c.OperationTimeout)
+	if c.MaxBodyBytes < 1 {
+		ck.Fail("MaxBodyBytes", "must be at least 1, got %d", c.MaxBodyBytes)
+	}
+	ck.Positive("Heartbeat", c.Heartbeat)
+	return ck.Err()
+}
+
+// New builds the server with cfg.WithDefaults(); Start validates it. ready
+// reports why the application cannot serve requests that need Asterisk
+// (nil when it can), for /readyz and a 503 on /v1 while ARI is down.
 func New(cfg Config, calls Calls, ready func() error, log *zap.Logger) *Server {
-	if cfg.Listen == "" {
-		cfg.Listen = "127.0.0.1:8090"
-	}
-	if cfg.OperationTimeout <= 0 {
-		cfg.OperationTimeout = 30 * time.Second
-	}
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = 16 << 10
-	}
-	if cfg.Heartbeat <= 0 {
-		cfg.Heartbeat = 15 * time.Second
-	}
+	cfg = cfg.WithDefaults()
 	if log == nil {
 		log = zap.NewNop()
 	}
@@ -135,8 +164,12 @@ func (s *Server) route() http.Handler {
 	})
 }
 
-// Start listens and serves in the background; Addr tells where.
+// Start validates the config (Config.Validate), then listens and serves in
+// the background; Addr tells where.
 func (s *Server) Start() error {
+	if err := s.cfg.Validate(); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("api: listen on %s: %w", s.cfg.Listen, err)

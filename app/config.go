@@ -1,11 +1,11 @@
 package app
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
 	"github.com/ariapp/ariapp/holdmusic"
+	"github.com/ariapp/ariapp/internal/confcheck"
 )
 
 // Config is the Stasis application's configuration.
@@ -50,50 +50,91 @@ type DTMFConfig struct {
 	Timeout time.Duration
 }
 
-// DefaultOriginateFormats is Config.OriginateFormats' default: G.711 µ-law,
-// which every SIP phone speaks and Asterisk's tones are generated in.
-const DefaultOriginateFormats = "ulaw"
+// Defaults of the zero Config fields, as New fills them in.
+const (
+	DefaultAnswerTimeout    = 30 * time.Second
+	DefaultStepTimeout      = 5 * time.Second
+	DefaultSubscriberBuffer = 256
+	DefaultDTMFTimeout      = 3 * time.Second
+	// DefaultOriginateFormats is G.711 µ-law, which every SIP phone speaks
+	// and Asterisk's tones are generated in.
+	DefaultOriginateFormats = "ulaw"
+)
 
-func (c Config) withDefaults() (Config, error) {
+// Lower bounds of the timeouts: below them a call could not be set up
+// (AnswerTimeout) or Asterisk could not confirm a step in time even when
+// idle (StepTimeout).
+const (
+	MinAnswerTimeout = time.Second
+	MinStepTimeout   = 10 * time.Millisecond
+)
+
+// dtmfDigits are the DTMF events Asterisk reports.
+const dtmfDigits = "0123456789*#ABCD"
+
+// WithDefaults returns c with every zero field that has a default set to
+// it; a SubscriberBuffer below 1 also gets the default.
+func (c Config) WithDefaults() Config {
 	if c.AnswerTimeout == 0 {
-		c.AnswerTimeout = 30 * time.Second
+		c.AnswerTimeout = DefaultAnswerTimeout
 	}
 	if c.StepTimeout == 0 {
-		c.StepTimeout = 5 * time.Second
+		c.StepTimeout = DefaultStepTimeout
 	}
 	if c.OriginateFormats == "" {
 		c.OriginateFormats = DefaultOriginateFormats
 	}
-	if strings.ContainsAny(c.OriginateFormats, " \t&?") {
-		return c, fmt.Errorf("app: originate formats %q: want codec names separated by commas, e.g. ulaw,alaw", c.OriginateFormats)
-	}
-	if c.SubscriberBuffer <= 0 {
-		c.SubscriberBuffer = 256
-	}
-	if c.AnswerTimeout < time.Second {
-		return c, fmt.Errorf("app: answer timeout %v is below 1s", c.AnswerTimeout)
-	}
-	if c.StepTimeout < 10*time.Millisecond {
-		return c, fmt.Errorf("app: step timeout %v is below 10ms", c.StepTimeout)
-	}
+	confcheck.Default(&c.SubscriberBuffer, DefaultSubscriberBuffer)
 	if c.DTMF.Timeout == 0 {
-		c.DTMF.Timeout = 3 * time.Second
+		c.DTMF.Timeout = DefaultDTMFTimeout
 	}
-	if c.DTMF.Timeout < 0 {
-		return c, fmt.Errorf("app: DTMF timeout %v is negative", c.DTMF.Timeout)
-	}
-	if h, r := c.DTMF.Hold, c.DTMF.Resume; h != "" && r != "" && h != r && (strings.HasSuffix(h, r) || strings.HasSuffix(r, h)) {
-		return c, fmt.Errorf("app: DTMF codes %q and %q overlap (one ends the other); use distinct codes, or one code to toggle", h, r)
-	}
-	for _, code := range []string{c.DTMF.Hold, c.DTMF.Resume} {
-		for _, r := range code {
-			if !strings.ContainsRune("0123456789*#ABCD", r) {
-				return c, fmt.Errorf("app: DTMF code %q: %q is not a DTMF digit (0-9, *, #, A-D)", code, r)
-			}
+	return c
+}
+
+// Validate reports every field of c that New cannot work with, each as a
+// confcheck.FieldError. It checks c as given: a zero field that has a
+// default is invalid here, because New applies WithDefaults first.
+func (c Config) Validate() error {
+	ck := confcheck.New("app", nil)
+	ck.AtLeast("AnswerTimeout", c.AnswerTimeout, MinAnswerTimeout)
+	ck.AtLeast("StepTimeout", c.StepTimeout, MinStepTimeout)
+	for i, ep := range c.HoldAllowedEndpoints {
+		if strings.TrimSpace(ep) == "" {
+			ck.Fail("HoldAllowedEndpoints", "item %d is empty", i)
 		}
 	}
 	if c.MaxHoldsPerCall < 0 {
-		return c, fmt.Errorf("app: max holds per call %d is negative", c.MaxHoldsPerCall)
+		ck.Fail("MaxHoldsPerCall", "must not be negative, got %d", c.MaxHoldsPerCall)
 	}
-	return c, nil
+	if _, err := holdmusic.New(c.Music); err != nil {
+		ck.Cause("Music", err)
+	}
+	if c.SubscriberBuffer < 1 {
+		ck.Fail("SubscriberBuffer", "must be at least 1, got %d", c.SubscriberBuffer)
+	}
+	for _, d := range []struct{ field, code string }{{"DTMF.Hold", c.DTMF.Hold}, {"DTMF.Resume", c.DTMF.Resume}} {
+		for _, r := range d.code {
+			if !strings.ContainsRune(dtmfDigits, r) {
+				ck.Fail(d.field, "%q: %q is not a DTMF digit (0-9, *, #, A-D)", d.code, r)
+				break
+			}
+		}
+	}
+	if h, r := c.DTMF.Hold, c.DTMF.Resume; h != "" && r != "" && h != r && (strings.HasSuffix(h, r) || strings.HasSuffix(r, h)) {
+		ck.FailPeer("DTMF.Resume", "DTMF.Hold", "%q and {peer} %q overlap (one ends the other); use distinct codes, or the same code to toggle", r, h)
+	}
+	ck.Positive("DTMF.Timeout", c.DTMF.Timeout)
+	if c.OriginateFormats == "" {
+		ck.Fail("OriginateFormats", "must not be empty")
+	} else if strings.ContainsAny(c.OriginateFormats, " \t&?") {
+		// The list goes into the originate request's query.
+		ck.Fail("OriginateFormats", "%q: want codec names separated by commas, e.g. ulaw,alaw", c.OriginateFormats)
+	}
+	return ck.Err()
+}
+
+// withDefaults is what New runs the config through.
+func (c Config) withDefaults() (Config, error) {
+	c = c.WithDefaults()
+	return c, c.Validate()
 }

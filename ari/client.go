@@ -14,10 +14,13 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/ariapp/ariapp/internal/confcheck"
 )
 
 // Config is everything the client needs; the zero value of every field but
-// URL, Username, Password and Application has a sensible default.
+// URL, Username, Password and Application has a sensible default (see
+// WithDefaults), and Validate says what is wrong with a Config.
 type Config struct {
 	// URL is ARI's base URL, e.g. "http://127.0.0.1:8088/ari".
 	URL string
@@ -63,47 +66,83 @@ type Config struct {
 	HTTPClient *http.Client
 }
 
-func (c *Config) withDefaults() (Config, error) {
-	out := *c
-	if out.URL == "" {
-		return out, invalidArg("config: URL is empty")
+// Defaults of the zero Config fields, as New fills them in.
+const (
+	DefaultRequestTimeout = 5 * time.Second
+	DefaultDialTimeout    = 5 * time.Second
+	DefaultReconnectMin   = 100 * time.Millisecond
+	DefaultReconnectMax   = 5 * time.Second
+	DefaultPingInterval   = 10 * time.Second
+	DefaultEventQueueSize = 4096
+	DefaultMaxConns       = 64
+)
+
+// MaxEventQueueSize bounds EventQueueSize to what a machine can hold.
+const MaxEventQueueSize = 1 << 20
+
+// WithDefaults returns c with every zero field that has a default set to
+// it (a negative duration or size counts as zero, but a negative
+// PingInterval turns the ping off), and URL without its trailing slashes.
+// ReconnectMax defaults to at least ReconnectMin.
+func (c Config) WithDefaults() Config {
+	c.URL = strings.TrimRight(c.URL, "/")
+	confcheck.Default(&c.RequestTimeout, DefaultRequestTimeout)
+	confcheck.Default(&c.DialTimeout, DefaultDialTimeout)
+	confcheck.Default(&c.ReconnectMin, DefaultReconnectMin)
+	confcheck.Default(&c.ReconnectMax, max(DefaultReconnectMax, c.ReconnectMin))
+	if c.PingInterval == 0 {
+		c.PingInterval = DefaultPingInterval
 	}
-	u, err := url.Parse(out.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return out, invalidArg("config: URL %q is not an http(s) URL", out.URL)
+	confcheck.Default(&c.EventQueueSize, DefaultEventQueueSize)
+	confcheck.Default(&c.MaxConns, DefaultMaxConns)
+	return c
+}
+
+// Validate reports every field of c that New cannot work with, each as a
+// confcheck.FieldError wrapping ErrInvalidArgument. It checks c as given:
+// a zero field that has a default is invalid here, because New applies
+// WithDefaults first.
+func (c Config) Validate() error {
+	ck := confcheck.New("ari", ErrInvalidArgument)
+	if u, err := url.Parse(c.URL); c.URL == "" {
+		ck.Fail("URL", "must not be empty")
+	} else if err != nil {
+		ck.Fail("URL", "invalid URL %q", c.URL)
+	} else if u.Scheme != "http" && u.Scheme != "https" {
+		ck.Fail("URL", "URL %q must start with http:// or https://", c.URL)
+	} else if u.Host == "" {
+		ck.Fail("URL", "URL %q has no host", c.URL)
+	} else if u.User != nil {
+		// Credentials in the URL would be logged with it and are not
+		// what the client authenticates with.
+		ck.Fail("URL", "URL must not contain credentials; set the username and password instead")
+	} else if u.RawQuery != "" || u.Fragment != "" {
+		// Request paths and queries are appended to URL.
+		ck.Fail("URL", "URL %q must not have a query or fragment", c.URL)
 	}
-	if out.Application == "" {
-		return out, invalidArg("config: Application is empty")
+	if strings.Contains(c.Username, ":") {
+		ck.Fail("Username", "must not contain ':' (basic authentication cannot carry it)")
 	}
-	out.URL = strings.TrimRight(out.URL, "/")
-	if out.RequestTimeout <= 0 {
-		out.RequestTimeout = 5 * time.Second
+	if c.Application == "" {
+		ck.Fail("Application", "must not be empty")
+	} else if strings.Contains(c.Application, ",") {
+		ck.Fail("Application", "invalid application name %q: Asterisk reads a comma as the separator of several applications", c.Application)
 	}
-	if out.DialTimeout <= 0 {
-		out.DialTimeout = 5 * time.Second
+	ck.Positive("RequestTimeout", c.RequestTimeout)
+	ck.Positive("DialTimeout", c.DialTimeout)
+	ck.Positive("ReconnectMin", c.ReconnectMin)
+	ck.Positive("ReconnectMax", c.ReconnectMax)
+	if c.ReconnectMin > 0 && c.ReconnectMax > 0 && c.ReconnectMax < c.ReconnectMin {
+		ck.FailPeer("ReconnectMax", "ReconnectMin", "%s is less than {peer} %s", c.ReconnectMax, c.ReconnectMin)
 	}
-	if out.ReconnectMin <= 0 {
-		out.ReconnectMin = 100 * time.Millisecond
+	if c.PingInterval == 0 {
+		ck.Fail("PingInterval", "must not be 0 (a negative interval turns the ping off)")
 	}
-	if out.ReconnectMax <= 0 {
-		out.ReconnectMax = 5 * time.Second
+	ck.Between("EventQueueSize", int64(c.EventQueueSize), 1, MaxEventQueueSize)
+	if c.MaxConns < 1 {
+		ck.Fail("MaxConns", "must be at least 1, got %d", c.MaxConns)
 	}
-	if out.ReconnectMax < out.ReconnectMin {
-		out.ReconnectMax = out.ReconnectMin
-	}
-	if out.PingInterval == 0 {
-		out.PingInterval = 10 * time.Second
-	}
-	if out.EventQueueSize <= 0 {
-		out.EventQueueSize = 4096
-	}
-	if out.MaxConns <= 0 {
-		out.MaxConns = 64
-	}
-	if out.Logger == nil {
-		out.Logger = zap.NewNop()
-	}
-	return out, nil
+	return ck.Err()
 }
 
 // Client is an ARI client: REST methods plus, after Connect, the event
@@ -133,9 +172,12 @@ type Client struct {
 // New validates cfg and returns a client. It does no I/O: REST calls work at
 // once, events flow after Connect.
 func New(cfg Config) (*Client, error) {
-	c, err := cfg.withDefaults()
-	if err != nil {
+	c := cfg.WithDefaults()
+	if err := c.Validate(); err != nil {
 		return nil, err
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
 	}
 	hc := c.HTTPClient
 	if hc == nil {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/ariapp/ariapp/holdmusic"
-
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +14,11 @@ import (
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/ariapp/ariapp/api"
+	"github.com/ariapp/ariapp/app"
+	"github.com/ariapp/ariapp/ari"
+	"github.com/ariapp/ariapp/holdmusic"
 )
 
 const testPassword = "s3cret-Pa55"
@@ -48,26 +51,41 @@ func writeFile(t *testing.T, content string) string {
 	return p
 }
 
-// defaultConfig is the config with every default and the test password.
+// defaultConfig is the config with every default and the test password,
+// spelled out here so that a changed default shows.
 func defaultConfig() Config {
 	return Config{
-		ARI: ARIConfig{
+		ARI: ari.Config{
 			URL:            "http://127.0.0.1:8088/ari",
 			Username:       "ariapp",
-			Password:       testPassword,
 			Application:    "ariapp",
 			RequestTimeout: 5 * time.Second,
+			DialTimeout:    5 * time.Second,
 			ReconnectMin:   100 * time.Millisecond,
 			ReconnectMax:   5 * time.Second,
-			EventQueue:     4096,
+			PingInterval:   10 * time.Second,
+			EventQueueSize: 4096,
+			MaxConns:       64,
 		},
-		Log:      LogConfig{Level: "info", Format: "json"},
-		Hold:     HoldConfig{Media: "tone:440/500|0/2500", Music: holdmusic.Config{Mode: holdmusic.ModeTone, Tone: "440/500|0/2500"}},
-		Call:     CallConfig{AnswerTimeout: 30 * time.Second, StepTimeout: 5 * time.Second},
-		Policy:   PolicyConfig{HoldAllowedEndpoints: []string{}},
-		DTMF:     DTMFConfig{Timeout: 3 * time.Second},
-		API:      APIConfig{Listen: "127.0.0.1:8090"},
-		Shutdown: ShutdownConfig{Timeout: 10 * time.Second},
+		App: app.Config{
+			AnswerTimeout:        30 * time.Second,
+			StepTimeout:          5 * time.Second,
+			HoldAllowedEndpoints: []string{},
+			Music:                holdmusic.Config{Mode: holdmusic.ModeTone, Tone: "440/500|0/2500"},
+			SubscriberBuffer:     256,
+			DTMF:                 app.DTMFConfig{Timeout: 3 * time.Second},
+			OriginateFormats:     "ulaw",
+		},
+		API: api.Config{
+			Listen:           "127.0.0.1:8090",
+			OperationTimeout: 30 * time.Second,
+			MaxBodyBytes:     16 << 10,
+			Heartbeat:        15 * time.Second,
+		},
+		ARIPassword: testPassword,
+		Log:         LogConfig{Level: "info", Format: "json"},
+		Hold:        HoldConfig{Media: "tone:440/500|0/2500"},
+		Shutdown:    ShutdownConfig{Timeout: 10 * time.Second},
 	}
 }
 
@@ -95,6 +113,9 @@ ari:
   reconnect_min: 250ms
   reconnect_max: 1m
   event_queue: 64
+  dial_timeout: 3s
+  ping_interval: -1ns
+  max_connections: 8
 log:
   level: DEBUG
   format: console
@@ -102,28 +123,32 @@ hold:
   media: sound:hold-music
 call:
   answer_timeout: 45s
+  originate_formats: alaw,ulaw
 policy:
   hold_allowed_endpoints: [PJSIP/alice, " PJSIP/bob "]
+api:
+  operation_timeout: 10s
+  max_body_bytes: 4096
+  sse_heartbeat: 1s
+  subscriber_buffer: 32
 `)
 	got, err := loadConfig([]string{"--config", p}, env(withPassword(nil)))
 	if err != nil {
 		t.Fatalf("loadConfig: %v", err)
 	}
-	want := Config{
-		File: p,
-		ARI: ARIConfig{
-			URL: "https://pbx.example.test:8089/ari", Username: "ops", Password: testPassword,
-			Application: "myapp", RequestTimeout: 2 * time.Second, ReconnectMin: 250 * time.Millisecond,
-			ReconnectMax: time.Minute, EventQueue: 64,
-		},
-		Log:      LogConfig{Level: "debug", Format: "console"},
-		Hold:     HoldConfig{Media: "sound:hold-music", Music: holdmusic.Config{Mode: holdmusic.ModeSounds, Sounds: []string{"sound:hold-music"}}},
-		Call:     CallConfig{AnswerTimeout: 45 * time.Second, StepTimeout: 5 * time.Second},
-		Policy:   PolicyConfig{HoldAllowedEndpoints: []string{"PJSIP/alice", "PJSIP/bob"}},
-		DTMF:     DTMFConfig{Timeout: 3 * time.Second},
-		API:      APIConfig{Listen: "127.0.0.1:8090"},
-		Shutdown: ShutdownConfig{Timeout: 10 * time.Second},
-	}
+	want := defaultConfig()
+	want.File = p
+	want.ARI.URL, want.ARI.Username, want.ARI.Application = "https://pbx.example.test:8089/ari/", "ops", "myapp"
+	want.ARI.RequestTimeout, want.ARI.DialTimeout = 2*time.Second, 3*time.Second
+	want.ARI.ReconnectMin, want.ARI.ReconnectMax = 250*time.Millisecond, time.Minute
+	want.ARI.PingInterval, want.ARI.EventQueueSize, want.ARI.MaxConns = -1, 64, 8
+	want.Log = LogConfig{Level: "debug", Format: "console"}
+	want.Hold.Media = "sound:hold-music"
+	want.App.Music = holdmusic.Config{Mode: holdmusic.ModeSounds, Sounds: []string{"sound:hold-music"}}
+	want.App.AnswerTimeout, want.App.OriginateFormats = 45*time.Second, "alaw,ulaw"
+	want.App.HoldAllowedEndpoints = []string{"PJSIP/alice", "PJSIP/bob"}
+	want.App.SubscriberBuffer = 32
+	want.API.OperationTimeout, want.API.MaxBodyBytes, want.API.Heartbeat = 10*time.Second, 4096, time.Second
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("config:\n got %+v\nwant %+v", got, want)
 	}
@@ -166,14 +191,28 @@ log:
 		{name: "key absent from file keeps default", file: true,
 			pick: func(c Config) any { return c.ARI.ReconnectMax }, want: 5 * time.Second},
 		{name: "env int", env: map[string]string{"ARIAPP_ARI_EVENT_QUEUE": "12"},
-			pick: func(c Config) any { return c.ARI.EventQueue }, want: 12},
+			pick: func(c Config) any { return c.ARI.EventQueueSize }, want: 12},
 		{name: "env list is comma separated", env: map[string]string{"ARIAPP_POLICY_HOLD_ALLOWED_ENDPOINTS": "PJSIP/alice, PJSIP/bob,,"},
-			pick: func(c Config) any { return c.Policy.HoldAllowedEndpoints }, want: []string{"PJSIP/alice", "PJSIP/bob"}},
+			pick: func(c Config) any { return c.App.HoldAllowedEndpoints }, want: []string{"PJSIP/alice", "PJSIP/bob"}},
 		{name: "env section without flag", env: map[string]string{"ARIAPP_HOLD_MEDIA": "sound:beep", "ARIAPP_CALL_ANSWER_TIMEOUT": "5s"},
-			pick: func(c Config) any { return []any{c.Hold.Media, c.Call.AnswerTimeout} }, want: []any{"sound:beep", 5 * time.Second}},
+			pick: func(c Config) any { return []any{c.Hold.Media, c.App.AnswerTimeout} }, want: []any{"sound:beep", 5 * time.Second}},
 		{name: "flag application and username", args: []string{"--ari-application", "app2", "--ari-username", "u2"},
 			pick: func(c Config) any { return c.ARI.Application + "/" + c.ARI.Username }, want: "app2/u2"},
 		{name: "format flag", args: []string{"--log-format", "Console"}, pick: func(c Config) any { return c.Log.Format }, want: "console"},
+		{name: "bool flag without a value", args: []string{"--shutdown-hangup-calls"}, pick: func(c Config) any { return c.Shutdown.HangupCalls }, want: true},
+		{name: "bool env", env: map[string]string{"ARIAPP_SHUTDOWN_HANGUP_CALLS": "true"}, pick: func(c Config) any { return c.Shutdown.HangupCalls }, want: true},
+		{name: "negative ping interval turns the ping off", env: map[string]string{"ARIAPP_ARI_PING_INTERVAL": "-1s"},
+			pick: func(c Config) any { return c.ARI.PingInterval }, want: -time.Second},
+		{name: "new keys from flags", args: []string{"--api-sse-heartbeat=2s", "--ari-max-connections=9", "--api-subscriber-buffer", "17",
+			"--call-originate-formats", "alaw", "--api-operation-timeout", "1m", "--ari-dial-timeout", "1s", "--api-max-body-bytes", "100"},
+			pick: func(c Config) any {
+				return []any{c.API.Heartbeat, c.ARI.MaxConns, c.App.SubscriberBuffer, c.App.OriginateFormats, c.API.OperationTimeout, c.ARI.DialTimeout, c.API.MaxBodyBytes}
+			},
+			want: []any{2 * time.Second, 9, 17, "alaw", time.Minute, time.Second, int64(100)}},
+		{name: "list flag", args: []string{"--policy-hold-allowed-endpoints", "PJSIP/a,PJSIP/b"},
+			pick: func(c Config) any { return c.App.HoldAllowedEndpoints }, want: []string{"PJSIP/a", "PJSIP/b"}},
+		{name: "empty api.listen: no API", env: map[string]string{"ARIAPP_API_LISTEN": " "},
+			pick: func(c Config) any { return c.API.Listen }, want: ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -219,14 +258,30 @@ func TestLoadConfigErrors(t *testing.T) {
 			want: []string{`ari.reconnect_min: invalid duration "soon"`, "from environment ARIAPP_ARI_RECONNECT_MIN"}},
 		{name: "zero duration", file: "ari:\n  request_timeout: 0s\n", want: []string{"ari.request_timeout: must be greater than 0"}},
 		{name: "negative duration", env: map[string]string{"ARIAPP_CALL_ANSWER_TIMEOUT": "-1s"},
-			want: []string{"call.answer_timeout: must be greater than 0"}},
+			want: []string{"call.answer_timeout: must not be negative, got -1s (from environment ARIAPP_CALL_ANSWER_TIMEOUT)"}},
+		{name: "answer timeout below its minimum", file: "call:\n  answer_timeout: 500ms\n",
+			want: []string{"call.answer_timeout: must be at least 1s, got 500ms (from config file "}},
+		{name: "zero ping interval", args: []string{"--ari-ping-interval", "0s"},
+			want: []string{"ari.ping_interval: must not be 0 (a negative interval turns the ping off) (from flag --ari-ping-interval)"}},
+		{name: "dial timeout zero", env: map[string]string{"ARIAPP_ARI_DIAL_TIMEOUT": "0s"}, want: []string{"ari.dial_timeout: must be greater than 0"}},
+		{name: "no connections", file: "ari:\n  max_connections: 0\n", want: []string{"ari.max_connections: must be at least 1, got 0 (from config file "}},
+		{name: "originate formats with a space", env: map[string]string{"ARIAPP_CALL_ORIGINATE_FORMATS": "ulaw, alaw"},
+			want: []string{`call.originate_formats: "ulaw, alaw": want codec names separated by commas`, "(from environment ARIAPP_CALL_ORIGINATE_FORMATS)"}},
+		{name: "body limit not a number", args: []string{"--api-max-body-bytes", "16k"}, want: []string{`api.max_body_bytes: invalid integer "16k" (from flag --api-max-body-bytes)`}},
+		{name: "body limit zero", file: "api:\n  max_body_bytes: 0\n", want: []string{"api.max_body_bytes: must be at least 1, got 0"}},
+		{name: "heartbeat zero", file: "api:\n  sse_heartbeat: 0s\n", want: []string{"api.sse_heartbeat: must be greater than 0"}},
+		{name: "api settings checked without the api", file: "api:\n  listen: \"\"\n  sse_heartbeat: 0s\n", want: []string{"api.sse_heartbeat: must be greater than 0"}},
+		{name: "operation timeout without unit", file: "api:\n  operation_timeout: 30\n", want: []string{"api.operation_timeout: invalid duration 30"}},
+		{name: "subscriber buffer zero", env: map[string]string{"ARIAPP_API_SUBSCRIBER_BUFFER": "0"}, want: []string{"api.subscriber_buffer: must be at least 1, got 0"}},
+		{name: "shutdown timeout zero", args: []string{"--shutdown-timeout=0s"}, want: []string{"shutdown.timeout: must be greater than 0, got 0s (from flag --shutdown-timeout)"}},
+		{name: "bad boolean flag", args: []string{"--shutdown-hangup-calls=maybe"}, want: []string{"flags: ", "shutdown-hangup-calls"}},
 		{name: "reconnect max below min", file: "ari:\n  reconnect_min: 2s\n  reconnect_max: 1s\n",
 			want: []string{"ari.reconnect_max: 1s is less than ari.reconnect_min 2s"}},
 		{name: "bad level", args: []string{"--log-level", "trace"},
 			want: []string{`log.level: invalid level "trace"`, "from flag --log-level"}},
 		{name: "bad format", file: "log:\n  format: xml\n", want: []string{`log.format: invalid format "xml"`}},
 		{name: "overlapping dtmf codes", file: "dtmf:\n  hold: \"*7\"\n  resume: \"7\"\n", want: []string{"dtmf.resume", "overlap"}},
-		{name: "bad dtmf digit", file: "dtmf:\n  hold: \"*x\"\n", want: []string{"dtmf.hold", "only DTMF digits"}},
+		{name: "bad dtmf digit", file: "dtmf:\n  hold: \"*x\"\n", want: []string{`dtmf.hold: "*x": 'x' is not a DTMF digit`}},
 		{name: "bad hold media", file: "hold:\n  media: \"tone:440,0/2500\"\n", want: []string{"hold.media", "'|'"}},
 		{name: "api listen without port", env: map[string]string{"ARIAPP_API_LISTEN": "localhost"}, want: []string{"api.listen", "not host:port"}},
 		{name: "api token in the file", file: "api:\n  token: abc\n", want: []string{"api.token: must not be set in the config file"}},
@@ -331,11 +386,11 @@ func TestLoadConfigFileShapes(t *testing.T) {
 			pick: func(c Config) any { return c.Hold.Media + " " + c.ARI.URL }, want: "sound:x http://env.test/ari"},
 		{name: "only comments", file: "# nothing here\n", pick: pickURL, want: "http://127.0.0.1:8088/ari"},
 		{name: "empty section", file: "hold:\n  # media: sound:x\nari:\n  url: http://x.test/ari\n", pick: pickURL, want: "http://x.test/ari"},
-		{name: "empty mapping section", file: "policy: {}\n", pick: func(c Config) any { return c.Policy.HoldAllowedEndpoints }, want: []string{}},
+		{name: "empty mapping section", file: "policy: {}\n", pick: func(c Config) any { return c.App.HoldAllowedEndpoints }, want: []string{}},
 		{name: "keys are case-insensitive", file: "ARI:\n  URL: http://upper.test/ari\n", pick: pickURL, want: "http://upper.test/ari"},
-		{name: "trailing slash removed", file: "ari:\n  url: http://x.test/ari//\n", pick: pickURL, want: "http://x.test/ari"},
+		{name: "trailing slash kept for the ari client to drop", file: "ari:\n  url: http://x.test/ari//\n", pick: pickURL, want: "http://x.test/ari//"},
 		{name: "numeric username", file: "ari:\n  username: 1001\n", pick: func(c Config) any { return c.ARI.Username }, want: "1001"},
-		{name: "empty list", file: "policy:\n  hold_allowed_endpoints: []\n", pick: func(c Config) any { return c.Policy.HoldAllowedEndpoints }, want: []string{}},
+		{name: "empty list", file: "policy:\n  hold_allowed_endpoints: []\n", pick: func(c Config) any { return c.App.HoldAllowedEndpoints }, want: []string{}},
 		{name: "media with pipes kept verbatim", file: "hold:\n  media: \"tone:480+620/500|0/500\"\n", pick: func(c Config) any { return c.Hold.Media }, want: "tone:480+620/500|0/500"},
 	}
 	for _, tt := range tests {
@@ -396,8 +451,8 @@ func TestConfigNeverShowsPassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.ARI.Password.Reveal() != testPassword {
-		t.Fatalf("Reveal() = %q", c.ARI.Password.Reveal())
+	if c.ARIPassword.Reveal() != testPassword {
+		t.Fatalf("Reveal() = %q", c.ARIPassword.Reveal())
 	}
 	js, err := json.Marshal(c)
 	if err != nil {
@@ -423,11 +478,14 @@ func TestConfigNeverShowsPassword(t *testing.T) {
 			t.Errorf("%s reveals the password: %s", name, s)
 		}
 	}
-	if !strings.Contains(c.String(), "password_set=true") {
-		t.Errorf("String() lacks password_set=true: %s", c.String())
+	if !strings.Contains(c.String(), "ari.password_set=true") {
+		t.Errorf("String() lacks ari.password_set=true: %s", c.String())
 	}
-	if !strings.Contains(logged.String(), `"password_set":true`) {
-		t.Errorf("log lacks password_set:true: %s", logged.String())
+	if !strings.Contains(logged.String(), `"ari_password_set":true`) {
+		t.Errorf("log lacks ari_password_set:true: %s", logged.String())
+	}
+	if !strings.Contains(string(js), `"ari.password_set":true`) {
+		t.Errorf("JSON lacks ari.password_set:true: %s", js)
 	}
 	if strings.ContainsAny(c.String(), "\n") {
 		t.Errorf("String() is not one line: %q", c.String())
@@ -461,5 +519,80 @@ func TestEnvName(t *testing.T) {
 				t.Errorf("envName(%q) = %q, want %q", key, got, want)
 			}
 		})
+	}
+}
+
+// TestKeysBindDistinctFields: every key sets its own field of Config, so
+// that a library's field error finds its key.
+func TestKeysBindDistinctFields(t *testing.T) {
+	t.Parallel()
+	c := newConfig()
+	paths := fieldPaths(&c)
+	seen := map[string]string{}
+	for _, s := range c.keys() {
+		var path string
+		for p, k := range paths {
+			if k == s.key {
+				path = p
+			}
+		}
+		if path == "" {
+			t.Errorf("%s: its field is not in Config", s.key)
+			continue
+		}
+		if other, dup := seen[path]; dup {
+			t.Errorf("%s and %s both set %s", other, s.key, path)
+		}
+		seen[path] = s.key
+	}
+	for path, key := range fieldKeys {
+		if paths[path] != key {
+			t.Errorf("field %s: key %q, want %q", path, paths[path], key)
+		}
+	}
+}
+
+// TestReadmeShowsDefaults: the README's row of each key shows the key's
+// default.
+func TestReadmeShowsDefaults(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "| `"); ok {
+			if key, _, ok := strings.Cut(rest, "`"); ok {
+				rows[key] = line
+			}
+		}
+	}
+	for _, s := range keySpecs {
+		if s.envOnly || s.text() == "" {
+			continue
+		}
+		t.Run(s.key, func(t *testing.T) {
+			t.Parallel()
+			want := "`" + strings.ReplaceAll(s.text(), "|", `\|`) + "`"
+			if !strings.Contains(rows[s.key], want) {
+				t.Errorf("README row %q lacks the default %s", rows[s.key], want)
+			}
+		})
+	}
+}
+
+// TestUsageShowsDefaults: --help gives each key's flag with its default.
+func TestUsageShowsDefaults(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	usage(&b)
+	for _, s := range keySpecs {
+		if s.flag == "" || s.text() == "" || s.text() == "false" || s.text() == "0" { // pflag omits zero defaults
+			continue
+		}
+		if !strings.Contains(b.String(), fmt.Sprintf("(default %q)", s.text())) && !strings.Contains(b.String(), fmt.Sprintf("(default %s)", s.text())) {
+			t.Errorf("usage lacks --%s's default %s", s.flag, s.text())
+		}
 	}
 }

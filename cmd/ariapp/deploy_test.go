@@ -41,7 +41,7 @@ func TestRepoConfigYAML(t *testing.T) {
 	}
 	want := defaultConfig()
 	want.File = p
-	want.DTMF.Hold, want.DTMF.Resume = "*7", "*8"
+	want.App.DTMF.Hold, want.App.DTMF.Resume = "*7", "*8"
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("config.yaml differs from the defaults:\n got %+v\nwant %+v", got, want)
 	}

@@ -72,18 +72,9 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	log.Info("ariapp starting", append([]zap.Field{zap.String("version", version)}, cfg.LogFields()...)...)
 
 	onEvent, replaced := eventLog(log.Named("ari_event"))
-	client, err := ari.New(ari.Config{
-		URL:            cfg.ARI.URL,
-		Username:       cfg.ARI.Username,
-		Password:       cfg.ARI.Password.Reveal(),
-		Application:    cfg.ARI.Application,
-		RequestTimeout: cfg.ARI.RequestTimeout,
-		ReconnectMin:   cfg.ARI.ReconnectMin,
-		ReconnectMax:   cfg.ARI.ReconnectMax,
-		EventQueueSize: cfg.ARI.EventQueue,
-		OnEvent:        onEvent,
-		Logger:         log.Named("ari"),
-	})
+	ariCfg := cfg.ariClientConfig()
+	ariCfg.OnEvent, ariCfg.Logger = onEvent, log.Named("ari")
+	client, err := ari.New(ariCfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "ariapp: %v\n", err)
 		return exitConfig
@@ -100,14 +91,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	log.Info("connected to Asterisk", zap.String("asterisk_version", info.System.Version),
 		zap.String("asterisk_entity_id", info.System.EntityID), zap.String("ari_url", cfg.ARI.URL))
 
-	a, err := app.New(app.Config{
-		AnswerTimeout:        cfg.Call.AnswerTimeout,
-		StepTimeout:          cfg.Call.StepTimeout,
-		HoldAllowedEndpoints: cfg.Policy.HoldAllowedEndpoints,
-		MaxHoldsPerCall:      cfg.Policy.MaxHoldsPerCall,
-		Music:                cfg.Hold.Music,
-		DTMF:                 app.DTMFConfig{Hold: cfg.DTMF.Hold, Resume: cfg.DTMF.Resume, Timeout: cfg.DTMF.Timeout},
-	}, client, log.Named("app"))
+	a, err := app.New(cfg.App, client, log.Named("app"))
 	if err != nil {
 		fmt.Fprintf(stderr, "ariapp: %v\n", err)
 		return exitConfig
@@ -122,8 +106,9 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 
 	var server *api.Server
 	if cfg.API.Listen != "" {
-		server = api.New(api.Config{Listen: cfg.API.Listen, Token: cfg.API.Token.Reveal(),
-			Stats: func() any { return processStats(a, client) }}, a, func() error {
+		apiCfg := cfg.apiServerConfig()
+		apiCfg.Stats = func() any { return processStats(a, client) }
+		server = api.New(apiCfg, a, func() error {
 			if !client.Connected() {
 				return errors.New("the ARI event connection to Asterisk is down")
 			}

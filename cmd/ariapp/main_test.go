@@ -77,11 +77,11 @@ func TestRunLogsConfigFields(t *testing.T) {
 		t.Fatalf("start-up line is not one JSON object: %v: %s", err, stderr.String())
 	}
 	for key, want := range map[string]any{
-		"ari_url":         "http://127.0.0.1:1/ari",
-		"ari_application": "ariapp",
-		"password_set":    true,
-		"version":         version,
-		"hold_media":      "tone:440/500|0/2500",
+		"ari_url":          "http://127.0.0.1:1/ari",
+		"ari_application":  "ariapp",
+		"ari_password_set": true,
+		"version":          version,
+		"hold_media":       "tone:440/500|0/2500",
 	} {
 		if rec[key] != want {
 			t.Errorf("%s = %#v, want %#v", key, rec[key], want)
