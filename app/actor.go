@@ -27,8 +27,13 @@ type (
 		source Source
 		reply  chan result
 	}
-	// originateCaller is the first message of a call from App.Originate.
-	originateCaller struct{ reply chan result }
+	// originateCaller is the first message of a call from App.Originate,
+	// which holds an originate token for it. req is the requester's
+	// context: the originate is given up when it ends.
+	originateCaller struct {
+		req   context.Context
+		reply chan result
+	}
 	// rebuild is the first message of a call adopted after a restart;
 	// calleeInStasis: a ringing call's callee answered while no ariapp ran.
 	rebuild struct{ calleeInStasis bool }
@@ -117,7 +122,7 @@ func (c *call) handle(ctx context.Context, m message) {
 		info, err := c.operation(ctx, m)
 		m.reply <- result{info, err}
 	case *originateCaller:
-		err := c.originateCaller(ctx)
+		err := c.originateCaller(ctx, m.req)
 		m.reply <- result{c.snapshot(), err}
 	case rebuild:
 		c.rebuild(ctx, m)
@@ -148,6 +153,7 @@ func (c *call) drain(ctx context.Context, err error) {
 		case *operation:
 			m.reply <- result{c.snapshot(), err}
 		case *originateCaller:
+			c.app.originateDone()
 			m.reply <- result{c.snapshot(), err}
 		case ariEvent:
 			// A channel of this call that entered Stasis after the call

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -69,6 +72,10 @@ type App struct {
 	synced    atomic.Bool
 	stop      chan struct{} // closed by Close
 	originate chan *originateRequest
+	// originates holds a token per originate request in flight to
+	// Asterisk (Config.MaxOriginates).
+	originates chan struct{}
+	sweeper    sweeper
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	startOnce sync.Once
@@ -99,6 +106,7 @@ func New(cfg Config, client ARI, log *zap.Logger) (*App, error) {
 		abandoned: map[string]time.Time{},
 		stop:      make(chan struct{}),
 		originate: make(chan *originateRequest),
+		originates: make(chan struct{}, c.MaxOriginates),
 	}, nil
 }
 
@@ -109,8 +117,9 @@ func (a *App) Start(events <-chan ari.Event) {
 		a.mu.Lock()
 		a.cancel = cancel
 		a.mu.Unlock()
-		a.wg.Add(1)
+		a.wg.Add(2)
 		go a.dispatch(ctx, events)
+		go a.sweepEvery(ctx, a.cfg.SweepInterval)
 	})
 }
 
@@ -210,7 +219,7 @@ func (a *App) liveCalls() []*call {
 func (a *App) Call(callID string) (CallInfo, error) {
 	c := a.lookupCall(callID)
 	if c == nil {
-		return CallInfo{}, fmt.Errorf("%w: %q", ErrCallNotFound, callID)
+		return CallInfo{}, fmt.Errorf("%w: %s", ErrCallNotFound, quoteShort(callID))
 	}
 	return c.snapshot(), nil
 }
@@ -253,7 +262,7 @@ func (a *App) HangupAll(ctx context.Context) {
 func (a *App) operate(ctx context.Context, callID string, op *operation) (CallInfo, error) {
 	c := a.lookupCall(callID)
 	if c == nil {
-		return CallInfo{}, fmt.Errorf("%w: %q", ErrCallNotFound, callID)
+		return CallInfo{}, fmt.Errorf("%w: %s", ErrCallNotFound, quoteShort(callID))
 	}
 	op.reply = make(chan result, 1)
 	if !c.inbox.put(op) {
@@ -275,7 +284,9 @@ func (a *App) operate(ctx context.Context, callID string, op *operation) (CallIn
 // itself (App.Originate).
 type originateRequest struct {
 	from, to string
-	reply    chan result
+	// ctx is the requester's: the originate is given up when it ends.
+	ctx   context.Context
+	reply chan result
 }
 
 // Originate starts a call between two endpoints (e.g. "PJSIP/alice" and
@@ -284,33 +295,99 @@ type originateRequest struct {
 // originate, with the call in state ringing (call_started reported).
 func (a *App) Originate(ctx context.Context, from, to string) (CallInfo, error) {
 	for _, ep := range []string{from, to} {
-		if !validEndpoint(ep) {
-			return CallInfo{}, fmt.Errorf("%w: %q (want TECH/resource, e.g. PJSIP/bob)", ErrInvalidEndpoint, ep)
+		if err := checkEndpoint(ep); err != nil {
+			return CallInfo{}, err
 		}
 	}
-	req := &originateRequest{from: from, to: to, reply: make(chan result, 1)}
+	select {
+	case <-a.stop:
+		return CallInfo{}, ErrClosed
+	default:
+	}
+	if !a.Synced() {
+		return CallInfo{}, fmt.Errorf("%w: the ARI event connection is not up", ErrUnavailable)
+	}
+	// Admission: refused at once rather than piled onto a busy Asterisk.
+	select {
+	case a.originates <- struct{}{}:
+	default:
+		return CallInfo{}, fmt.Errorf("%w: %d originates in flight (call.max_originates)", ErrOverloaded, cap(a.originates))
+	}
+	req := &originateRequest{from: from, to: to, ctx: ctx, reply: make(chan result, 1)}
 	select {
 	case a.originate <- req:
 	case <-a.stop:
+		a.originateDone()
 		return CallInfo{}, ErrClosed
 	case <-ctx.Done():
+		a.originateDone()
 		return CallInfo{}, ctx.Err()
 	}
+	// The call gives up its originate when ctx ends, and then ends: an
+	// error here always means the call does not exist. So the reply is
+	// awaited even after ctx is done.
 	select {
 	case r := <-req.reply:
 		return r.info, r.err
 	case <-a.stop:
 		return CallInfo{}, ErrClosed
-	case <-ctx.Done():
-		return CallInfo{}, ctx.Err()
 	}
 }
 
-// validEndpoint accepts TECH/resource with no characters that would change
-// the meaning of an ARI dial string or argument list.
-func validEndpoint(ep string) bool {
-	tech, res, ok := strings.Cut(ep, "/")
-	return ok && tech != "" && res != "" && !strings.ContainsAny(ep, ", \t\r\n&")
+// originateDone gives back an originate token.
+func (a *App) originateDone() { <-a.originates }
+
+// waitOriginate takes an originate token, waiting up to the step timeout.
+func (a *App) waitOriginate(ctx context.Context) error {
+	t := time.NewTimer(a.cfg.StepTimeout)
+	defer t.Stop()
+	select {
+	case a.originates <- struct{}{}:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("%w: no originate slot within %v (call.max_originates %d)", ErrOverloaded, a.cfg.StepTimeout, cap(a.originates))
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// maxEndpointLen bounds an endpoint name; Asterisk's own channel names
+// are far shorter.
+const maxEndpointLen = 256
+
+// checkEndpoint accepts TECH/resource of printable UTF-8 with no characters
+// that would change the meaning of an ARI dial string or argument list.
+func checkEndpoint(ep string) error {
+	bad := func(why string) error {
+		return fmt.Errorf("%w: %s: %s (want TECH/resource, e.g. PJSIP/bob)", ErrInvalidEndpoint, quoteShort(ep), why)
+	}
+	switch tech, res, ok := strings.Cut(ep, "/"); {
+	case len(ep) > maxEndpointLen:
+		return bad(fmt.Sprintf("longer than %d bytes", maxEndpointLen))
+	case !utf8.ValidString(ep):
+		return bad("not valid UTF-8")
+	case !ok || tech == "" || res == "":
+		return bad("no TECH/resource")
+	case strings.ContainsAny(ep, ",&"):
+		return bad("contains ',' or '&'")
+	case strings.IndexFunc(ep, func(r rune) bool { return !unicode.IsPrint(r) || unicode.IsSpace(r) }) >= 0:
+		return bad("contains a space or an unprintable character")
+	}
+	return nil
+}
+
+// quoteShort quotes s for an error message, cut to a readable length: an
+// id or endpoint comes from a client and may be of any size.
+func quoteShort(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return strconv.Quote(s)
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + fmt.Sprintf("... (%d bytes)", len(s))
 }
 
 func (a *App) newOriginatedCall(ctx context.Context, req *originateRequest) {
@@ -322,7 +399,7 @@ func (a *App) newOriginatedCall(ctx context.Context, req *originateRequest) {
 	c.updateSnapshot()
 	c.runOn(ctx)
 	a.register(c)
-	c.inbox.put(&originateCaller{reply: req.reply})
+	c.inbox.put(&originateCaller{req: req.ctx, reply: req.reply})
 }
 
 // endpointOf derives "PJSIP/alice" from a channel name "PJSIP/alice-0000002a"

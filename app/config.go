@@ -37,6 +37,18 @@ type Config struct {
 	// 8 kHz hold tone played to it is resampled, at a large CPU cost. A
 	// channel originated on behalf of another takes its formats from it.
 	OriginateFormats string
+	// MaxOriginates bounds the originate requests in flight to Asterisk
+	// (default 16). An API call beyond it is refused at once with
+	// ErrOverloaded, and a dialplan call's callee waits up to StepTimeout
+	// for a slot: a burst of originates that a busy Asterisk answers late
+	// would otherwise time out, be given up, and be created by Asterisk
+	// anyway.
+	MaxOriginates int
+	// SweepInterval is how often ariapp looks in Asterisk for channels and
+	// bridges of its own that no call owns (default 10 s): a channel of a
+	// call that was given up and created late, a hang-up that failed. One
+	// seen unowned in two sweeps in a row is hung up.
+	SweepInterval time.Duration
 }
 
 // DTMFConfig are the keypad codes with which a party holds and resumes.
@@ -56,6 +68,8 @@ const (
 	DefaultStepTimeout      = 5 * time.Second
 	DefaultSubscriberBuffer = 256
 	DefaultDTMFTimeout      = 3 * time.Second
+	DefaultMaxOriginates    = 16
+	DefaultSweepInterval    = 10 * time.Second
 	// DefaultOriginateFormats is G.711 µ-law, which every SIP phone speaks
 	// and Asterisk's tones are generated in.
 	DefaultOriginateFormats = "ulaw"
@@ -85,6 +99,10 @@ func (c Config) WithDefaults() Config {
 		c.OriginateFormats = DefaultOriginateFormats
 	}
 	confcheck.Default(&c.SubscriberBuffer, DefaultSubscriberBuffer)
+	confcheck.Default(&c.MaxOriginates, DefaultMaxOriginates)
+	if c.SweepInterval == 0 {
+		c.SweepInterval = DefaultSweepInterval
+	}
 	if c.DTMF.Timeout == 0 {
 		c.DTMF.Timeout = DefaultDTMFTimeout
 	}
@@ -106,7 +124,7 @@ func (c Config) Validate() error {
 	if c.MaxHoldsPerCall < 0 {
 		ck.Fail("MaxHoldsPerCall", "must not be negative, got %d", c.MaxHoldsPerCall)
 	}
-	if _, err := holdmusic.New(c.Music); err != nil {
+	if err := c.Music.WithDefaults().Validate(); err != nil {
 		ck.Cause("Music", err)
 	}
 	if c.SubscriberBuffer < 1 {
@@ -124,6 +142,10 @@ func (c Config) Validate() error {
 		ck.FailPeer("DTMF.Resume", "DTMF.Hold", "%q and {peer} %q overlap (one ends the other); use distinct codes, or the same code to toggle", r, h)
 	}
 	ck.Positive("DTMF.Timeout", c.DTMF.Timeout)
+	if c.MaxOriginates < 1 {
+		ck.Fail("MaxOriginates", "must be at least 1, got %d", c.MaxOriginates)
+	}
+	ck.AtLeast("SweepInterval", c.SweepInterval, time.Second)
 	if c.OriginateFormats == "" {
 		ck.Fail("OriginateFormats", "must not be empty")
 	} else if strings.ContainsAny(c.OriginateFormats, " \t&?") {

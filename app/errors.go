@@ -36,6 +36,12 @@ var (
 	ErrCallEnded = errors.New("app: call ended")
 	// ErrInvalidEndpoint: an endpoint to originate is not TECH/resource.
 	ErrInvalidEndpoint = errors.New("app: invalid endpoint")
+	// ErrOverloaded: too many originates are in flight to Asterisk
+	// (Config.MaxOriginates); try again shortly.
+	ErrOverloaded = errors.New("app: overloaded")
+	// ErrUnavailable: Asterisk cannot be reached, or ariapp is not yet in
+	// step with it (the event connection is down).
+	ErrUnavailable = errors.New("app: Asterisk unavailable")
 	// ErrClosed: the application is shutting down.
 	ErrClosed = errors.New("app: closed")
 	// errPartyGone is internal: a party's channel left Stasis mid-operation.

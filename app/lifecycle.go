@@ -112,11 +112,15 @@ func (c *call) observe(ev ari.Event) {
 }
 
 // originateCaller rings the caller of an API call; the call goes on when it
-// answers and enters Stasis with dial,TARGET.
-func (c *call) originateCaller(ctx context.Context) error {
+// answers and enters Stasis with dial,TARGET. It gives the originate up
+// when the requester does (req ends), and then ends the call: a failed
+// App.Originate never leaves a call behind.
+func (c *call) originateCaller(ctx, req context.Context) error {
 	c.emit(EventCallStarted, "", SourceAPI, "")
 	c.caller.channel = channelDialled
-	_, err := c.app.ari.Originate(ctx, ari.OriginateParams{
+	octx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(req, cancel)
+	_, err := c.app.ari.Originate(octx, ari.OriginateParams{
 		Endpoint:  c.caller.endpoint,
 		ChannelID: c.caller.channelID,
 		App:       c.app.ari.Application(),
@@ -124,18 +128,43 @@ func (c *call) originateCaller(ctx context.Context) error {
 		Timeout:   c.app.cfg.AnswerTimeout,
 		Formats:   c.app.cfg.OriginateFormats,
 	})
-	if err != nil {
-		// Without an answer from Asterisk the channel may exist anyway:
-		// then endCall hangs it up (and a late StasisStart of it is
-		// refused).
-		if !errors.Is(err, ari.ErrUnreachable) {
-			c.caller.channel = channelAbsent
-		}
-		opErr := c.opError(OpOriginate, "", ErrSetupFailed, "originate "+c.caller.endpoint, err)
-		c.endCall(ctx, "caller_unavailable", "", opErr.Reason)
-		return opErr
+	stop()
+	cancel()
+	c.app.originateDone()
+	if err == nil && req.Err() != nil {
+		// Through, but nobody waits for it any more.
+		err = req.Err()
 	}
-	return nil
+	if err == nil {
+		return nil
+	}
+	kind, cause := ErrSetupFailed, "caller_unavailable"
+	switch {
+	case req.Err() != nil:
+		err = fmt.Errorf("%w (%w)", req.Err(), err)
+		cause = "originate_canceled"
+	case allocationFailed(err):
+		kind, cause = ErrInvalidEndpoint, "caller_invalid_endpoint"
+		c.caller.channel = channelAbsent
+	case errors.Is(err, ari.ErrUnreachable):
+		kind = ErrUnavailable
+	default:
+		c.caller.channel = channelAbsent
+	}
+	// A channel Asterisk may have created anyway (no answer from it, or
+	// the request given up) is hung up by endCall, and refused should it
+	// enter Stasis late.
+	opErr := c.opError(OpOriginate, "", kind, "originate "+c.caller.endpoint, err)
+	c.endCall(ctx, cause, "", opErr.Reason)
+	return opErr
+}
+
+// allocationFailed reports Asterisk's answer to an originate of an endpoint
+// it has no channel for (an unknown technology, a PJSIP endpoint that does
+// not exist): 500 "Allocation failed".
+func allocationFailed(err error) bool {
+	var ae *ari.APIError
+	return errors.As(err, &ae) && ae.Status == 500 && strings.EqualFold(ae.Message, "Allocation failed")
 }
 
 // start handles the caller's StasisStart: ring back and originate the callee.
@@ -155,6 +184,12 @@ func (c *call) start(ctx context.Context) {
 	if c.callerID.Number != "" || c.callerID.Name != "" {
 		cid = fmt.Sprintf("%q <%s>", c.callerID.Name, c.callerID.Number)
 	}
+	if err := c.app.waitOriginate(ctx); err != nil {
+		// Asterisk is swamped with originates: the caller hears
+		// congestion, the telephone network's "try again later".
+		c.endCall(ctx, "congestion", "", fmt.Sprintf("callee %s not dialled: %v", c.target, err))
+		return
+	}
 	c.callee.channel = channelDialled
 	_, err := c.app.ari.Originate(ctx, ari.OriginateParams{
 		Endpoint:   c.target,
@@ -166,6 +201,7 @@ func (c *call) start(ctx context.Context) {
 		// ariapp's own timer decides no-answer; Asterisk's is a backstop.
 		Timeout: c.app.cfg.AnswerTimeout + originateTimeoutSlack,
 	})
+	c.app.originateDone()
 	if err != nil {
 		if !errors.Is(err, ari.ErrUnreachable) { // see originateCaller
 			c.callee.channel = channelAbsent
@@ -178,7 +214,7 @@ func (c *call) start(ctx context.Context) {
 			return
 		}
 		cause := "unavailable"
-		if errors.Is(err, ari.ErrBadRequest) {
+		if errors.Is(err, ari.ErrBadRequest) || allocationFailed(err) {
 			cause = "no_target"
 		}
 		c.endCall(ctx, cause, "", fmt.Sprintf("originate %s failed: %v", c.target, err))
@@ -367,14 +403,15 @@ func (c *call) endCall(ctx context.Context, cause string, by Role, reason string
 		if err := c.app.cleanup(ctx, func(ctx context.Context) error {
 			return c.app.ari.Hangup(ctx, p.channelID, hangupReasonFor(cause))
 		}); err != nil && !errors.Is(err, ari.ErrNotFound) {
-			c.log.Warn("hangup failed", zap.String("party", string(p.role)), zap.String("channel_id", p.channelID), zap.Error(err))
+			c.log.Warn("hangup failed; the sweep will try again", zap.String("party", string(p.role)), zap.String("channel_id", p.channelID), zap.Error(err))
 		}
 	}
 	if c.bridge == bridgeCreated {
 		if err := c.app.cleanup(ctx, func(ctx context.Context) error {
 			return c.app.ari.DestroyBridge(ctx, c.bridgeID)
 		}); err != nil && !errors.Is(err, ari.ErrNotFound) {
-			c.log.Warn("destroying the bridge failed", zap.String("bridge_id", c.bridgeID), zap.Error(err))
+			c.log.Warn("destroying the bridge failed; the sweep will try again", zap.String("bridge_id", c.bridgeID), zap.Error(err))
+			c.app.abandon(c.bridgeID)
 		}
 		c.bridge = bridgeGone
 	}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/ariapp/ariapp/ari"
+	"github.com/ariapp/ariapp/internal/retry"
 )
 
 // media is where a party's audio is. The rule the whole application keeps
@@ -77,15 +80,20 @@ func (c *call) toMusic(ctx context.Context, held *party) error {
 			recorded = c.setVarsAsync(ctx, held, VarHeld, c.app.music.Label(pbID))
 			held.recorded = true
 		}
-		err := c.app.ari.RemoveChannel(ctx, c.bridgeID, held.channelID)
+		err := c.step(ctx, func(ctx context.Context) error { return c.app.ari.RemoveChannel(ctx, c.bridgeID, held.channelID) })
 		switch {
 		case err == nil:
 			// Asterisk accepted the removal: even if its event does not
 			// come in time, the party is taken as out.
 			c.setMedia(held, mediaLeaving)
-			err = c.await(ctx, "ChannelLeftBridge of "+string(held.role), leftBridge(c.bridgeID, held.channelID))
+			err = c.confirm(ctx, "ChannelLeftBridge of "+string(held.role), leftBridge(c.bridgeID, held.channelID),
+				func(ctx context.Context) (bool, error) {
+					in, err := c.bridgeHas(ctx, held.channelID)
+					return !in, err
+				})
 		case errors.Is(err, ari.ErrUnprocessable):
-			// "Channel not in this bridge": already out.
+			// "Channel not in this bridge": already out (perhaps by a try
+			// Asterisk answered too late).
 			c.setMedia(held, mediaLeaving)
 			err = nil
 		}
@@ -102,7 +110,7 @@ func (c *call) toMusic(ctx context.Context, held *party) error {
 		}
 		held.music = playing
 		if playing.ExpectsEvents() {
-			if err := c.awaitMusicStart(ctx, pbID); err != nil {
+			if err := c.awaitMusicStart(ctx, playing.PlaybackID); err != nil {
 				return fmt.Errorf("starting hold music: %w", err)
 			}
 		}
@@ -115,7 +123,7 @@ func (c *call) toMusic(ctx context.Context, held *party) error {
 // instead means Asterisk could not play it.
 func (c *call) awaitMusicStart(ctx context.Context, pbID string) error {
 	var finished string
-	err := c.await(ctx, "PlaybackStarted of the hold music", func(ev ari.Event) bool {
+	err := c.confirm(ctx, "PlaybackStarted of the hold music", func(ev ari.Event) bool {
 		switch e := ev.(type) {
 		case *ari.PlaybackStarted:
 			return e.Playback.ID == pbID
@@ -126,11 +134,60 @@ func (c *call) awaitMusicStart(ctx context.Context, pbID string) error {
 			}
 		}
 		return false
+	}, func(ctx context.Context) (bool, error) {
+		pb, err := c.app.ari.Playback(ctx, pbID)
+		if err != nil {
+			return false, err
+		}
+		return pb.State == "playing", nil
 	})
 	if err == nil && finished != "" {
 		err = fmt.Errorf("hold music playback %s ended at once (state %s)", pbID, finished)
 	}
 	return err
+}
+
+// stepPolicy retries an ARI step of a move that Asterisk did not answer in
+// time or failed internally: a busy Asterisk is not a failed hold or
+// resume. A step that went through on an earlier try is recognised by
+// Asterisk's answer to the next (already out of the bridge, already in it,
+// playback gone).
+var stepPolicy = retry.Policy{
+	Schedule:  retry.Delays{200 * time.Millisecond, 500 * time.Millisecond, time.Second},
+	Retryable: retry.On(ari.ErrUnreachable, ari.ErrServer),
+}
+
+// step runs one ARI step of a move under stepPolicy.
+func (c *call) step(ctx context.Context, do func(context.Context) error) error {
+	return stepPolicy.Do(ctx, do)
+}
+
+// confirm awaits a step's event; when it does not come within the step
+// timeout, it asks Asterisk whether the step took effect (a busy Asterisk
+// can send the event late), and only then fails.
+func (c *call) confirm(ctx context.Context, what string, match func(ari.Event) bool, ask func(context.Context) (bool, error)) error {
+	err := c.await(ctx, what, match)
+	if !errors.Is(err, ErrNotConfirmed) {
+		return err
+	}
+	actx, cancel := context.WithTimeout(ctx, c.app.cfg.StepTimeout)
+	defer cancel()
+	ok, aerr := ask(actx)
+	if aerr != nil || !ok {
+		return errors.Join(err, aerr)
+	}
+	c.log.Info("step confirmed by asking Asterisk after its event was late", zap.String("awaited", what),
+		zap.String("bridge_id", c.bridgeID))
+	return nil
+}
+
+// bridgeHas reports whether the call's bridge holds the channel now.
+func (c *call) bridgeHas(ctx context.Context, channelID string) (bool, error) {
+	b, err := c.app.ari.Bridge(ctx, c.bridgeID)
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(b.Channels, channelID), nil
 }
 
 // toBridge moves a party back into the bridge: its hold music stopped,
@@ -149,7 +206,13 @@ func (c *call) toBridge(ctx context.Context, p *party) error {
 		}
 		if pbID != "" {
 			if _, done := c.finished[pbID]; !done {
-				if err := c.await(ctx, "PlaybackFinished of the hold music", playbackFinished(pbID)); err != nil {
+				if err := c.confirm(ctx, "PlaybackFinished of the hold music", playbackFinished(pbID), func(ctx context.Context) (bool, error) {
+					_, err := c.app.ari.Playback(ctx, pbID)
+					if errors.Is(err, ari.ErrNotFound) {
+						return true, nil
+					}
+					return false, err
+				}); err != nil {
 					return fmt.Errorf("stopping hold music: %w", err)
 				}
 			}
@@ -167,10 +230,18 @@ func (c *call) toBridge(ctx context.Context, p *party) error {
 		p.recorded = false
 	}
 	if p.media != mediaBridged {
-		if err := c.app.ari.AddChannel(ctx, c.bridgeID, p.channelID); err != nil {
+		inBridge := func(ctx context.Context) (bool, error) { return c.bridgeHas(ctx, p.channelID) }
+		err := c.step(ctx, func(ctx context.Context) error { return c.app.ari.AddChannel(ctx, c.bridgeID, p.channelID) })
+		if err != nil && !errors.Is(err, ari.ErrNotFound) {
+			// Perhaps added by a try Asterisk answered too late.
+			if in, aerr := inBridge(ctx); aerr == nil && in {
+				err = nil
+			}
+		}
+		if err != nil {
 			return fmt.Errorf("adding %s back to the bridge: %w", p.role, err)
 		}
-		if err := c.await(ctx, "ChannelEnteredBridge of "+string(p.role), enteredBridge(c.bridgeID, p.channelID)); err != nil {
+		if err := c.confirm(ctx, "ChannelEnteredBridge of "+string(p.role), enteredBridge(c.bridgeID, p.channelID), inBridge); err != nil {
 			return fmt.Errorf("adding %s back to the bridge: %w", p.role, err)
 		}
 		c.setMedia(p, mediaBridged)

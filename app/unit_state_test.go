@@ -220,3 +220,69 @@ func TestUnitTimersEndWithCall(t *testing.T) {
 		t.Errorf("a stopped timer posted %#v", m)
 	}
 }
+
+// TestUnitSlowAsteriskIsNotAFailure: a step Asterisk did not answer in time
+// (or failed internally) is tried again, and a confirming event that comes
+// late is replaced by asking Asterisk: the hold and the resume succeed, and
+// R3 does not hang the call up.
+func TestUnitSlowAsteriskIsNotAFailure(t *testing.T) {
+	slow := fmt.Errorf("%w: context deadline exceeded", ari.ErrUnreachable)
+	f := &unitARI{
+		fail:  map[string]error{"RemoveChannel": slow, "AddChannel": fmt.Errorf("%w: Internal Server Error", ari.ErrServer)},
+		failN: map[string]int{"RemoveChannel": 1, "AddChannel": 2},
+	}
+	a, err := New(Config{StepTimeout: 30 * time.Millisecond}, f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	c := unitAnswered(t, a)
+	ctx := context.Background()
+	pb := c.musicBase(c.callee)
+	// No ChannelLeftBridge comes: Asterisk's bridge shows the callee out.
+	f.bridged = []string{"caller-ch"}
+	c.pending = []message{ariEvent{&ari.PlaybackStarted{Playback: ari.Playback{ID: pb}}}}
+	if err := c.hold(ctx, c.caller, SourceAPI); err != nil {
+		t.Fatalf("hold with one timed-out removal and a late event: %v", err)
+	}
+	// Resume: addChannel fails twice with a 500, and ChannelEnteredBridge is
+	// late; the bridge shows the callee back.
+	c.pending = []message{ariEvent{&ari.PlaybackFinished{Playback: ari.Playback{ID: pb, State: "done"}}}}
+	f.bridged = []string{"caller-ch", "c1-callee"}
+	if err := c.resume(ctx, c.caller, SourceAPI); err != nil {
+		t.Fatalf("resume with two failed adds and a late event: %v", err)
+	}
+	if c.state != CallAnswered || c.callee.media != mediaBridged {
+		t.Fatalf("call %s, callee %s; want answered and bridged", c.state, c.callee.media)
+	}
+	var removes, adds int
+	for _, r := range f.recorded() {
+		switch {
+		case strings.HasPrefix(r, "RemoveChannel"):
+			removes++
+		case strings.HasPrefix(r, "AddChannel"):
+			adds++
+		}
+	}
+	if removes != 2 || adds != 3 {
+		t.Errorf("%d removals and %d adds, want 2 and 3 (each retried until it went through)", removes, adds)
+	}
+
+	t.Run("a resume that truly cannot complete still hangs up (R3)", func(t *testing.T) {
+		f := &unitARI{fail: map[string]error{"AddChannel": fmt.Errorf("%w: Bridge not found", ari.ErrBridgeNotFound)}}
+		a, err := New(Config{StepTimeout: 30 * time.Millisecond}, f, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		c := unitAnswered(t, a)
+		c.caller.holdSince = time.Now()
+		c.callee.media = mediaOut
+		if err := c.resume(ctx, c.caller, SourceAPI); !errors.Is(err, ErrUnholdFailed) {
+			t.Fatalf("resume = %v, want ErrUnholdFailed", err)
+		}
+		if c.state != CallEnded {
+			t.Errorf("call %s, want ended", c.state)
+		}
+	})
+}

@@ -989,6 +989,10 @@ type unitARI struct {
 	mu    sync.Mutex
 	calls []string
 	fail  map[string]error
+	// failN, where it has the request, limits its failures to that many.
+	failN map[string]int
+	// bridged are the channels Bridge reports in the bridge.
+	bridged []string
 }
 
 func (f *unitARI) rec(format string, args ...any) error {
@@ -996,7 +1000,14 @@ func (f *unitARI) rec(format string, args ...any) error {
 	defer f.mu.Unlock()
 	s := fmt.Sprintf(format, args...)
 	f.calls = append(f.calls, s)
-	return f.fail[strings.SplitN(s, " ", 2)[0]]
+	name := strings.SplitN(s, " ", 2)[0]
+	if n, ok := f.failN[name]; ok {
+		if n == 0 {
+			return nil
+		}
+		f.failN[name] = n - 1
+	}
+	return f.fail[name]
 }
 
 func (f *unitARI) recorded() []string {
@@ -1049,7 +1060,10 @@ func (f *unitARI) Bridges(context.Context) ([]ari.Bridge, error) {
 	return nil, f.rec("Bridges")
 }
 func (f *unitARI) Bridge(_ context.Context, id string) (*ari.Bridge, error) {
-	return &ari.Bridge{ID: id}, f.rec("Bridge %s", id)
+	err := f.rec("Bridge %s", id)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return &ari.Bridge{ID: id, Channels: slices.Clone(f.bridged)}, err
 }
 func (f *unitARI) Playback(_ context.Context, id string) (*ari.Playback, error) {
 	return &ari.Playback{ID: id}, f.rec("Playback %s", id)
@@ -1187,7 +1201,7 @@ func TestUnitPartyLeft(t *testing.T) {
 	}
 }
 
-func TestUnitValidEndpoint(t *testing.T) {
+func TestUnitCheckEndpoint(t *testing.T) {
 	tests := []struct {
 		ep   string
 		want bool
@@ -1205,11 +1219,21 @@ func TestUnitValidEndpoint(t *testing.T) {
 		{"PJSIP/bob alice", false},
 		{"PJSIP/bob\tx", false},
 		{"PJSIP/bob\r\n", false},
+		{"PJSIP/" + strings.Repeat("a", maxEndpointLen-6), true},
+		{"PJSIP/" + strings.Repeat("a", maxEndpointLen-5), false},
+		{"PJSIP/b\xffob", false},
+		{"PJSIP/b\u0000ob", false},
+		{"PJSIP/b\u200bob", false},
+		{"PJSIP/zoë", true},
 	}
 	for _, tt := range tests {
-		t.Run(fmt.Sprintf("%q", tt.ep), func(t *testing.T) {
-			if got := validEndpoint(tt.ep); got != tt.want {
-				t.Errorf("validEndpoint(%q) = %v, want %v", tt.ep, got, tt.want)
+		t.Run(quoteShort(tt.ep), func(t *testing.T) {
+			err := checkEndpoint(tt.ep)
+			if (err == nil) != tt.want || (err != nil && !errors.Is(err, ErrInvalidEndpoint)) {
+				t.Errorf("checkEndpoint(%q) = %v, want ok %v", tt.ep, err, tt.want)
+			}
+			if err != nil && len(err.Error()) > 200 {
+				t.Errorf("error message of %d bytes: an endpoint is quoted short", len(err.Error()))
 			}
 		})
 	}
@@ -1226,11 +1250,19 @@ func TestUnitOriginateWithoutDispatcher(t *testing.T) {
 			t.Errorf("Originate(%q, %q) = %v, want ErrInvalidEndpoint", tc.from, tc.to, err)
 		}
 	}
-	// Not started: the request cannot be taken; ctx ends the wait.
+	// Not connected to Asterisk: refused at once.
+	if _, err := a.Originate(ctx, "PJSIP/alice", "PJSIP/bob"); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Originate before the ARI connection is up = %v, want ErrUnavailable", err)
+	}
+	// Connected, but no dispatcher takes the request: ctx ends the wait.
+	a.synced.Store(true)
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
 	if _, err := a.Originate(cctx, "PJSIP/alice", "PJSIP/bob"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Originate without a dispatcher = %v, want the context's error", err)
+	}
+	if n := len(a.originates); n != 0 {
+		t.Errorf("%d originate tokens held after a request nobody took, want 0", n)
 	}
 	a.Close()
 	if _, err := a.Originate(ctx, "PJSIP/alice", "PJSIP/bob"); !errors.Is(err, ErrClosed) {
