@@ -76,10 +76,10 @@ type App struct {
 	// Asterisk (Config.MaxOriginates).
 	originates chan struct{}
 	sweeper    sweeper
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	startOnce sync.Once
-	closeOnce sync.Once
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	startOnce  sync.Once
+	closeOnce  sync.Once
 }
 
 // New validates the configuration and builds the application.
@@ -96,16 +96,16 @@ func New(cfg Config, client ARI, log *zap.Logger) (*App, error) {
 		log = zap.NewNop()
 	}
 	return &App{
-		cfg:       c,
-		ari:       client,
-		music:     music,
-		log:       log,
-		hub:       newHub(log),
-		calls:     map[string]*call{},
-		routes:    map[string]*call{},
-		abandoned: map[string]time.Time{},
-		stop:      make(chan struct{}),
-		originate: make(chan *originateRequest),
+		cfg:        c,
+		ari:        client,
+		music:      music,
+		log:        log,
+		hub:        newHub(log),
+		calls:      map[string]*call{},
+		routes:     map[string]*call{},
+		abandoned:  map[string]time.Time{},
+		stop:       make(chan struct{}),
+		originate:  make(chan *originateRequest),
 		originates: make(chan struct{}, c.MaxOriginates),
 	}, nil
 }
