@@ -25,6 +25,7 @@ const (
 	CodeNotFound         = "not_found"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeUnavailable      = "unavailable"
+	CodeOverloaded       = "overloaded"
 	CodeTimeout          = "timeout"
 	CodeCanceled         = "canceled"
 	CodeInternal         = "internal"
@@ -65,6 +66,10 @@ func statusOf(err error) (int, string) {
 		return http.StatusConflict, CodeCallEnded
 	case errors.Is(err, app.ErrInvalidEndpoint):
 		return http.StatusBadRequest, CodeInvalidEndpoint
+	case errors.Is(err, app.ErrOverloaded):
+		return http.StatusServiceUnavailable, CodeOverloaded
+	case errors.Is(err, app.ErrUnavailable):
+		return http.StatusServiceUnavailable, CodeUnavailable
 	case errors.Is(err, app.ErrClosed):
 		return http.StatusServiceUnavailable, CodeUnavailable
 	case errors.Is(err, context.DeadlineExceeded):

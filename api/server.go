@@ -380,6 +380,10 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, code := statusOf(err)
+	if status == http.StatusServiceUnavailable {
+		// Overload and a reconnecting Asterisk pass quickly.
+		w.Header().Set("Retry-After", "1")
+	}
 	if status >= 500 {
 		s.log.Warn("api request failed", zap.String("method", r.Method), zap.String("path", r.URL.Path),
 			zap.String("call_id", r.PathValue("id")), zap.Int("status", status), zap.Error(err))

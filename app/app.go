@@ -66,6 +66,8 @@ type App struct {
 	routes map[string]*call // channel, bridge and playback ids -> call
 	// abandoned are channel ids of ended calls (see abandon).
 	abandoned map[string]time.Time
+	// ended are the ids of calls that ended lately (see rememberEnded).
+	ended map[string]time.Time
 
 	// synced: the calls were reconciled with Asterisk since the event
 	// connection last came up.
@@ -262,6 +264,9 @@ func (a *App) HangupAll(ctx context.Context) {
 func (a *App) operate(ctx context.Context, callID string, op *operation) (CallInfo, error) {
 	c := a.lookupCall(callID)
 	if c == nil {
+		if a.recentlyEnded(callID) {
+			return CallInfo{}, fmt.Errorf("%w: %s", ErrCallEnded, quoteShort(callID))
+		}
 		return CallInfo{}, fmt.Errorf("%w: %s", ErrCallNotFound, quoteShort(callID))
 	}
 	op.reply = make(chan result, 1)

@@ -63,6 +63,32 @@ func (a *App) unroute(c *call) {
 	}
 	c.routeIDs = nil
 	delete(a.calls, c.id)
+	a.rememberEnded(c.id)
+}
+
+// endedFor is how long ariapp remembers the ids of ended calls, so that an
+// operation on one is told the call ended rather than that it never was.
+const endedFor = 5 * time.Minute
+
+// rememberEnded records an ended call's id; a.mu held.
+func (a *App) rememberEnded(id string) {
+	now := time.Now()
+	a.ended[id] = now
+	if len(a.ended) > 4096 {
+		for k, t := range a.ended {
+			if now.Sub(t) > endedFor {
+				delete(a.ended, k)
+			}
+		}
+	}
+}
+
+// recentlyEnded reports whether a call of this id ended lately.
+func (a *App) recentlyEnded(id string) bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	t, ok := a.ended[id]
+	return ok && time.Since(t) < endedFor
 }
 
 // dispatch routes each ARI event to its call's mailbox, in Asterisk's order.

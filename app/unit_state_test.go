@@ -286,3 +286,29 @@ func TestUnitSlowAsteriskIsNotAFailure(t *testing.T) {
 		}
 	})
 }
+
+// TestUnitOperationOnEndedCall: an operation on a call that ended lately is
+// told so (ErrCallEnded, the API's 409 call_ended), one on an id that never
+// was gets ErrCallNotFound, and neither echoes a huge id back.
+func TestUnitOperationOnEndedCall(t *testing.T) {
+	a, err := New(Config{}, &unitARI{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	c := unitAnswered(t, a)
+	a.register(c)
+	c.endCall(context.Background(), "hangup_requested", "", "test")
+	a.unroute(c)
+	ctx := context.Background()
+	if _, err := a.Hold(ctx, "c1", "caller", SourceAPI); !errors.Is(err, ErrCallEnded) {
+		t.Errorf("hold of an ended call = %v, want ErrCallEnded", err)
+	}
+	if _, err := a.Resume(ctx, "never", "caller", SourceAPI); !errors.Is(err, ErrCallNotFound) {
+		t.Errorf("resume of an unknown call = %v, want ErrCallNotFound", err)
+	}
+	huge := strings.Repeat("x", 60<<10)
+	if _, err := a.Hangup(ctx, huge); !errors.Is(err, ErrCallNotFound) || len(err.Error()) > 200 {
+		t.Errorf("hangup of a 60 KB id: error of %d bytes (%v), want ErrCallNotFound, short", len(err.Error()), errors.Unwrap(err))
+	}
+}
