@@ -106,6 +106,7 @@ func New(cfg Config, client ARI, log *zap.Logger) (*App, error) {
 		calls:      map[string]*call{},
 		routes:     map[string]*call{},
 		abandoned:  map[string]time.Time{},
+		ended:      map[string]time.Time{},
 		stop:       make(chan struct{}),
 		originate:  make(chan *originateRequest),
 		originates: make(chan struct{}, c.MaxOriginates),
