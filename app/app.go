@@ -72,6 +72,8 @@ type App struct {
 	// synced: the calls were reconciled with Asterisk since the event
 	// connection last came up.
 	synced    atomic.Bool
+	syncMu    sync.Mutex
+	syncedC   chan struct{} // closed while synced
 	stop      chan struct{} // closed by Close
 	originate chan *originateRequest
 	// originates holds a token per originate request in flight to
@@ -108,6 +110,7 @@ func New(cfg Config, client ARI, log *zap.Logger) (*App, error) {
 		abandoned:  map[string]time.Time{},
 		ended:      map[string]time.Time{},
 		stop:       make(chan struct{}),
+		syncedC:    make(chan struct{}),
 		originate:  make(chan *originateRequest),
 		originates: make(chan struct{}, c.MaxOriginates),
 	}, nil
@@ -169,6 +172,48 @@ func (a *App) bridgeType() string {
 // since the event connection last came up (readiness: before that, calls of
 // a previous ariapp are not adopted yet).
 func (a *App) Synced() bool { return a.synced.Load() }
+
+// setSynced records the sync state and wakes those waiting for it.
+func (a *App) setSynced(v bool) {
+	a.syncMu.Lock()
+	defer a.syncMu.Unlock()
+	a.synced.Store(v)
+	if v && !a.isSyncedC() {
+		close(a.syncedC)
+	} else if !v && a.isSyncedC() {
+		a.syncedC = make(chan struct{})
+	}
+}
+
+func (a *App) isSyncedC() bool {
+	select {
+	case <-a.syncedC:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitSynced waits up to the step timeout for the App to be in step with
+// Asterisk (a start or a reconnect takes milliseconds), and reports
+// ErrUnavailable if it is not.
+func (a *App) waitSynced(ctx context.Context) error {
+	a.syncMu.Lock()
+	ch := a.syncedC
+	a.syncMu.Unlock()
+	t := time.NewTimer(a.cfg.StepTimeout)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("%w: the ARI event connection is not up", ErrUnavailable)
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-a.stop:
+		return ErrClosed
+	}
+}
 
 // Subscribe returns a subscription to the events of one call (callID) or of
 // every call (""). Close it when done. A subscription to every call gets
@@ -310,8 +355,8 @@ func (a *App) Originate(ctx context.Context, from, to string) (CallInfo, error) 
 		return CallInfo{}, ErrClosed
 	default:
 	}
-	if !a.Synced() {
-		return CallInfo{}, fmt.Errorf("%w: the ARI event connection is not up", ErrUnavailable)
+	if err := a.waitSynced(ctx); err != nil {
+		return CallInfo{}, err
 	}
 	// Admission: refused at once rather than piled onto a busy Asterisk.
 	select {

@@ -117,9 +117,9 @@ func (a *App) handleEvent(ctx context.Context, ev ari.Event) {
 			// Events may have been missed (a reconnect), or a previous
 			// ariapp left calls (the first connect): reconcile with Asterisk.
 			a.resync(ctx, e.Reconnect)
-			a.synced.Store(true)
+			a.setSynced(true)
 		} else {
-			a.synced.Store(false)
+			a.setSynced(false)
 		}
 		return
 	case *ari.StasisStart:

@@ -1250,12 +1250,13 @@ func TestUnitOriginateWithoutDispatcher(t *testing.T) {
 			t.Errorf("Originate(%q, %q) = %v, want ErrInvalidEndpoint", tc.from, tc.to, err)
 		}
 	}
-	// Not connected to Asterisk: refused at once.
+	// Not connected to Asterisk: refused after the step timeout.
+	a.cfg.StepTimeout = 20 * time.Millisecond
 	if _, err := a.Originate(ctx, "PJSIP/alice", "PJSIP/bob"); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("Originate before the ARI connection is up = %v, want ErrUnavailable", err)
 	}
 	// Connected, but no dispatcher takes the request: ctx ends the wait.
-	a.synced.Store(true)
+	a.setSynced(true)
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
 	if _, err := a.Originate(cctx, "PJSIP/alice", "PJSIP/bob"); !errors.Is(err, context.DeadlineExceeded) {

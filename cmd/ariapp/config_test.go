@@ -75,6 +75,8 @@ func defaultConfig() Config {
 			SubscriberBuffer:     256,
 			DTMF:                 app.DTMFConfig{Timeout: 3 * time.Second},
 			OriginateFormats:     "ulaw",
+			MaxOriginates:        16,
+			SweepInterval:        10 * time.Second,
 		},
 		API: api.Config{
 			Listen:           "127.0.0.1:8090",
