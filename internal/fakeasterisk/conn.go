@@ -11,6 +11,7 @@ import (
 // Conn is one event connection of the application, the fake's WebSocket.
 // Events queue without bound and reach Events in order.
 type Conn struct {
+	a         *Asterisk
 	mu        sync.Mutex
 	queue     []ari.Event
 	connected bool
@@ -22,8 +23,8 @@ type Conn struct {
 	closeOnce sync.Once
 }
 
-func newConn() *Conn {
-	c := &Conn{wake: make(chan struct{}, 1), out: make(chan ari.Event), done: make(chan struct{}), finished: make(chan struct{})}
+func newConn(a *Asterisk) *Conn {
+	c := &Conn{a: a, wake: make(chan struct{}, 1), out: make(chan ari.Event), done: make(chan struct{}), finished: make(chan struct{})}
 	go c.pump()
 	return c
 }
@@ -181,11 +182,6 @@ func (a *Asterisk) begin(ctx context.Context, op, target, method, path string) (
 		a.mu.Unlock()
 		cancel()
 		return nil, ari.ErrClosed
-	}
-	if a.down {
-		a.mu.Unlock()
-		cancel()
-		return nil, ari.NewTransportError(method, path, errConnRefused)
 	}
 	var f *Fault
 	for i, in := range a.faults {

@@ -127,7 +127,6 @@ type channel struct {
 	bridge   string
 	moh      bool
 	other    *channel // the other half of a Local pair
-	keys     []string // digit groups its far end presses once answered
 	onAnswer func()   // the far end's reaction once the app answers
 }
 
@@ -271,7 +270,7 @@ func (a *Asterisk) LoseEvents(n int, match func(ari.Event) bool) {
 // does. Its first event is a ConnectionEvent{State: StateConnected}. An
 // earlier connection is closed: a new process took the application.
 func (a *Asterisk) Connect() *Conn {
-	c := newConn()
+	c := newConn(a)
 	a.mu.Lock()
 	old := a.conn
 	a.conn = c
@@ -287,8 +286,8 @@ func (a *Asterisk) Connect() *Conn {
 }
 
 // Disconnect drops the event connection: the application gets a
-// ConnectionEvent{StateDisconnected}, events meanwhile are lost and
-// requests fail with ari.ErrUnreachable until Reconnect.
+// ConnectionEvent{StateDisconnected}, events meanwhile are lost and the
+// connection's Client fails with ari.ErrUnreachable until Reconnect.
 func (a *Asterisk) Disconnect() {
 	a.mu.Lock()
 	defer a.mu.Unlock()

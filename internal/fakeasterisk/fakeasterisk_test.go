@@ -16,7 +16,10 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-var _ app.ARI = (*fakeasterisk.Asterisk)(nil)
+var (
+	_ app.ARI = (*fakeasterisk.Asterisk)(nil)
+	_ app.ARI = (*fakeasterisk.Client)(nil)
+)
 
 // bridged sets up what ariapp does for a call: a caller in Stasis, an
 // originated callee that answers, both in a bridge.
