@@ -118,6 +118,9 @@ type Fault struct {
 	Unreachable bool
 	// Delay holds the request this long before it is carried out.
 	Delay time.Duration
+	// ReplyDelay holds the reply this long after the request was carried
+	// out: its events certainly reach the application first.
+	ReplyDelay time.Duration
 	// LoseEvents carries the request out but loses the events it causes.
 	LoseEvents bool
 	// Times is how many matching requests the fault applies to; 0 means
@@ -164,6 +167,7 @@ func (a *Asterisk) Inject(f Fault) *Injected {
 type request struct {
 	method, path string
 	loseEvents   bool
+	replyDelay   time.Duration
 	ctx          context.Context
 	cancel       context.CancelFunc
 }
@@ -225,7 +229,7 @@ func (a *Asterisk) begin(ctx context.Context, op, target, method, path string) (
 		cancel()
 		return nil, ari.NewAPIError(method, path, f.Status, f.Message)
 	}
-	r.loseEvents = f.LoseEvents
+	r.loseEvents, r.replyDelay = f.LoseEvents, f.ReplyDelay
 	a.dropping = r.loseEvents
 	return r, nil
 }
@@ -234,6 +238,14 @@ func (a *Asterisk) begin(ctx context.Context, op, target, method, path string) (
 func (a *Asterisk) end(r *request) {
 	a.dropping = false
 	a.mu.Unlock()
+	if r.replyDelay > 0 {
+		t := time.NewTimer(r.replyDelay)
+		select {
+		case <-t.C:
+		case <-r.ctx.Done():
+			t.Stop()
+		}
+	}
 	r.cancel()
 }
 
