@@ -122,6 +122,7 @@ func (labBackend) placeCall(t *testing.T, c *conn, target, phoneExten string, va
 		Extension:      phoneExten,
 		Context:        labtest.TestContext,
 		Priority:       1,
+		Formats:        "ulaw",
 		Variables:      v,
 	})
 	return err
