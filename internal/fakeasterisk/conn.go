@@ -54,8 +54,14 @@ func (c *Conn) setConnected(v bool) {
 }
 
 // Close ends the connection, like a process that goes away: queued
-// events are discarded and Events is closed.
+// events are discarded, Events is closed, and events from now on are lost
+// until the next Connect.
 func (c *Conn) Close() {
+	c.a.mu.Lock()
+	if c.a.conn == c {
+		c.a.conn = nil
+	}
+	c.a.mu.Unlock()
 	c.closeOnce.Do(func() { close(c.done) })
 	<-c.finished
 }

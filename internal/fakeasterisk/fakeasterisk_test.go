@@ -172,3 +172,83 @@ func TestFaults(t *testing.T) {
 		}
 	}
 }
+
+// TestConnections: a second Connect replaces the first (a restarted
+// ariapp); a Disconnect loses events and cuts the connection's client, not
+// the Asterisk; Reconnect reports a reconnect.
+func TestConnections(t *testing.T) {
+	fa := fakeasterisk.New(fakeasterisk.Config{})
+	defer fa.Close()
+	ctx := context.Background()
+	first := fa.Connect()
+	old := labtest.Record(first.Events())
+	second := fa.Connect()
+	<-old.Done() // the first process's stream ended
+	rec := labtest.Record(second.Events())
+	defer func() { second.Close(); <-rec.Done() }()
+	ev, _ := rec.Within(t, 0, ari.ConnectionEventType, "")
+	if ce := ev.(*ari.ConnectionEvent); ce.State != ari.StateConnected || ce.Reconnect {
+		t.Fatalf("first event %+v", ce)
+	}
+	client := second.Client()
+	fa.Disconnect()
+	if _, err := client.Channels(ctx); !errors.Is(err, ari.ErrUnreachable) {
+		t.Fatalf("client while disconnected: %v", err)
+	}
+	if _, err := fa.Call(fakeasterisk.CallParams{Endpoint: "Local/dial-talk@ariapp-test", Args: []string{"dial", "x"}, ChannelID: "c", PhoneID: "p"}); err != nil {
+		t.Fatalf("the Asterisk itself while disconnected: %v", err)
+	}
+	fa.Reconnect()
+	chans, err := client.Channels(ctx)
+	if err != nil || len(chans) != 2 {
+		t.Fatalf("channels after the reconnect: %v, %v", chans, err)
+	}
+	_, i := rec.Wait(t, 1, time.Second, "the reconnect", func(ev ari.Event) bool {
+		ce, ok := ev.(*ari.ConnectionEvent)
+		return ok && ce.State == ari.StateConnected && ce.Reconnect
+	})
+	for _, ev := range rec.Events()[:i] {
+		if ev.GetType() == "StasisStart" {
+			t.Fatal("an event of the disconnected time was delivered")
+		}
+	}
+	if second.Connects() != 2 {
+		t.Fatalf("connects %d", second.Connects())
+	}
+}
+
+// TestCalleeOutcomes: each far end of the test context ends as the lab's
+// dialplan does.
+func TestCalleeOutcomes(t *testing.T) {
+	for _, tc := range []struct {
+		exten, status string
+		cause         int
+	}{
+		{"busy", "BUSY", 17},
+		{"congestion", "CONGESTION", 34},
+		{"nonexistent", "CHANUNAVAIL", 3},
+	} {
+		t.Run(tc.exten, func(t *testing.T) {
+			fa := fakeasterisk.New(fakeasterisk.Config{})
+			conn := fa.Connect()
+			rec := labtest.Record(conn.Events())
+			defer func() { fa.Close(); <-rec.Done() }()
+			if _, err := fa.Originate(context.Background(), ari.OriginateParams{Endpoint: "Local/" + tc.exten + "@ariapp-test", ChannelID: "x", App: fa.Application()}); err != nil {
+				t.Fatal(err)
+			}
+			rec.Wait(t, 0, time.Second, "Dial "+tc.status, func(ev ari.Event) bool {
+				d, ok := ev.(*ari.Dial)
+				return ok && d.Dialstatus == tc.status
+			})
+			ev, _ := rec.Within(t, 0, "ChannelDestroyed", "x")
+			if c := ev.(*ari.ChannelDestroyed).Cause; c != tc.cause {
+				t.Fatalf("cause %d, want %d", c, tc.cause)
+			}
+			for _, ev := range rec.Events() {
+				if ev.GetType() == "StasisStart" {
+					t.Fatal("an unanswered callee entered Stasis")
+				}
+			}
+		})
+	}
+}

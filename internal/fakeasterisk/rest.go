@@ -98,6 +98,8 @@ func (a *Asterisk) dial(c *channel, b Behaviour, args []string, timeout time.Dur
 		a.emitChannel(c, &ari.Dial{EventBase: a.base("Dial"), Peer: a.channelSnapshot(c), Dialstring: c.ch.Name, Dialstatus: status})
 	}
 	alive := func() bool { return a.channels[c.ch.ID] == c }
+	// The outcome is scheduled from the first step, so the events keep
+	// their order whatever the timers' goroutines do.
 	a.after(0, func() {
 		if !alive() {
 			return
@@ -107,36 +109,39 @@ func (a *Asterisk) dial(c *channel, b Behaviour, args []string, timeout time.Dur
 			a.setState(c, "Ringing")
 			dialEv("RINGING")
 		}
-	})
-	switch b {
-	case Answer:
-		a.after(a.cfg.AnswerDelay, func() {
-			if !alive() {
-				return
+		switch b {
+		case Answer:
+			a.after(a.cfg.AnswerDelay, func() {
+				if !alive() {
+					return
+				}
+				a.setState(c, "Up")
+				dialEv("ANSWER")
+				a.enterStasis(c, args)
+			})
+		case RingForever:
+			a.after(timeout, func() {
+				if alive() {
+					dialEv("NOANSWER")
+					a.hangup(c, 19)
+				}
+			})
+		default:
+			status, cause := "CHANUNAVAIL", 3
+			switch b {
+			case Busy:
+				status, cause = "BUSY", 17
+			case Congestion:
+				status, cause = "CONGESTION", 34
 			}
-			a.setState(c, "Up")
-			dialEv("ANSWER")
-			a.enterStasis(c, args)
-		})
-	case RingForever:
-		a.after(timeout, func() {
-			if alive() {
-				dialEv("NOANSWER")
-				a.hangup(c, 19)
-			}
-		})
-	default:
-		status, cause := map[Behaviour]string{Busy: "BUSY", Congestion: "CONGESTION"}[b], map[Behaviour]int{Busy: 17, Congestion: 34}[b]
-		if b == Unavailable {
-			status, cause = "CHANUNAVAIL", 3
+			a.after(a.cfg.AnswerDelay, func() {
+				if alive() {
+					dialEv(status)
+					a.hangup(c, cause)
+				}
+			})
 		}
-		a.after(a.cfg.AnswerDelay, func() {
-			if alive() {
-				dialEv(status)
-				a.hangup(c, cause)
-			}
-		})
-	}
+	})
 }
 
 // channelOp begins a request about one channel; a missing channel is
