@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -90,12 +89,16 @@ func (l *lab) do(method, path, body string, out any) int {
 	return resp.StatusCode
 }
 
-// stream reads the SSE stream into a list of events.
+// stream reads the SSE stream into a log of events.
 type stream struct {
-	mu     sync.Mutex
-	events []app.Event
-	names  []string
-	done   chan struct{}
+	log  *labtest.Log[sseEvent]
+	done chan struct{}
+}
+
+// sseEvent is one SSE message: its event line and its decoded data.
+type sseEvent struct {
+	name string
+	ev   app.Event
 }
 
 func (l *lab) stream(query string) (*stream, func()) {
@@ -112,9 +115,10 @@ func (l *lab) stream(query string) (*stream, func()) {
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		l.t.Fatalf("events: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	s := &stream{done: make(chan struct{})}
+	s := &stream{log: labtest.NewLog[sseEvent](), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
+		defer s.log.Close()
 		defer resp.Body.Close()
 		sc := bufio.NewScanner(resp.Body)
 		var name string
@@ -126,10 +130,7 @@ func (l *lab) stream(query string) (*stream, func()) {
 			case strings.HasPrefix(line, "data: "):
 				var ev app.Event
 				_ = json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &ev)
-				s.mu.Lock()
-				s.events = append(s.events, ev)
-				s.names = append(s.names, name)
-				s.mu.Unlock()
+				s.log.Add(sseEvent{name: name, ev: ev})
 			}
 		}
 	}()
@@ -138,32 +139,29 @@ func (l *lab) stream(query string) (*stream, func()) {
 
 func (s *stream) wait(t *testing.T, callID string, name app.EventName) app.Event {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		s.mu.Lock()
-		for i, ev := range s.events {
-			if (callID == "" || ev.CallID == callID) && ev.Name == name {
-				if s.names[i] != string(name) {
-					t.Errorf("SSE event line %q carries %q", s.names[i], ev.Name)
-				}
-				s.mu.Unlock()
-				return ev
+	var found sseEvent
+	if _, ok := s.log.Until(15*time.Second, func(evs []sseEvent) bool {
+		for _, e := range evs {
+			if (callID == "" || e.ev.CallID == callID) && e.ev.Name == name {
+				found = e
+				return true
 			}
 		}
-		s.mu.Unlock()
-		time.Sleep(10 * time.Millisecond)
+		return false
+	}); !ok {
+		t.Fatalf("no %s on the event stream", name)
 	}
-	t.Fatalf("no %s on the event stream", name)
-	return app.Event{}
+	if found.name != string(name) {
+		t.Errorf("SSE event line %q carries %q", found.name, found.ev.Name)
+	}
+	return found.ev
 }
 
 func (s *stream) sequence(callID string) []app.EventName {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []app.EventName
-	for _, ev := range s.events {
-		if ev.CallID == callID {
-			out = append(out, ev.Name)
+	for _, e := range s.log.All() {
+		if e.ev.CallID == callID {
+			out = append(out, e.ev.Name)
 		}
 	}
 	return out

@@ -12,7 +12,7 @@ import (
 // configured codes, through the same state machine and events (source
 // dtmf). The digits are pressed on the caller's far end, so they reach the
 // caller's channel as real DTMF.
-func TestDTMFHoldResume(t *testing.T) {
+func specDTMFHoldResume(t *testing.T, be backend) {
 	for _, tc := range []struct {
 		name         string
 		hold, resume string
@@ -21,7 +21,7 @@ func TestDTMFHoldResume(t *testing.T) {
 		{"one toggle code", "#9", "#9"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, func(c *app.Config) { c.DTMF = app.DTMFConfig{Hold: tc.hold, Resume: tc.resume} })
+			h := newHarness(t, be, func(c *app.Config) { c.DTMF = app.DTMFConfig{Hold: tc.hold, Resume: tc.resume} })
 			// The caller's phone presses "1"+hold (a stray digit before the
 			// code does not matter), then resume, a second apart.
 			callID, _ := h.placeCallFrom("talk", "keys", map[string]string{
@@ -45,8 +45,8 @@ func TestDTMFHoldResume(t *testing.T) {
 }
 
 // TestDTMFOffByDefault: without codes, digits change nothing.
-func TestDTMFOffByDefault(t *testing.T) {
-	h := newHarness(t)
+func specDTMFOffByDefault(t *testing.T, be backend) {
+	h := newHarness(t, be)
 	callID, _ := h.placeCallFrom("talk", "keys", map[string]string{"ARIAPP_TEST_KEYS1": "*7*8", "ARIAPP_TEST_KEYS2": "#"})
 	h.raw.Wait(t, 0, 10*time.Second, "the last digit", func(ev ariEvent) bool { return isDigit(ev, "#") })
 	h.expectNames(callID, started, answered)

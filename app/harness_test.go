@@ -18,19 +18,21 @@ import (
 	"github.com/ariapp/ariapp/internal/labtest"
 )
 
-// harness runs one App against the lab Asterisk with its own Stasis
-// application name, records the raw ARI events the App consumes and the App
-// events it reports, and proves at the end that nothing is left in Asterisk.
+// harness runs one App against a backend (the fake or the lab Asterisk)
+// with its own Stasis application name, records the raw ARI events the App
+// consumes and the App events it reports, and proves at the end that
+// nothing is left in Asterisk.
 type harness struct {
 	t      *testing.T
-	client *ari.Client
+	be     backend
+	conn   *conn
+	client testARI
 	app    *app.App
 	raw    *labtest.Recorder
 	sub    *app.Subscription
+	events *labtest.Log[app.Event]
 
 	mu       sync.Mutex
-	events   []app.Event
-	notify   chan struct{}
 	subDone  chan struct{}
 	channels []string // ids of channels the test originated
 	calls    []string
@@ -38,76 +40,57 @@ type harness struct {
 
 type harnessOpt func(*app.Config)
 
-func newHarness(t *testing.T, opts ...harnessOpt) *harness {
-	return newHarnessWrapped(t, nil, opts...)
+func newHarness(t *testing.T, be backend, opts ...harnessOpt) *harness {
+	return newHarnessWrapped(t, be, nil, opts...)
 }
 
-func newHarnessWrapped(t *testing.T, wrap func(app.ARI) app.ARI, opts ...harnessOpt) *harness {
+func newHarnessWrapped(t *testing.T, be backend, wrap func(app.ARI) app.ARI, opts ...harnessOpt) *harness {
 	t.Helper()
-	return newHarnessApp(t, "", wrap, opts...)
+	return newHarnessApp(t, be, "", wrap, opts...)
 }
 
 // newHarnessApp runs the App under a given Stasis application name ("" for
 // a fresh one): a second harness with the first one's name is a restarted
 // ariapp.
-func newHarnessApp(t *testing.T, appName string, wrap func(app.ARI) app.ARI, opts ...harnessOpt) *harness {
+func newHarnessApp(t *testing.T, be backend, appName string, wrap func(app.ARI) app.ARI, opts ...harnessOpt) *harness {
 	t.Helper()
-	return newHarnessARI(t, func(c *ari.Config) {
-		if appName != "" {
-			c.Application = appName
-		}
-	}, wrap, opts...)
+	return newHarnessConn(t, be, be.connect(t, appName, false), wrap, opts...)
 }
 
-// newHarnessARI lets a test change the ARI client's config (e.g. its URL).
-func newHarnessARI(t *testing.T, ariOpt func(*ari.Config), wrap func(app.ARI) app.ARI, opts ...harnessOpt) *harness {
+// newHarnessConn runs the App on a connection the test opened itself
+// (e.g. a cuttable one).
+func newHarnessConn(t *testing.T, be backend, c *conn, wrap func(app.ARI) app.ARI, opts ...harnessOpt) *harness {
 	t.Helper()
-	cfg := labtest.Require(t)
-	if ariOpt != nil {
-		ariOpt(&cfg)
-	}
-	client, err := ari.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	acfg := app.Config{AnswerTimeout: 10 * time.Second, StepTimeout: 5 * time.Second}
 	for _, o := range opts {
 		o(&acfg)
 	}
-	var a app.ARI = client
+	var a app.ARI = c.rest
 	if wrap != nil {
-		a = wrap(client)
+		a = wrap(c.rest)
 	}
 	ap, err := app.New(acfg, a, zaptest.NewLogger(t))
 	if err != nil {
-		client.Close()
+		c.close()
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := client.Connect(ctx); err != nil {
-		client.Close()
-		t.Fatalf("connect: %v", err)
-	}
-	events, raw := labtest.Tee(client.Events())
-	h := &harness{t: t, client: client, app: ap, raw: raw, notify: make(chan struct{}, 1), subDone: make(chan struct{})}
+	events, raw := labtest.Tee(c.events)
+	h := &harness{t: t, be: be, conn: c, client: c.rest, app: ap, raw: raw, events: labtest.NewLog[app.Event](), subDone: make(chan struct{})}
 	h.sub = ap.Subscribe("")
 	go func() {
 		defer close(h.subDone)
+		defer h.events.Close()
 		for ev := range h.sub.C {
-			h.mu.Lock()
-			h.events = append(h.events, ev)
-			h.mu.Unlock()
-			select {
-			case h.notify <- struct{}{}:
-			default:
-			}
+			h.events.Add(ev)
 		}
 	}()
 	ap.Start(events)
 	t.Cleanup(h.cleanup)
 	return h
 }
+
+// control is a client for the test's own requests to the same Asterisk.
+func (h *harness) control() testARI { return h.be.control(h.t, h.client.Application()) }
 
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -134,20 +117,7 @@ func (h *harness) placeCallFrom(target, phoneExten string, vars map[string]strin
 	h.mu.Lock()
 	h.channels = append(h.channels, phone, caller)
 	h.mu.Unlock()
-	v := map[string]string{"_ARIAPP_TEST_APP": h.client.Application()}
-	for k, val := range vars {
-		v[k] = val
-	}
-	_, err := h.client.Originate(ctxT(h.t), ari.OriginateParams{
-		Endpoint:       "Local/dial-" + target + "@" + labtest.TestContext,
-		ChannelID:      phone,
-		OtherChannelID: caller,
-		Extension:      phoneExten,
-		Context:        labtest.TestContext,
-		Priority:       1,
-		Variables:      v,
-	})
-	if err != nil {
+	if err := h.be.placeCall(h.t, h.conn, target, phoneExten, vars, phone, caller); err != nil {
 		h.t.Fatalf("originate caller: %v", err)
 	}
 	ev := h.waitEvent(func(e app.Event) bool { return e.Name == app.EventCallStarted && e.Call.Caller.ChannelID == caller }, "call_started of "+caller)
@@ -168,23 +138,19 @@ func (h *harness) establish() (callID, phone string) {
 // waitEvent waits for an App event matching f.
 func (h *harness) waitEvent(f func(app.Event) bool, what string) app.Event {
 	h.t.Helper()
-	deadline := time.NewTimer(15 * time.Second)
-	defer deadline.Stop()
-	for {
-		h.mu.Lock()
-		for _, e := range h.events {
+	var found app.Event
+	if _, ok := h.events.Until(15*time.Second, func(evs []app.Event) bool {
+		for _, e := range evs {
 			if f(e) {
-				h.mu.Unlock()
-				return e
+				found = e
+				return true
 			}
 		}
-		h.mu.Unlock()
-		select {
-		case <-h.notify:
-		case <-deadline.C:
-			h.t.Fatalf("timed out waiting for %s; app events:\n%s\nraw ARI events:\n%s", what, h.dump(""), h.raw.Dump())
-		}
+		return false
+	}); !ok {
+		h.t.Fatalf("timed out waiting for %s; app events:\n%s\nraw ARI events:\n%s", what, h.dump(""), h.raw.Dump())
 	}
+	return found
 }
 
 // waitFor waits for the n-th (default first) event of this name of a call.
@@ -197,11 +163,9 @@ func (h *harness) waitFor(callID string, name app.EventName) app.Event {
 // sequence numbers run 1, 2, 3... with no gap or repeat.
 func (h *harness) names(callID string) []app.EventName {
 	h.t.Helper()
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	var out []app.EventName
 	var seq uint64
-	for _, e := range h.events {
+	for _, e := range h.events.All() {
 		if e.CallID != callID {
 			continue
 		}
@@ -220,10 +184,17 @@ func (h *harness) names(callID string) []app.EventName {
 // catch any surplus event.
 func (h *harness) expectNames(callID string, want ...app.EventName) {
 	h.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for len(h.names(callID)) < len(want) && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	h.events.Until(5*time.Second, func(evs []app.Event) bool {
+		n := 0
+		for _, e := range evs {
+			if e.CallID == callID {
+				n++
+			}
+		}
+		return n >= len(want)
+	})
+	// No event can announce that no further one comes: a short quiet
+	// period catches a surplus event.
 	time.Sleep(20 * time.Millisecond)
 	if got := h.names(callID); !slices.Equal(got, want) {
 		h.t.Fatalf("call %s events = %v, want %v\n%s", callID, got, want, h.dump(callID))
@@ -231,10 +202,8 @@ func (h *harness) expectNames(callID string, want ...app.EventName) {
 }
 
 func (h *harness) dump(callID string) string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	var b strings.Builder
-	for _, e := range h.events {
+	for _, e := range h.events.All() {
 		if callID != "" && e.CallID != callID {
 			continue
 		}
@@ -345,11 +314,7 @@ func (h *harness) cleanup() {
 	calls := slices.Clone(h.calls)
 	h.mu.Unlock()
 	// A client of its own: the App's may be closed already (a crash test).
-	check, err := ari.New(labtest.Config(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer check.Close()
+	check := h.control()
 	var playbacks []string
 	for _, ev := range h.raw.Events() {
 		if e, ok := ev.(*ari.PlaybackStarted); ok {
@@ -400,12 +365,12 @@ func (h *harness) cleanup() {
 			_ = check.Hangup(ctx, ch, "")
 		}
 	}
-	if d := h.client.Stats().Dropped; d != 0 {
+	if d := h.conn.dropped(); d != 0 {
 		t.Errorf("ARI client dropped %d events", d)
 	}
 	if d := h.sub.Dropped(); d != 0 {
 		t.Errorf("event subscription dropped %d events", d)
 	}
-	h.client.Close()
+	h.conn.close()
 	<-h.raw.Done()
 }

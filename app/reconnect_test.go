@@ -1,13 +1,11 @@
 package app_test
 
 import (
-	"errors"
 	"testing"
 	"time"
 
 	"github.com/ariapp/ariapp/app"
 	"github.com/ariapp/ariapp/ari"
-	"github.com/ariapp/ariapp/internal/labtest"
 )
 
 // TestReconnectResync: the event WebSocket drops (cut at a proxy) and stays
@@ -15,25 +13,18 @@ import (
 // bridge is destroyed. After the client reconnects, ariapp resyncs: the
 // vanished calls end with call_ended (and their leftovers are hung up), the
 // untouched held call goes on and can be resumed.
-func TestReconnectResync(t *testing.T) {
-	proxy := labtest.NewProxy(t, "127.0.0.1:8088")
-	h := newHarnessARI(t, func(c *ari.Config) {
-		c.URL = "http://" + proxy.Addr() + "/ari"
-		c.ReconnectMin, c.ReconnectMax = 50*time.Millisecond, 200*time.Millisecond
-	}, nil)
+func specReconnectResync(t *testing.T, be backend) {
+	c := be.connect(t, "", true)
+	h := newHarnessConn(t, be, c, nil)
 	hungUp, hungUpPhone := h.establish()
 	noBridge, _ := h.establish()
 	held, _ := h.establish()
 	h.hold(held, "caller")
 	noBridgeInfo, _ := h.app.Call(noBridge)
 
-	proxy.Cut(true)
-	waitUntil(t, "the client to notice the drop", func() bool { return !h.client.Connected() })
-	ctl, err := ari.New(labtest.Config(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ctl.Close()
+	c.cut()
+	waitUntil(t, "the client to notice the drop", func() bool { return !c.connected() })
+	ctl := h.control()
 	if err := ctl.Hangup(ctxT(t), hungUpPhone, ari.HangupNormal); err != nil {
 		t.Fatal(err)
 	}
@@ -46,8 +37,8 @@ func TestReconnectResync(t *testing.T) {
 		t.Fatal("hold succeeded while Asterisk was unreachable")
 	}
 	time.Sleep(300 * time.Millisecond) // several failed reconnect attempts
-	proxy.Restore()
-	waitUntil(t, "the reconnect", func() bool { return h.client.Connected() })
+	c.restore()
+	waitUntil(t, "the reconnect", func() bool { return c.connected() })
 
 	ev := h.waitFor(hungUp, ended)
 	if ev.Call.EndCause != "caller_hangup" {
@@ -59,8 +50,7 @@ func TestReconnectResync(t *testing.T) {
 	}
 	info := h.resume(held, "caller")
 	h.expectMedia(info)
-	if c := h.client.Stats().Connects; c < 2 {
-		t.Fatalf("%d connects, want a reconnect", c)
+	if n := c.connects(); n < 2 {
+		t.Fatalf("%d connects, want a reconnect", n)
 	}
-	_ = errors.New
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/ariapp/ariapp/ari"
-	"github.com/ariapp/ariapp/internal/labtest"
 
 	"github.com/ariapp/ariapp/app"
 	"github.com/ariapp/ariapp/holdmusic"
@@ -16,7 +15,7 @@ import (
 // is hung up, the event WebSocket just goes away.
 func (h *harness) crash() {
 	h.app.Close()
-	h.client.Close()
+	h.conn.close()
 }
 
 // TestRestartRebuildsCalls: calls in every hold state survive ariapp going
@@ -24,8 +23,8 @@ func (h *harness) crash() {
 // alone (channel variables, bridges, playbacks): same states, the held
 // parties' music never stopped, and resume, hold and hang-up work on the
 // rebuilt calls. A call left without a live peer is hung up and reported.
-func TestRestartRebuildsCalls(t *testing.T) {
-	h1 := newHarness(t)
+func specRestartRebuildsCalls(t *testing.T, be backend) {
+	h1 := newHarness(t, be)
 	talking, _ := h1.establish()
 	callerHolds, _ := h1.establish()
 	h1.hold(callerHolds, "caller")
@@ -42,11 +41,7 @@ func TestRestartRebuildsCalls(t *testing.T) {
 	orphanInfo, _ := h1.app.Call(orphan)
 	h1.crash()
 	// While no ariapp runs, the orphan's caller hangs up.
-	ctl, err := ari.New(labtest.Config(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ctl.Close()
+	ctl := h1.control()
 	if err := ctl.Hangup(ctxT(t), orphanPhone, ari.HangupNormal); err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +50,7 @@ func TestRestartRebuildsCalls(t *testing.T) {
 		return errors.Is(err, ari.ErrNotFound)
 	})
 
-	h2 := newHarnessApp(t, h1.client.Application(), nil)
+	h2 := newHarnessApp(t, be, h1.client.Application(), nil)
 	h2.mu.Lock()
 	h2.calls = append(h2.calls, talking, callerHolds, bothHold, orphan)
 	h2.mu.Unlock()
@@ -123,7 +118,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // of the bridge with no music (killed between two steps of a hold or a
 // resume) is put back, not held; and a hold recorded by an ariapp of an
 // earlier version (ARIAPP_HELD with the playback id) is still adopted.
-func TestRestartFindsHoldsInAsterisk(t *testing.T) {
+func specRestartFindsHoldsInAsterisk(t *testing.T, be backend) {
 	modes := []struct {
 		name  string
 		music holdmusic.Config
@@ -135,7 +130,7 @@ func TestRestartFindsHoldsInAsterisk(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			withMusic := func(c *app.Config) { c.Music = m.music }
-			h1 := newHarness(t, withMusic)
+			h1 := newHarness(t, be, withMusic)
 			held, _ := h1.establish()
 			h1.hold(held, "callee")
 			if m.music.Mode == holdmusic.ModeSounds {
@@ -152,11 +147,7 @@ func TestRestartFindsHoldsInAsterisk(t *testing.T) {
 			oldInfo := mustCall(t, h1, old)
 			h1.crash()
 
-			ctl, err := ari.New(labtest.Config(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ctl.Close()
+			ctl := h1.control()
 			// Killed between the steps of a hold: the callee is out of the
 			// bridge and hears nothing.
 			if err := ctl.RemoveChannel(ctxT(t), half.BridgeID, half.Callee.ChannelID); err != nil {
@@ -178,7 +169,7 @@ func TestRestartFindsHoldsInAsterisk(t *testing.T) {
 				return err == nil && pb.State == "playing"
 			})
 
-			h2 := newHarnessApp(t, h1.client.Application(), nil, withMusic)
+			h2 := newHarnessApp(t, be, h1.client.Application(), nil, withMusic)
 			h2.mu.Lock()
 			h2.calls = append(h2.calls, held, halfDone, old)
 			h2.mu.Unlock()

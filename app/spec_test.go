@@ -26,8 +26,8 @@ var (
 // TestCallSetUp: a caller entering Stasis with dial,TARGET rings the callee;
 // when it answers both are bridged (call_answered); either side hanging up
 // ends the call and leaves nothing behind.
-func TestCallSetUp(t *testing.T) {
-	h := newHarness(t)
+func specCallSetUp(t *testing.T, be backend) {
+	h := newHarness(t, be)
 	callID, phone := h.establish()
 	info, err := h.app.Call(callID)
 	if err != nil {
@@ -65,7 +65,7 @@ func TestCallSetUp(t *testing.T) {
 
 // TestCalleeFailures: busy, congested, unreachable and unanswered callees end
 // the call with a matching cause, and the caller is hung up.
-func TestCalleeFailures(t *testing.T) {
+func specCalleeFailures(t *testing.T, be backend) {
 	cases := []struct {
 		target string
 		cause  string
@@ -78,7 +78,7 @@ func TestCalleeFailures(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.target, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, func(c *app.Config) { c.AnswerTimeout = 2 * time.Second })
+			h := newHarness(t, be, func(c *app.Config) { c.AnswerTimeout = 2 * time.Second })
 			callID, _ := h.placeCall(tc.target)
 			ev := h.waitFor(callID, ended)
 			if ev.Call.EndCause != tc.cause {
@@ -94,8 +94,8 @@ func TestCalleeFailures(t *testing.T) {
 
 // TestH1HoldOnlyWhenEstablished: a hold while the callee still rings is
 // refused with hold_failed, and nothing changes.
-func TestH1HoldOnlyWhenEstablished(t *testing.T) {
-	h := newHarness(t)
+func specH1HoldOnlyWhenEstablished(t *testing.T, be backend) {
+	h := newHarness(t, be)
 	callID, phone := h.placeCall("noanswer")
 	_, err := h.app.Hold(ctxT(t), callID, "caller", app.SourceAPI)
 	if !errors.Is(err, app.ErrNotEstablished) {
@@ -118,10 +118,10 @@ func TestH1HoldOnlyWhenEstablished(t *testing.T) {
 // bridge and hears the hold music, the holder stays in the bridge (H4) —
 // checked in Asterisk, not only in ariapp's state. H6: the holder's info
 // says hang-up should not be offered.
-func TestH2H3H4HoldByEitherParty(t *testing.T) {
+func specH2H3H4HoldByEitherParty(t *testing.T, be backend) {
 	for _, holder := range []app.Role{app.Caller, app.Callee} {
 		t.Run(string(holder), func(t *testing.T) {
-			h := newHarness(t)
+			h := newHarness(t, be)
 			callID, _ := h.establish()
 			info := h.hold(callID, string(holder))
 			ev := h.waitFor(callID, holdOK)
@@ -179,8 +179,8 @@ func TestH2H3H4HoldByEitherParty(t *testing.T) {
 
 // TestH5HoldRefusedByPolicy: a party not allowed to hold gets hold_failed,
 // stays LIVE, and the media is untouched.
-func TestH5HoldRefusedByPolicy(t *testing.T) {
-	h := newHarness(t, func(c *app.Config) { c.HoldAllowedEndpoints = []string{"Local/talk@ariapp-test"} })
+func specH5HoldRefusedByPolicy(t *testing.T, be backend) {
+	h := newHarness(t, be, func(c *app.Config) { c.HoldAllowedEndpoints = []string{"Local/talk@ariapp-test"} })
 	callID, _ := h.establish()
 	_, err := h.app.Hold(ctxT(t), callID, "caller", app.SourceAPI)
 	if !errors.Is(err, app.ErrHoldRefused) {
@@ -198,8 +198,8 @@ func TestH5HoldRefusedByPolicy(t *testing.T) {
 }
 
 // TestH5HoldLimit: policy.max_holds_per_call refuses further holds.
-func TestH5HoldLimit(t *testing.T) {
-	h := newHarness(t, func(c *app.Config) { c.MaxHoldsPerCall = 1 })
+func specH5HoldLimit(t *testing.T, be backend) {
+	h := newHarness(t, be, func(c *app.Config) { c.MaxHoldsPerCall = 1 })
 	callID, _ := h.establish()
 	h.hold(callID, "caller")
 	h.resume(callID, "caller")
@@ -239,9 +239,9 @@ func (f *faultyARI) RemoveChannel(ctx context.Context, bridgeID string, ids ...s
 // TestH5FailedHoldIsRolledBack: when starting the hold music fails in
 // Asterisk (404 from play), the peer is put back into the bridge, the holder
 // stays LIVE, hold_failed carries Asterisk's message, and a later hold works.
-func TestH5FailedHoldIsRolledBack(t *testing.T) {
+func specH5FailedHoldIsRolledBack(t *testing.T, be backend) {
 	f := &faultyARI{breakPlay: true}
-	h := newHarnessWrapped(t, func(a app.ARI) app.ARI { f.ARI = a; return f })
+	h := newHarnessWrapped(t, be, func(a app.ARI) app.ARI { f.ARI = a; return f })
 	callID, _ := h.establish()
 	info, _ := h.app.Call(callID)
 	from := len(h.raw.Events())
@@ -268,12 +268,12 @@ func TestH5FailedHoldIsRolledBack(t *testing.T) {
 }
 
 // TestH5FailedRemoveChangesNothing: the first step failing leaves all as it was.
-func TestH5FailedRemoveChangesNothing(t *testing.T) {
+func specH5FailedRemoveChangesNothing(t *testing.T, be backend) {
 	f := &faultyARI{breakRemove: true}
-	h := newHarnessWrapped(t, func(a app.ARI) app.ARI { f.ARI = a; return f })
+	h := newHarnessWrapped(t, be, func(a app.ARI) app.ARI { f.ARI = a; return f })
 	callID, _ := h.establish()
-	if _, err := h.app.Hold(ctxT(t), callID, "callee", app.SourceAPI); !errors.Is(err, app.ErrHoldFailed) || !errors.Is(err, app.ErrHoldFailed) {
-		t.Fatalf("hold: %v", err)
+	if _, err := h.app.Hold(ctxT(t), callID, "callee", app.SourceAPI); !errors.Is(err, app.ErrHoldFailed) || !errors.Is(err, ari.ErrBridgeNotFound) {
+		t.Fatalf("hold: %v, want ErrHoldFailed wrapping ari.ErrBridgeNotFound", err)
 	}
 	ev := h.waitFor(callID, holdFail)
 	if !strings.Contains(ev.Reason, "Bridge not found") {
@@ -286,9 +286,9 @@ func TestH5FailedRemoveChangesNothing(t *testing.T) {
 
 // TestH5PeerHangsUpDuringHold: the held party hangs up between the hold's
 // steps; the hold fails (nothing half-done is left) and the call ends.
-func TestH5PeerHangsUpDuringHold(t *testing.T) {
+func specH5PeerHangsUpDuringHold(t *testing.T, be backend) {
 	f := &faultyARI{}
-	h := newHarnessWrapped(t, func(a app.ARI) app.ARI { f.ARI = a; return f })
+	h := newHarnessWrapped(t, be, func(a app.ARI) app.ARI { f.ARI = a; return f })
 	callID, _ := h.establish()
 	info, _ := h.app.Call(callID)
 	f.beforePlay = func(ch string) {
@@ -315,8 +315,8 @@ func TestH5PeerHangsUpDuringHold(t *testing.T) {
 
 // TestR1OnlyTheHolderResumes: a resume by the party that does not hold is
 // refused with a clear error, reports nothing and changes nothing.
-func TestR1OnlyTheHolderResumes(t *testing.T) {
-	h := newHarness(t)
+func specR1OnlyTheHolderResumes(t *testing.T, be backend) {
+	h := newHarness(t, be)
 	callID, _ := h.establish()
 	h.hold(callID, "caller")
 	before, _ := h.app.Call(callID)
@@ -343,10 +343,10 @@ func TestR1OnlyTheHolderResumes(t *testing.T) {
 
 // TestR2Resume: the holder resumes; it is LIVE again with unhold_success,
 // the held party's music stops and it is back in the bridge.
-func TestR2Resume(t *testing.T) {
+func specR2Resume(t *testing.T, be backend) {
 	for _, holder := range []string{"caller", "callee"} {
 		t.Run(holder, func(t *testing.T) {
-			h := newHarness(t)
+			h := newHarness(t, be)
 			callID, _ := h.establish()
 			held := h.hold(callID, holder)
 			peer, peerRole := held.Callee, "callee"
@@ -382,8 +382,8 @@ func TestR2Resume(t *testing.T) {
 // TestR3FailedResumeHangsUp: the bridge is destroyed behind ariapp's back
 // while the caller holds; the resume fails with unhold_failed and the whole
 // call is hung up (channels, bridge, music).
-func TestR3FailedResumeHangsUp(t *testing.T) {
-	h := newHarness(t)
+func specR3FailedResumeHangsUp(t *testing.T, be backend) {
+	h := newHarness(t, be)
 	callID, _ := h.establish()
 	info := h.hold(callID, "caller")
 	if err := h.client.DestroyBridge(ctxT(t), info.BridgeID); err != nil {
@@ -411,12 +411,12 @@ func TestR3FailedResumeHangsUp(t *testing.T) {
 
 // TestM1M2MutualHold: both parties hold independently; a resume restores
 // only the resumer's side, in both orders.
-func TestM1M2MutualHold(t *testing.T) {
+func specM1M2MutualHold(t *testing.T, be backend) {
 	orders := [][2]string{{"caller", "callee"}, {"callee", "caller"}}
 	for _, o := range orders {
 		first, second := o[0], o[1]
 		t.Run("resume "+first+" first", func(t *testing.T) {
-			h := newHarness(t)
+			h := newHarness(t, be)
 			callID, _ := h.establish()
 			h.hold(callID, "caller")
 			both := h.hold(callID, "callee")
@@ -457,7 +457,7 @@ func TestM1M2MutualHold(t *testing.T) {
 
 // TestHangupInEveryState: either party hanging up, in any hold state, ends
 // the call, hangs up the other, stops the music and destroys the bridge.
-func TestHangupInEveryState(t *testing.T) {
+func specHangupInEveryState(t *testing.T, be backend) {
 	states := []struct {
 		name  string
 		holds []string
@@ -471,7 +471,7 @@ func TestHangupInEveryState(t *testing.T) {
 		for _, by := range []app.Role{app.Caller, app.Callee} {
 			t.Run(st.name+"/"+string(by)+" hangs up", func(t *testing.T) {
 				t.Parallel()
-				h := newHarness(t)
+				h := newHarness(t, be)
 				callID, phone := h.establish()
 				want := []app.EventName{started, answered}
 				for _, p := range st.holds {
@@ -494,7 +494,7 @@ func TestHangupInEveryState(t *testing.T) {
 	}
 	t.Run("ringing/caller hangs up", func(t *testing.T) {
 		t.Parallel()
-		h := newHarness(t)
+		h := newHarness(t, be)
 		callID, phone := h.placeCall("noanswer")
 		h.hangupChannel(phone)
 		ev := h.waitFor(callID, ended)
@@ -505,7 +505,7 @@ func TestHangupInEveryState(t *testing.T) {
 	})
 	t.Run("api hangup while held", func(t *testing.T) {
 		t.Parallel()
-		h := newHarness(t)
+		h := newHarness(t, be)
 		callID, _ := h.establish()
 		h.hold(callID, "callee")
 		if _, err := h.app.Hangup(ctxT(t), callID); err != nil {
@@ -521,7 +521,7 @@ func TestHangupInEveryState(t *testing.T) {
 
 // TestHoldMusicModes: each holdmusic mode plays on the held party and stops
 // on resume, through the same state machine.
-func TestHoldMusicModes(t *testing.T) {
+func specHoldMusicModes(t *testing.T, be backend) {
 	modes := []struct {
 		name  string
 		music holdmusic.Config
@@ -535,7 +535,7 @@ func TestHoldMusicModes(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, func(c *app.Config) { c.Music = m.music })
+			h := newHarness(t, be, func(c *app.Config) { c.Music = m.music })
 			callID, _ := h.establish()
 			info := h.hold(callID, "caller")
 			playing := h.musicPlaying(info.Callee.ChannelID)
@@ -566,7 +566,7 @@ func TestHoldMusicModes(t *testing.T) {
 // call, or takes a party out of it: the call cannot go on as SPEC says, so
 // it ends (call_ended) and nothing is left, rather than leaving two parties
 // in silence.
-func TestInterference(t *testing.T) {
+func specInterference(t *testing.T, be backend) {
 	for _, tc := range []struct {
 		name, cause string
 		do          func(h *harness, info app.CallInfo) error
@@ -586,7 +586,7 @@ func TestInterference(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t)
+			h := newHarness(t, be)
 			callID, _ := h.establish()
 			info, _ := h.app.Call(callID)
 			if err := tc.do(h, info); err != nil {

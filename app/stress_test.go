@@ -22,8 +22,8 @@ func median(d []time.Duration) time.Duration {
 // TestFiftyCycles: 50 hold/resume cycles on one call, alternating the
 // holder; every cycle is reported once and the media is right at the end.
 // The latencies are logged (go test -v), not asserted.
-func TestFiftyCycles(t *testing.T) {
-	h := newHarness(t)
+func specFiftyCycles(t *testing.T, be backend) {
+	h := newHarness(t, be)
 	callID, _ := h.establish()
 	var holds, resumes []time.Duration
 	want := []app.EventName{started, answered}
@@ -52,8 +52,8 @@ func TestFiftyCycles(t *testing.T) {
 
 // TestTwentyConcurrentCalls: 20 calls at once, each holding and resuming
 // from random sides; each call's events stay in order and complete.
-func TestTwentyConcurrentCalls(t *testing.T) {
-	h := newHarness(t)
+func specTwentyConcurrentCalls(t *testing.T, be backend) {
+	h := newHarness(t, be)
 	const calls, cycles = 20, 5
 	var wg sync.WaitGroup
 	errs := make(chan error, calls)
@@ -133,10 +133,10 @@ func validEnd(t *testing.T, h *harness, callID string, optional ...app.EventName
 // TestRaceHoldAgainstHangup: a hold and the held party's hang-up at the same
 // moment end consistently: call_ended last, at most one hold outcome before
 // it, nothing left in Asterisk.
-func TestRaceHoldAgainstHangup(t *testing.T) {
+func specRaceHoldAgainstHangup(t *testing.T, be backend) {
 	for i := range 5 {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			h := newHarness(t)
+			h := newHarness(t, be)
 			callID, _ := h.establish()
 			info, _ := h.app.Call(callID)
 			var wg sync.WaitGroup
@@ -159,10 +159,10 @@ func TestRaceHoldAgainstHangup(t *testing.T) {
 }
 
 // TestRaceResumeAgainstHangup: likewise for a resume.
-func TestRaceResumeAgainstHangup(t *testing.T) {
+func specRaceResumeAgainstHangup(t *testing.T, be backend) {
 	for i := range 5 {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			h := newHarness(t)
+			h := newHarness(t, be)
 			callID, phone := h.establish()
 			h.hold(callID, "callee")
 			var wg sync.WaitGroup
@@ -186,8 +186,8 @@ func TestRaceResumeAgainstHangup(t *testing.T) {
 
 // TestRaceBothHoldAtOnce: both parties ask for hold at the same instant;
 // both holds succeed (serialised), the call ends up in mutual hold.
-func TestRaceBothHoldAtOnce(t *testing.T) {
-	h := newHarness(t)
+func specRaceBothHoldAtOnce(t *testing.T, be backend) {
+	h := newHarness(t, be)
 	callID, _ := h.establish()
 	var wg sync.WaitGroup
 	errs := make([]error, 2)

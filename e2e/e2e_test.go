@@ -79,9 +79,7 @@ type lab struct {
 	srv    *httptest.Server
 	alice  *sipphone.Phone
 	bob    *sipphone.Phone
-
-	mu     sync.Mutex
-	events []app.Event
+	events *labtest.Log[app.Event]
 }
 
 func newLab(t *testing.T, opts ...func(*app.Config)) *lab {
@@ -111,7 +109,7 @@ func newLab(t *testing.T, opts ...func(*app.Config)) *lab {
 		t.Fatalf("connect as application ariapp (is another ariapp running?): %v", err)
 	}
 	a.Start(client.Events())
-	l := &lab{t: t, client: client, app: a}
+	l := &lab{t: t, client: client, app: a, events: labtest.NewLog[app.Event]()}
 	l.srv = httptest.NewServer(api.New(api.Config{}, a, nil, zaptest.NewLogger(t)).Handler())
 	l.alice = l.phone("alice", "127.0.0.1:5071", aliceHz)
 	l.bob = l.phone("bob", "127.0.0.1:5072", bobHz)
@@ -149,15 +147,14 @@ func (l *lab) stream() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		defer l.events.Close()
 		defer resp.Body.Close()
 		sc := bufio.NewScanner(resp.Body)
 		for sc.Scan() {
 			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
 				var ev app.Event
 				if json.Unmarshal([]byte(data), &ev) == nil {
-					l.mu.Lock()
-					l.events = append(l.events, ev)
-					l.mu.Unlock()
+					l.events.Add(ev)
 				}
 			}
 		}
@@ -167,31 +164,27 @@ func (l *lab) stream() {
 
 func (l *lab) wait(callID string, name app.EventName, n int) app.Event {
 	l.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
+	var found app.Event
+	if _, ok := l.events.Until(15*time.Second, func(evs []app.Event) bool {
 		seen := 0
-		l.mu.Lock()
-		for _, e := range l.events {
+		for _, e := range evs {
 			if (callID == "" || e.CallID == callID) && e.Name == name {
-				seen++
-				if seen == n {
-					l.mu.Unlock()
-					return e
+				if seen++; seen == n {
+					found = e
+					return true
 				}
 			}
 		}
-		l.mu.Unlock()
-		time.Sleep(5 * time.Millisecond)
+		return false
+	}); !ok {
+		l.t.Fatalf("no %s #%d of call %s on the event stream; got %v", name, n, callID, l.names(callID))
 	}
-	l.t.Fatalf("no %s #%d of call %s on the event stream; got %v", name, n, callID, l.names(callID))
-	return app.Event{}
+	return found
 }
 
 func (l *lab) names(callID string) []app.EventName {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []app.EventName
-	for _, e := range l.events {
+	for _, e := range l.events.All() {
 		if e.CallID == callID {
 			out = append(out, e.Name)
 		}
@@ -201,10 +194,8 @@ func (l *lab) names(callID string) []app.EventName {
 
 func (l *lab) expectSequence(callID string, want ...app.EventName) {
 	l.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for len(l.names(callID)) < len(want) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	l.events.Until(5*time.Second, func([]app.Event) bool { return len(l.names(callID)) >= len(want) })
+	// A quiet period catches a surplus event: none announces its absence.
 	time.Sleep(50 * time.Millisecond)
 	if got := l.names(callID); !slices.Equal(got, want) {
 		l.t.Fatalf("event stream of call %s: %v, want %v", callID, got, want)

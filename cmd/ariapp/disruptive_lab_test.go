@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,14 +28,11 @@ func requireDisruptive(t *testing.T) {
 
 // sseNames collects the event names of an SSE stream.
 type sseNames struct {
-	mu     sync.Mutex
-	events []app.Event
+	*labtest.Log[app.Event]
 }
 
 func (s *sseNames) has(callID string, name app.EventName) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, e := range s.events {
+	for _, e := range s.All() {
 		if e.CallID == callID && e.Name == name {
 			return true
 		}
@@ -60,17 +56,16 @@ func TestDisruptiveAsteriskRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stream := &sseNames{}
+	stream := &sseNames{labtest.NewLog[app.Event]()}
 	go func() {
+		defer stream.Close()
 		defer resp.Body.Close()
 		sc := bufio.NewScanner(resp.Body)
 		for sc.Scan() {
 			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
 				var ev app.Event
 				if json.Unmarshal([]byte(data), &ev) == nil {
-					stream.mu.Lock()
-					stream.events = append(stream.events, ev)
-					stream.mu.Unlock()
+					stream.Add(ev)
 				}
 			}
 		}

@@ -3,7 +3,6 @@ package labtest
 import (
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,84 +13,62 @@ import (
 // assert on the order. Start it before the action whose events you expect:
 // events can arrive before the REST reply.
 type Recorder struct {
-	mu     sync.Mutex
-	events []ari.Event
-	notify chan struct{}
-	done   chan struct{}
+	log  *Log[ari.Event]
+	done chan struct{}
 }
 
 // Record consumes events from ch until it is closed.
 func Record(ch <-chan ari.Event) *Recorder {
 	r := newRecorder()
 	go func() {
-		defer close(r.done)
+		defer r.finish()
 		for ev := range ch {
-			r.add(ev)
+			r.log.Add(ev)
 		}
 	}()
 	return r
 }
 
 func newRecorder() *Recorder {
-	return &Recorder{notify: make(chan struct{}, 1), done: make(chan struct{})}
+	return &Recorder{log: NewLog[ari.Event](), done: make(chan struct{})}
 }
 
-func (r *Recorder) add(ev ari.Event) {
-	r.mu.Lock()
-	r.events = append(r.events, ev)
-	r.mu.Unlock()
-	select {
-	case r.notify <- struct{}{}:
-	default:
-	}
+func (r *Recorder) finish() {
+	r.log.Close()
+	close(r.done)
 }
 
 // Done is closed when the event channel has been closed and drained.
 func (r *Recorder) Done() <-chan struct{} { return r.done }
 
 // Events returns a copy of everything recorded so far.
-func (r *Recorder) Events() []ari.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]ari.Event(nil), r.events...)
-}
+func (r *Recorder) Events() []ari.Event { return r.log.All() }
 
 // Wait returns the first event, after index from, for which match is true,
 // and its index; it fails the test after timeout.
 func (r *Recorder) Wait(t testing.TB, from int, timeout time.Duration, what string, match func(ari.Event) bool) (ari.Event, int) {
 	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		r.mu.Lock()
-		for i := from; i < len(r.events); i++ {
-			if match(r.events[i]) {
-				ev := r.events[i]
-				r.mu.Unlock()
-				return ev, i
+	// match may count (see its callers): each event is offered once.
+	found, next := -1, from
+	_, ok := r.log.Until(timeout, func(evs []ari.Event) bool {
+		for ; next < len(evs); next++ {
+			if match(evs[next]) {
+				found = next
+				return true
 			}
 		}
-		r.mu.Unlock()
+		return false
+	})
+	if !ok {
 		select {
-		case <-r.notify:
 		case <-r.done:
-			// drain what is left once more
-			r.mu.Lock()
-			for i := from; i < len(r.events); i++ {
-				if match(r.events[i]) {
-					ev := r.events[i]
-					r.mu.Unlock()
-					return ev, i
-				}
-			}
-			r.mu.Unlock()
 			t.Fatalf("event stream closed while waiting for %s; got:\n%s", what, r.Dump())
-			return nil, -1
-		case <-deadline.C:
+		default:
 			t.Fatalf("timed out after %v waiting for %s; got:\n%s", timeout, what, r.Dump())
-			return nil, -1
 		}
+		return nil, -1
 	}
+	return r.log.All()[found], found
 }
 
 // Dump renders the recorded events one per line, for failure messages.
@@ -140,10 +117,10 @@ func Tee(in <-chan ari.Event) (<-chan ari.Event, *Recorder) {
 	out := make(chan ari.Event, 4096)
 	r := newRecorder()
 	go func() {
-		defer close(r.done)
+		defer r.finish()
 		defer close(out)
 		for ev := range in {
-			r.add(ev)
+			r.log.Add(ev)
 			out <- ev
 		}
 	}()
