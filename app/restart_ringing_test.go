@@ -26,12 +26,13 @@ func (o *originateCounter) Originate(ctx context.Context, p ari.OriginateParams)
 // callee's phone rings once per call. Hanging the adopted call up cancels
 // that ringing callee (the harness checks nothing is left). Once more after
 // a second restart.
-func TestRestartWhileCalleeRings(t *testing.T) {
-	h1 := newHarness(t)
+func specRestartWhileCalleeRings(t *testing.T, be backend) {
+	h1 := newHarness(t, be)
 	callID, _ := h1.placeCall("noanswer")
 	callee := callID + "-callee"
+	ctl := h1.control()
 	waitUntil(t, "the callee rings", func() bool {
-		_, err := h1.client.Channel(ctxT(t), callee)
+		_, err := ctl.Channel(ctxT(t), callee)
 		return err == nil
 	})
 	h1.crash()
@@ -39,7 +40,7 @@ func TestRestartWhileCalleeRings(t *testing.T) {
 	name := h1.client.Application()
 	for restart := 1; restart <= 2; restart++ {
 		counter := &originateCounter{}
-		h := newHarnessApp(t, name, func(a app.ARI) app.ARI { counter.ARI = a; return counter })
+		h := newHarnessApp(t, be, name, func(a app.ARI) app.ARI { counter.ARI = a; return counter })
 		h.mu.Lock()
 		h.calls = append(h.calls, callID)
 		h.mu.Unlock()
@@ -51,7 +52,7 @@ func TestRestartWhileCalleeRings(t *testing.T) {
 		if n := counter.n.Load(); n != 0 {
 			t.Fatalf("restart %d: the restarted ariapp originated %d channels, want 0 (the callee rings already)", restart, n)
 		}
-		if _, err := h.client.Channel(ctxT(t), callee); err != nil {
+		if _, err := ctl.Channel(ctxT(t), callee); err != nil {
 			t.Fatalf("restart %d: the ringing callee is gone: %v", restart, err)
 		}
 		if restart == 1 {
@@ -63,7 +64,7 @@ func TestRestartWhileCalleeRings(t *testing.T) {
 		}
 		h.waitFor(callID, app.EventCallEnded)
 		waitUntil(t, "the callee's leg cancelled", func() bool {
-			_, err := h.client.Channel(ctxT(t), callee)
+			_, err := ctl.Channel(ctxT(t), callee)
 			return errors.Is(err, ari.ErrNotFound)
 		})
 	}
