@@ -145,6 +145,7 @@ func (h *harness) placeCallFrom(target, phoneExten string, vars map[string]strin
 		Extension:      phoneExten,
 		Context:        labtest.TestContext,
 		Priority:       1,
+		Formats:        "ulaw",
 		Variables:      v,
 	})
 	if err != nil {
