@@ -203,6 +203,19 @@ func execute(ctx context.Context, cfg config, logw io.Writer) (*Result, error) {
 		}
 	}()
 
+	// The media check, once the load is warm: every slot has a call up.
+	mediaDone := make(chan *mediaCheck, 1)
+	if ariC != nil {
+		go func() {
+			if !r.pause(warmupAt(cfg.duration)) {
+				mediaDone <- nil
+				return
+			}
+			mc := checkMedia(ariC, tr, ta)
+			mediaDone <- &mc
+		}()
+	}
+
 	// The slots start spread over a second (or a tenth of a short run), not
 	// in one burst.
 	var wg sync.WaitGroup
@@ -294,6 +307,18 @@ func execute(ctx context.Context, cfg config, logw io.Writer) (*Result, error) {
 	<-streamDone
 
 	res.fill(cfg, loadEnd, ta, chk.Finish(ours), samples, idle, final, left, ariC != nil, len(calls))
+	if ariC != nil {
+		res.Media = <-mediaDone
+		switch mc := res.Media; {
+		case mc == nil:
+			res.addCheck("no needless transcoding", false, "not checked: the run stopped before the warm-up")
+		case mc.Calls == 0:
+			res.addCheck("no needless transcoding", false, fmt.Sprintf("no answered call to check%s", firstFew(mc.Problems, 3)))
+		default:
+			res.addCheck("no needless transcoding", len(mc.Problems) == 0,
+				fmt.Sprintf("both legs of %d calls read through ARI: %d problem(s)%s", mc.Calls, len(mc.Problems), firstFew(mc.Problems, 2)))
+		}
+	}
 	if interrupted {
 		res.addCheck("run completed", false, "interrupted by a signal before the duration was over")
 	}
