@@ -96,6 +96,9 @@ type Result struct {
 	PeakRSSBytes    uint64                `json:"peak_rss_bytes"`
 	VmHWMBytes      uint64                `json:"vm_hwm_bytes"`
 	PeakGoroutines  int                   `json:"peak_goroutines"`
+	// AsteriskCPUPct is Asterisk's CPU over the load phase in % of one
+	// core (0: not measured, Asterisk not on this machine).
+	AsteriskCPUPct float64 `json:"asterisk_cpu_pct"`
 	// Warmup is when (seconds into the run) the warm-up sample could be
 	// taken at the earliest.
 	Warmup float64 `json:"warmup_s"`
@@ -274,6 +277,9 @@ func (r *Result) writeTable(w io.Writer) {
 	row("resume latency", "%s", r.ResumeLatency)
 	row("peak RSS", "%s sampled (VmHWM %s)", mib(r.PeakRSSBytes), mib(r.VmHWMBytes))
 	row("peak goroutines", "%d", r.PeakGoroutines)
+	if r.AsteriskCPUPct > 0 {
+		row("Asterisk CPU (load phase)", "%.1f%% of a core", r.AsteriskCPUPct)
+	}
 	if r.Media != nil && len(r.Media.Formats) > 0 {
 		row("leg formats (first call)", "%s", strings.Join(r.Media.Formats[:min(2, len(r.Media.Formats))], "; "))
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ariapp/ariapp/app"
 	"github.com/ariapp/ariapp/ari"
+	"github.com/ariapp/ariapp/internal/procstat"
 )
 
 // sampleEvery is the period of GET /v1/stats.
@@ -131,6 +132,14 @@ func execute(ctx context.Context, cfg config, logw io.Writer) (*Result, error) {
 	fmt.Fprintf(logw, "ariapp-load: %d call slots for %v against %s, seed %d (from %s to %s)\n",
 		cfg.calls, cfg.duration, cfg.api, cfg.seed, cfg.from, cfg.to)
 
+	// Asterisk's CPU over the load phase, when it runs on this machine
+	// (the lab): what the calls' media and requests cost it.
+	astPID, astErr := procstat.AsteriskPID()
+	var ast0 time.Duration
+	if astErr == nil {
+		ast0, astErr = procstat.CPU(astPID)
+	}
+	var astPct float64
 	start := time.Now()
 	stop := make(chan struct{})
 	ta := newTally()
@@ -150,6 +159,11 @@ func execute(ctx context.Context, cfg config, logw io.Writer) (*Result, error) {
 		case <-ta.tooMany:
 			aborted = true
 			fmt.Fprintf(logw, "ariapp-load: %d unexpected errors (-max-errors); stopping early, hanging up every call\n", cfg.maxErrors)
+		}
+		if astErr == nil {
+			if ast1, err := procstat.CPU(astPID); err == nil {
+				astPct = 100 * float64(ast1-ast0) / float64(time.Since(start))
+			}
 		}
 		close(stop)
 	}()
@@ -306,6 +320,7 @@ func execute(ctx context.Context, cfg config, logw io.Writer) (*Result, error) {
 	cancelStream()
 	<-streamDone
 
+	res.AsteriskCPUPct = astPct
 	res.fill(cfg, loadEnd, ta, chk.Finish(ours), samples, idle, final, left, ariC != nil, len(calls))
 	if ariC != nil {
 		res.Media = <-mediaDone
