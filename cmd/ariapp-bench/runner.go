@@ -448,7 +448,7 @@ func guardErr(cfg *config, pct, base float64, up int) error {
 	if cfg.Guard <= 0 || own <= limit {
 		return nil
 	}
-	return fmt.Errorf("Asterisk saturated by the calls' media alone: %.0f%% CPU (of %d cores; guard %.0f%%) with %d calls up and idle (%.0f%% before the set-up), about %.1f%% of a core per call",
+	return fmt.Errorf("asterisk saturated by the calls' media alone: %.0f%% CPU (of %d cores; guard %.0f%%) with %d calls up and idle (%.0f%% before the set-up), about %.1f%% of a core per call",
 		own, runtime.NumCPU(), limit, up, base, own/float64(up))
 }
 

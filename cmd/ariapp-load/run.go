@@ -61,11 +61,14 @@ func warmupAt(d time.Duration) time.Duration {
 // start (ariapp or ARI unreachable).
 func execute(ctx context.Context, cfg config, logw io.Writer) (*Result, error) {
 	cl := newAPIClient(cfg.api, cfg.token, cfg.calls)
-	idle, err := cl.stats(ctx)
-	if err != nil {
+	// Reachable at all? (The idle sample is taken once the stream is up.)
+	if _, err := cl.stats(ctx); err != nil {
 		return nil, fmt.Errorf("ariapp's API at %s: %v", cfg.api, err)
 	}
-	var ariC *ari.Client
+	var (
+		ariC *ari.Client
+		err  error
+	)
 	if cfg.ariURL != "" {
 		ariC, err = ari.New(ari.Config{URL: cfg.ariURL, Username: cfg.ariUser, Password: cfg.ariPassword,
 			Application: "ariapp-load-check", RequestTimeout: 10 * time.Second})
@@ -124,7 +127,8 @@ func execute(ctx context.Context, cfg config, logw io.Writer) (*Result, error) {
 	}
 	// The idle sample, taken with the stream subscribed: the event counters
 	// from here on must match what the stream delivers.
-	if idle, err = cl.stats(ctx); err != nil {
+	idle, err := cl.stats(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("ariapp's API at %s: %v", cfg.api, err)
 	}
 
