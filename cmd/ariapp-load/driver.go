@@ -92,11 +92,15 @@ type tally struct {
 	unexp     int
 	unexpList []string
 	// shed counts the calls refused or given up for want of capacity, by
-	// kind (see shedKind); shedList keeps the first few for the report.
-	shed      map[string]int
-	shedList  []string
-	holdLat   []time.Duration
-	resumeLat []time.Duration
+	// kind (see shedReply, setupTimedOut); shedList keeps the first few
+	// for the report.
+	shed     map[string]int
+	shedList []string
+	// missedSamples counts GET /v1/stats samples that failed during the
+	// run (reported; the final one is checked apart).
+	missedSamples int
+	holdLat       []time.Duration
+	resumeLat     []time.Duration
 	// tooMany is closed when unexp reaches maxErrors (> 0).
 	maxErrors int
 	tooMany   chan struct{}

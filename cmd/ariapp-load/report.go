@@ -81,10 +81,12 @@ type Result struct {
 	// by kind: overloaded (503 from admission control), ari_timeout (504:
 	// Asterisk did not answer the originate within ariapp's ARI timeout),
 	// setup_timed_out (a later set-up step timed out in Asterisk).
-	Shed            map[string]int `json:"shed"`
-	ShedFirst       []string       `json:"shed_first,omitempty"`
-	Unexpected      int            `json:"unexpected_errors"`
-	UnexpectedFirst []string       `json:"unexpected_first,omitempty"`
+	Shed map[string]int `json:"shed"`
+	// MissedSamples counts periodic GET /v1/stats samples that failed.
+	MissedSamples   int      `json:"missed_samples"`
+	ShedFirst       []string `json:"shed_first,omitempty"`
+	Unexpected      int      `json:"unexpected_errors"`
+	UnexpectedFirst []string `json:"unexpected_first,omitempty"`
 	// Events counts the SPEC events the stream delivered, by name.
 	Events          map[app.EventName]int `json:"events"`
 	EventsTotal     int                   `json:"events_total"`
@@ -142,6 +144,7 @@ func (r *Result) fill(cfg config, elapsed time.Duration, ta *tally, sum Summary,
 	r.RefusedAsExpected = ta.refused
 	r.Unexpected = ta.unexp
 	r.Shed = maps.Clone(ta.shed)
+	r.MissedSamples = ta.missedSamples
 	r.ShedFirst = slices.Clone(ta.shedList)
 	r.UnexpectedFirst = slices.Clone(ta.unexpList)
 	r.HoldLatency = latencyOf(ta.holdLat)
@@ -277,6 +280,9 @@ func (r *Result) writeTable(w io.Writer) {
 	row("resume latency", "%s", r.ResumeLatency)
 	row("peak RSS", "%s sampled (VmHWM %s)", mib(r.PeakRSSBytes), mib(r.VmHWMBytes))
 	row("peak goroutines", "%d", r.PeakGoroutines)
+	if r.MissedSamples > 0 {
+		row("stats samples missed", "%d (GET /v1/stats failed; see the progress lines)", r.MissedSamples)
+	}
 	if r.AsteriskCPUPct > 0 {
 		row("Asterisk CPU (load phase)", "%.1f%% of a core", r.AsteriskCPUPct)
 	}
