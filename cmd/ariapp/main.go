@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"sync"
@@ -70,7 +71,22 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	}
 	defer func() { _ = log.Sync() }()
 	log.Info("ariapp starting", append([]zap.Field{zap.String("version", version)}, cfg.LogFields()...)...)
+	takeover, heartbeat, err := instanceSettings(lookupEnv)
+	if err != nil {
+		fmt.Fprintf(stderr, "ariapp: config: %v\n", err)
+		return exitConfig
+	}
 
+	// Everything that can fail here without Asterisk comes first: once the
+	// WebSocket opens, Asterisk takes the application from whoever had it.
+	var ln net.Listener
+	if cfg.API.Listen != "" {
+		if ln, err = net.Listen("tcp", cfg.API.Listen); err != nil {
+			fmt.Fprintf(stderr, "ariapp: cannot listen on %s for the control API (is another ariapp running?): %v\n", cfg.API.Listen, err)
+			return exitRuntime
+		}
+		defer ln.Close() // the server closes it once serving; this covers the exits before
+	}
 	onEvent, replaced := eventLog(log.Named("ari_event"))
 	client, err := ari.New(ari.Config{
 		URL:            cfg.ARI.URL,
@@ -89,17 +105,6 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return exitConfig
 	}
 	defer client.Close()
-
-	// Check reachability and credentials with one request before anything
-	// else, so a mistake ends with one clear line.
-	info, err := client.Info(ctx)
-	if err != nil {
-		fmt.Fprintf(stderr, "ariapp: %s\n", ariFailure(cfg, err))
-		return exitRuntime
-	}
-	log.Info("connected to Asterisk", zap.String("asterisk_version", info.System.Version),
-		zap.String("asterisk_entity_id", info.System.EntityID), zap.String("ari_url", cfg.ARI.URL))
-
 	a, err := app.New(app.Config{
 		AnswerTimeout:        cfg.Call.AnswerTimeout,
 		StepTimeout:          cfg.Call.StepTimeout,
@@ -114,15 +119,57 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	}
 	defer a.Close()
 
+	// Check reachability and credentials with one request before anything
+	// else, so a mistake ends with one clear line.
+	info, err := client.Info(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "ariapp: %s\n", ariFailure(cfg, err))
+		return exitRuntime
+	}
+	log.Info("connected to Asterisk", zap.String("asterisk_version", info.System.Version),
+		zap.String("asterisk_entity_id", info.System.EntityID), zap.String("ari_url", cfg.ARI.URL))
+
+	// The owner record has a client of its own: it must outlive the main
+	// client, which the stop closes before the record is released.
+	guardClient, err := ari.New(ari.Config{URL: cfg.ARI.URL, Username: cfg.ARI.Username, Password: cfg.ARI.Password.Reveal(),
+		Application: cfg.ARI.Application, RequestTimeout: cfg.ARI.RequestTimeout, MaxConns: 2})
+	if err != nil {
+		fmt.Fprintf(stderr, "ariapp: %v\n", err)
+		return exitConfig
+	}
+	defer guardClient.Close()
+	guard := newInstanceGuard(guardClient, cfg.ARI.Application, cfg.API.Listen, heartbeat, cfg.ARI.RequestTimeout, log.Named("instance"))
+	if err := guard.Check(ctx, takeover); err != nil {
+		var inUse *InUseError
+		if errors.As(err, &inUse) {
+			fmt.Fprintf(stderr, "ariapp: %v\n", err)
+		} else {
+			fmt.Fprintf(stderr, "ariapp: checking for another ariapp: %s\n", ariFailure(cfg, err))
+		}
+		return exitRuntime
+	}
+	if err := guard.Claim(ctx, replaced); err != nil {
+		fmt.Fprintf(stderr, "ariapp: recording this instance as owner: %s\n", ariFailure(cfg, err))
+		return exitRuntime
+	}
+	defer func() {
+		releaseCtx, cancel := context.WithTimeout(context.Background(), cfg.ARI.RequestTimeout)
+		defer cancel()
+		guard.Release(releaseCtx)
+	}()
+
 	if err := client.Connect(ctx); err != nil {
 		fmt.Fprintf(stderr, "ariapp: %s\n", ariFailure(cfg, err))
 		return exitRuntime
 	}
+	if err := guard.Beat(ctx); err != nil {
+		log.Warn("cannot refresh the owner record", zap.Error(err))
+	}
 	a.Start(client.Events())
 
 	var server *api.Server
-	if cfg.API.Listen != "" {
-		server = api.New(api.Config{Listen: cfg.API.Listen, Token: cfg.API.Token.Reveal(),
+	if ln != nil {
+		server = api.New(api.Config{Listen: cfg.API.Listen, Listener: ln, Token: cfg.API.Token.Reveal(),
 			Stats: func() any { return processStats(a, client) }}, a, func() error {
 			if !client.Connected() {
 				return errors.New("the ARI event connection to Asterisk is down")
