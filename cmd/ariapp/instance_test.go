@@ -3,6 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -134,7 +138,7 @@ func TestInstanceGuardCheck(t *testing.T) {
 	t.Parallel()
 	const app = "ariapp"
 	name := ownerVariable(app)
-	other := ownerRecord{Instance: "other:1:aa", API: "127.0.0.1:8090", Every: 40 * time.Millisecond, Seq: 7}
+	other := ownerRecord{Instance: "other:1:aa", API: "127.0.0.1:8090", Every: 200 * time.Millisecond, Seq: 7}
 	rewritten := other
 	rewritten.Seq++
 	tests := []struct {
@@ -146,8 +150,8 @@ func TestInstanceGuardCheck(t *testing.T) {
 		minWait  time.Duration // Check must not answer sooner
 		maxWait  time.Duration
 	}{
-		{name: "no record", maxWait: 30 * time.Millisecond},
-		{name: "unreadable record", record: "garbage", maxWait: 30 * time.Millisecond},
+		{name: "no record", maxWait: 150 * time.Millisecond},
+		{name: "unreadable record", record: "garbage", maxWait: 150 * time.Millisecond},
 		{name: "live owner rewrites", record: other.encode(), wantErr: true, maxWait: silentAfter(other.Every),
 			onRead: func(n int, vars map[string]string) {
 				if n == 3 {
@@ -161,13 +165,13 @@ func TestInstanceGuardCheck(t *testing.T) {
 				}
 			}},
 		{name: "silent owner is dead", record: other.encode(), minWait: silentAfter(other.Every), maxWait: silentAfter(other.Every) + time.Second},
-		{name: "owner releases while watched", record: other.encode(), maxWait: silentAfter(other.Every) - 10*time.Millisecond,
+		{name: "owner releases while watched", record: other.encode(), maxWait: silentAfter(other.Every) / 2,
 			onRead: func(n int, vars map[string]string) {
 				if n == 2 {
 					delete(vars, name)
 				}
 			}},
-		{name: "takeover does not wait", record: other.encode(), takeover: true, maxWait: 30 * time.Millisecond},
+		{name: "takeover does not wait", record: other.encode(), takeover: true, maxWait: 150 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -269,10 +273,81 @@ func TestInstanceGuardClaimRelease(t *testing.T) {
 		if err := f.SetGlobalVariable(context.Background(), name, theirs); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(50 * time.Millisecond)
 		g.Release(context.Background())
 		if v := f.get(name); v != theirs {
 			t.Errorf("record %q, want the new owner's %q", v, theirs)
 		}
 	})
+}
+
+// fakeAsterisk answers what run asks before connecting: /asterisk/info, and
+// the owner variable as a live owner rewriting it on every read. It records
+// the paths asked for.
+func fakeAsterisk(t *testing.T) (url string, paths func() []string) {
+	t.Helper()
+	var mu sync.Mutex
+	var seen []string
+	var seq uint64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.URL.Path)
+		seq++
+		n := seq
+		mu.Unlock()
+		switch r.URL.Path {
+		case "/ari/asterisk/info":
+			fmt.Fprint(w, `{"system":{"version":"22.0.0","entity_id":"fake"}}`)
+		case "/ari/asterisk/variable":
+			live := ownerRecord{Instance: "live:1:aa", API: "127.0.0.1:8090", Every: 20 * time.Millisecond, Seq: n}
+			fmt.Fprintf(w, `{"value":%q}`, live.encode())
+		default:
+			http.Error(w, `{"message":"not in this fake"}`, http.StatusNotFound)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/ari", func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), seen...)
+	}
+}
+
+// TestRunStartupOrder: a taken API port ends ariapp before it sends
+// anything to Asterisk, and a live owner makes it refuse before it opens the
+// event WebSocket (which would take the application).
+func TestRunStartupOrder(t *testing.T) {
+	t.Parallel()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { taken.Close() }) // after the parallel subtests
+	tests := []struct {
+		name     string
+		listen   string
+		wantLine string
+		wantNone string // a path prefix Asterisk must not have been asked for
+	}{
+		{name: "API port taken", listen: taken.Addr().String(), wantLine: "cannot listen on " + taken.Addr().String(), wantNone: "/"},
+		{name: "live owner", listen: "127.0.0.1:0", wantLine: "is in use by a running ariapp (instance live:1:aa", wantNone: "/ari/events"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			url, paths := fakeAsterisk(t)
+			var stdout, stderr strings.Builder
+			e := withPassword(map[string]string{"ARIAPP_ARI_URL": url, "ARIAPP_API_LISTEN": tt.listen})
+			if code := run(context.Background(), nil, env(e), &stdout, &stderr); code != exitRuntime {
+				t.Fatalf("exit status %d, want %d: %s", code, exitRuntime, stderr.String())
+			}
+			if got := plainLines(stderr.String()); !strings.Contains(got, tt.wantLine) || strings.Count(got, "\n") != 1 {
+				t.Errorf("want one line with %q, got %q", tt.wantLine, got)
+			}
+			for _, p := range paths() {
+				if strings.HasPrefix(p, tt.wantNone) {
+					t.Errorf("asked Asterisk for %s", p)
+				}
+			}
+		})
+	}
 }
