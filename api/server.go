@@ -39,6 +39,10 @@ var _ Calls = (*app.App)(nil)
 type Config struct {
 	// Listen is the TCP address (default "127.0.0.1:8090").
 	Listen string
+	// Listener, if set, is served instead of listening on Listen: a caller
+	// that binds the port first learns that it is taken before doing
+	// anything else. Close closes it.
+	Listener net.Listener
 	// Token, if set, is required as "Authorization: Bearer TOKEN" on /v1.
 	Token string
 	// OperationTimeout bounds one hold, resume, hangup or originate
@@ -170,9 +174,12 @@ func (s *Server) Start() error {
 	if err := s.cfg.Validate(); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", s.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("api: listen on %s: %w", s.cfg.Listen, err)
+	ln := s.cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", s.cfg.Listen); err != nil {
+			return fmt.Errorf("api: listen on %s: %w", s.cfg.Listen, err)
+		}
 	}
 	srv := &http.Server{
 		Handler:           s.Handler(),

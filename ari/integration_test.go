@@ -62,6 +62,7 @@ func (l *lab) talker(args ...string) string {
 		ChannelID: id,
 		App:       l.c.Application(),
 		AppArgs:   args,
+		Formats:   "ulaw",
 		Variables: map[string]string{"ARIAPP_TEST": "1"},
 	})
 	if err != nil {

@@ -156,6 +156,18 @@ cmd_up() {
 	disown || true
 	wait_ari
 	log "Asterisk $(chroot "$root" /usr/sbin/asterisk -V 2>/dev/null | sed 's/^Asterisk //') up, ARI at $ari ($((SECONDS - t0)) s)"
+	startup_notes
+}
+
+# startup_notes shows what Asterisk said on its console while starting
+# (verbose 0: only its complaints, e.g. about a config option it does not
+# know), so a config that Asterisk reads otherwise than meant is seen.
+startup_notes() {
+	local line
+	while IFS= read -r line; do
+		case $line in "PBX UUID: "* | "Asterisk Ready." | "") continue ;; esac
+		log "Asterisk at start: $line"
+	done < <(sed '/^Asterisk Ready\.$/q' "$root/var/log/asterisk/console.log" 2>/dev/null)
 }
 
 stop_asterisk() {

@@ -9,13 +9,19 @@
 # 3. runs go vet ./... and
 #    ARIAPP_REQUIRE_LAB=1 go test -race -count=1 -timeout 20m -skip Disruptive ./... [flags]
 #    (ARIAPP_REQUIRE_LAB=1: tests that need Asterisk fail, not skip, when
-#    the lab is unreachable);
-# 4. without flags (the whole suite), then also:
+#    the lab is unreachable); the packages run in parallel against the one
+#    Asterisk;
+# 4. without flags (the whole suite), then also, each stage alone against
+#    the lab:
+#    - the tests that measure Asterisk's load (names with "Solo", gated by
+#      ARIAPP_SOLO=1: beside the other packages they would measure their
+#      neighbours): ARIAPP_SOLO=1 go test -race -count=1 -run Solo ./...
+#      (cmd/ariapp-bench's TestSoloLabSmallRun keeps the benchmark working;
+#      speed is not judged there);
 #    - the load test: lab/load.sh -calls 50 -duration 60s (50 concurrent
 #      calls with random hold, resume and hang-up, every event sequence
-#      checked against SPEC, leftovers and leaks checked);
-#    (a small benchmark run is part of go test: cmd/ariapp-bench's
-#    TestLabSmallRun keeps the tool working; speed is not judged there)
+#      checked against SPEC, leftovers, leaks and the legs' media formats
+#      checked; calls shed at capacity are counted apart, within a bound);
 #    - the disruptive tests, which restart Asterisk, on their own:
 #      ARIAPP_DISRUPTIVE=1 go test -race -count=1 -run Disruptive ./cmd/ariapp/
 # 5. prints a summary. Exit status: 0 only if every stage passed.
@@ -75,6 +81,14 @@ set -e
 record "go test ($((SECONDS - t0)) s)" "$rc"
 
 if [ $# -eq 0 ]; then
+	printf '\n=== ARIAPP_SOLO=1 go test -race -count=1 -run Solo ./... (measures Asterisk; alone)\n'
+	t0=$SECONDS
+	set +e
+	ARIAPP_REQUIRE_LAB=1 ARIAPP_SOLO=1 go test -race -count=1 -timeout 10m -run Solo ./... 2>&1 | grep -Ev 'no test files|no tests to run'
+	rc=${PIPESTATUS[0]}
+	set -e
+	record "load-measuring tests, alone ($((SECONDS - t0)) s)" "$rc"
+
 	printf '\n=== lab/load.sh -calls 50 -duration 60s (silent far ends)\n'
 	t0=$SECONDS
 	rc=0

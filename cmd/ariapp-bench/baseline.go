@@ -70,6 +70,10 @@ func (b *baseline) establish(ctx context.Context, i int) error {
 			ChannelID:      id,
 			OtherChannelID: id + "-2",
 			App:            b.client.Application(),
+			// Without an originator a Local channel runs in Asterisk's
+			// richest format (slin192): every hold tone would be
+			// resampled. ariapp offers ulaw the same way.
+			Formats: "ulaw",
 		}); err != nil {
 			return fmt.Errorf("originate %s: %w", id, err)
 		}

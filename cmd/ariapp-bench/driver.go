@@ -18,12 +18,7 @@ const (
 	ModeAPI      = "api"      // the ariapp binary, driven over its control API
 )
 
-// Party sides.
-const (
-	caller = 0
-	callee = 1
-)
-
+// partyNames are the party sides by index (0 caller, 1 callee).
 var partyNames = [2]string{"caller", "callee"}
 
 // driver runs one mode at one concurrency level: it sets up calls, holds

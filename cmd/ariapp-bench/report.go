@@ -92,6 +92,9 @@ type ModeResult struct {
 	// AstIdleCPUPct is Asterisk's CPU (% of one core) with the calls up
 	// and no operation running: the media's share.
 	AstIdleCPUPct float64 `json:"asterisk_idle_cpu_pct"`
+	// AstBaseCPUPct is Asterisk's CPU (% of one core) just before the
+	// set-up, without this mode's calls: the base the guard subtracts.
+	AstBaseCPUPct float64 `json:"asterisk_base_cpu_pct,omitempty"`
 	// AstHeldCPUPct is the same with every call on hold: the hold tones'
 	// share.
 	AstHeldCPUPct float64 `json:"asterisk_held_cpu_pct"`

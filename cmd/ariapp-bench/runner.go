@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ariapp/ariapp/ari"
+	"github.com/ariapp/ariapp/internal/mediafmt"
 )
 
 // Memory measurement methods, as reported.
@@ -173,10 +174,57 @@ func run(ctx context.Context, cfg config) (*Report, error) {
 	return rep, nil
 }
 
+// appName is the Stasis application of one mode at one level.
+func appName(id, mode string, n int) string { return fmt.Sprintf("ariapp-bench-%s-%s-%d", id, mode, n) }
+
+// mediaProblem reads the audio formats of up to eight channels in the
+// Stasis application app, with every call held (half of them play the
+// hold tone): a needless translation (a Local channel in slin192
+// resamples every hold tone) would make the run measure the channel
+// format, not the application. It returns the problems found, or "".
+func mediaProblem(ctx context.Context, acfg ari.Config, app string) string {
+	acfg.Application = app + "-probe"
+	c, err := ari.New(acfg)
+	if err != nil {
+		return err.Error()
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	chans, err := c.Channels(ctx)
+	if err != nil {
+		return "listing channels: " + err.Error()
+	}
+	var problems []string
+	checked := 0
+	for _, ch := range chans {
+		if checked == 8 {
+			break
+		}
+		if ch.Dialplan.AppName != "Stasis" || (ch.Dialplan.AppData != app && !strings.HasPrefix(ch.Dialplan.AppData, app+",")) {
+			continue
+		}
+		f, err := mediafmt.Of(ctx, c, ch.ID)
+		if errors.Is(err, ari.ErrNotFound) {
+			continue
+		}
+		checked++
+		if err != nil {
+			problems = append(problems, err.Error())
+		} else if p := f.Problem(); p != "" {
+			problems = append(problems, p)
+		}
+	}
+	if checked == 0 {
+		return "no channel of " + app + " found in Asterisk"
+	}
+	return strings.Join(problems, "; ")
+}
+
 // newDriver makes the driver of one mode at one level.
 func newDriver(cfg *config, id string, n int, mode string) driver {
 	acfg := cfg.ARI
-	acfg.Application = fmt.Sprintf("ariapp-bench-%s-%s-%d", id, mode, n)
+	acfg.Application = appName(id, mode, n)
 	if mode == ModeAPI {
 		return newAPIMode(cfg.AriappBin, acfg, cfg.Wait)
 	}
@@ -234,8 +282,14 @@ func runOne(ctx context.Context, cfg *config, id string, astPID, n int, mode str
 	memIdle, method := d.memory()
 	res.MemMethod = method
 
+	// What Asterisk spends without this mode's calls (other users of the
+	// lab, a previous mode's hang-ups finishing): the guard judges only
+	// what the calls add to it.
+	if astPID > 0 && cfg.Guard > 0 {
+		res.AstBaseCPUPct = cpuPct(astPID, 300*time.Millisecond)
+	}
 	t0 := time.Now()
-	if err := setUp(ctx, cfg, d, n, astPID); err != nil {
+	if err := setUp(ctx, cfg, d, n, astPID, res.AstBaseCPUPct); err != nil {
 		res.Broken = "set-up: " + err.Error()
 		return res
 	}
@@ -249,20 +303,31 @@ func runOne(ctx context.Context, cfg *config, id string, astPID, n int, mode str
 		return res
 	}
 
-	if cfg.Quiet > 0 && astPID > 0 {
+	measure := cfg.Quiet > 0 && astPID > 0
+	if measure {
 		res.AstIdleCPUPct = cpuPct(astPID, cfg.Quiet)
-		if err := guardErr(cfg, res.AstIdleCPUPct, n); err != nil {
+		if err := guardErr(cfg, res.AstIdleCPUPct, res.AstBaseCPUPct, n); err != nil {
 			res.Broken = err.Error()
 			return res
 		}
-		// The same with every call held: what the hold tones themselves
-		// cost Asterisk, which bounds how many calls can be on hold at once.
-		pct, err := heldCPUPct(ctx, d, n, astPID, cfg.Quiet, cfg.OpTimeout)
-		if err != nil {
-			res.Broken = "all calls on hold: " + err.Error()
-			return res
+	}
+	// Every call held: Asterisk's CPU then is what the hold tones
+	// themselves cost, which bounds how many calls can be on hold at once;
+	// and the legs' formats, tones playing, show whether Asterisk
+	// translates needlessly (then the run would measure that).
+	var media string
+	if err := holdAll(ctx, d, n, cfg.OpTimeout, func() {
+		if measure {
+			res.AstHeldCPUPct = cpuPct(astPID, cfg.Quiet)
 		}
-		res.AstHeldCPUPct = pct
+		media = mediaProblem(ctx, cfg.ARI, appName(id, mode, n))
+	}); err != nil {
+		res.Broken = "all calls on hold: " + err.Error()
+		return res
+	}
+	if media != "" {
+		res.Broken = "media: " + media
+		return res
 	}
 
 	if in, ok := d.(insider); ok {
@@ -350,11 +415,11 @@ func runOne(ctx context.Context, cfg *config, id string, astPID, n int, mode str
 }
 
 // setUp establishes the n calls in steps of about n/20 (at least 8). After each step it
-// lets Asterisk idle for a moment and stops when Asterisk's CPU with the
-// calls up (their media: tones, Local channels, bridges) passes the guard:
-// a saturated Asterisk starves its HTTP threads, and the lab, shared with
-// other engineers, becomes unusable until the calls are gone.
-func setUp(ctx context.Context, cfg *config, d driver, n, astPID int) error {
+// lets Asterisk idle for a moment and stops when the CPU the calls up add
+// to Asterisk's base (their media: tones, Local channels, bridges) passes
+// the guard: a saturated Asterisk starves its HTTP threads, and the lab,
+// shared with other engineers, becomes unusable until the calls are gone.
+func setUp(ctx context.Context, cfg *config, d driver, n, astPID int, base float64) error {
 	step := max(8, (n+19)/20)
 	for done := 0; done < n; done += step {
 		k := min(step, n-done)
@@ -364,7 +429,7 @@ func setUp(ctx context.Context, cfg *config, d driver, n, astPID int) error {
 			return err
 		}
 		if astPID > 0 && cfg.Guard > 0 && done+k < n {
-			if err := guardErr(cfg, cpuPct(astPID, 300*time.Millisecond), done+k); err != nil {
+			if err := guardErr(cfg, cpuPct(astPID, 300*time.Millisecond), base, done+k); err != nil {
 				return err
 			}
 		}
@@ -372,21 +437,24 @@ func setUp(ctx context.Context, cfg *config, d driver, n, astPID int) error {
 	return nil
 }
 
-// guardErr reports a saturated Asterisk: pct (% of one core) above the
-// guard's share of all cores with up calls idle.
-func guardErr(cfg *config, pct float64, up int) error {
+// guardErr reports an Asterisk saturated by the calls' media: what the up
+// calls, idle, add to Asterisk's base CPU (both % of one core, base
+// measured before the set-up) above the guard's share of all cores. A
+// neighbour's load is in the base and does not count: it would fail a
+// mode whose own calls cost next to nothing.
+func guardErr(cfg *config, pct, base float64, up int) error {
 	limit := cfg.Guard * 100 * float64(runtime.NumCPU())
-	if cfg.Guard <= 0 || pct <= limit {
+	own := pct - base
+	if cfg.Guard <= 0 || own <= limit {
 		return nil
 	}
-	return fmt.Errorf("Asterisk saturated by the calls' media alone: %.0f%% CPU (of %d cores; guard %.0f%%) with %d calls up and idle, about %.1f%% of a core per call",
-		pct, runtime.NumCPU(), limit, up, pct/float64(up))
+	return fmt.Errorf("asterisk saturated by the calls' media alone: %.0f%% CPU (of %d cores; guard %.0f%%) with %d calls up and idle (%.0f%% before the set-up), about %.1f%% of a core per call",
+		own, runtime.NumCPU(), limit, up, base, own/float64(up))
 }
 
-// cpuPct is a process's CPU over a window, in % of one core.
-// heldCPUPct puts every call on hold (by its caller), measures Asterisk's
-// CPU over window, and resumes them all.
-func heldCPUPct(ctx context.Context, d driver, n, pid int, window, opTimeout time.Duration) (float64, error) {
+// holdAll puts every call on hold (by its caller), runs during, and
+// resumes them all.
+func holdAll(ctx context.Context, d driver, n int, opTimeout time.Duration, during func()) error {
 	calls := make([]int, n)
 	for i := range calls {
 		calls[i] = i
@@ -403,12 +471,13 @@ func heldCPUPct(ctx context.Context, d driver, n, pid int, window, opTimeout tim
 		return nil
 	}
 	if err := each(d.hold); err != nil {
-		return 0, err
+		return err
 	}
-	pct := cpuPct(pid, window)
-	return pct, each(d.resume)
+	during()
+	return each(d.resume)
 }
 
+// cpuPct is a process's CPU over a window, in % of one core.
 func cpuPct(pid int, window time.Duration) float64 {
 	a0, _ := procCPU(pid)
 	t0 := time.Now()

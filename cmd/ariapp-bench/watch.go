@@ -79,10 +79,3 @@ func (w *callWatch) waitAnswered(ctx context.Context, callID string, timeout tim
 		return ctx.Err()
 	}
 }
-
-// count returns how many events of name were seen.
-func (w *callWatch) count(name string) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.counts[name]
-}

@@ -403,8 +403,15 @@ func (c *Checker) Finish(ours map[string]bool) Summary {
 			s.Unplaced++
 		}
 		s.Violations = append(s.Violations, t.violations...)
-		if ours[id] && !t.foreign && !t.ended {
+		switch {
+		case t.ended:
+		case ours[id]:
 			s.Violations = append(s.Violations, Violation{CallID: id, Rule: "missing", Detail: "no call_ended seen"})
+		case ours != nil:
+			// A failed POST /v1/calls (a shed call among them) means the
+			// call does not exist: ariapp must have ended it.
+			s.Violations = append(s.Violations, Violation{CallID: id, Rule: "missing",
+				Detail: "no call_ended seen for a call no slot placed (its POST /v1/calls failed)"})
 		}
 	}
 	var unseen []string

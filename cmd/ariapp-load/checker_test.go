@@ -199,14 +199,69 @@ func TestCheckerForeignCallIgnored(t *testing.T) {
 	}
 }
 
+// TestCheckerUnplacedCall: a call no slot placed (its POST /v1/calls
+// failed, e.g. shed on a 504) is checked as far as seen and must end.
 func TestCheckerUnplacedCall(t *testing.T) {
-	c := NewChecker()
-	for _, e := range start() {
-		c.Event(e) // no call_ended: only a call of the run must end
+	for _, tc := range []struct {
+		name   string
+		events []app.Event
+		want   []string // call ids with a violation
+	}{
+		{"ended", []app.Event{ev(1, app.EventCallStarted, "", ringing), ev(2, app.EventCallEnded, "", ended)}, []string{"other"}},
+		{"never ended", start(), []string{"c1", "other"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := NewChecker()
+			for _, e := range tc.events {
+				c.Event(e)
+			}
+			s := c.Finish(map[string]bool{"other": true})
+			var got []string
+			for _, v := range s.Violations {
+				if v.Rule != "missing" {
+					t.Errorf("violation %v", v)
+				}
+				got = append(got, v.CallID)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) || s.Unplaced != 1 || s.Calls != 1 {
+				t.Fatalf("violations of %v, want %v: %+v", got, tc.want, s)
+			}
+		})
 	}
-	s := c.Finish(map[string]bool{"other": true})
-	if len(s.Violations) != 1 || s.Violations[0].CallID != "other" || s.Unplaced != 1 || s.Calls != 1 {
-		t.Fatalf("%+v", s)
+}
+
+func TestShedClassification(t *testing.T) {
+	for _, tc := range []struct {
+		rep  reply
+		kind string
+	}{
+		{reply{Status: 503, Code: codeOverloaded}, shedOverloaded},
+		{reply{Status: 504, Code: "timeout"}, shedTimeout},
+		{reply{Status: 503, Code: "unavailable"}, ""}, // Asterisk down: not capacity
+		{reply{Status: 500, Code: "internal"}, ""},
+		{reply{Status: 502, Code: "hold_failed"}, ""},
+		{reply{Status: 504}, ""},
+	} {
+		t.Run(tc.rep.String(), func(t *testing.T) {
+			kind, ok := shedReply(tc.rep)
+			if kind != tc.kind || ok != (tc.kind != "") {
+				t.Fatalf("shedReply = %q, %v; want %q", kind, ok, tc.kind)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		cause, reason string
+		want          bool
+	}{
+		{"unavailable", `originate Local/idle@ariapp-test failed: ari: POST /channels: Post "http://127.0.0.1:8088/ari/channels": context deadline exceeded`, true},
+		{"setup_failed", "answer caller: ari: POST /channels/x/answer: context deadline exceeded", true},
+		{"unavailable", "originate PJSIP/bob failed: ari: 404 not found", false},
+		{"caller_hangup", "context deadline exceeded", false},
+	} {
+		if got := setupTimedOut(&callTrack{endCause: tc.cause, endReason: tc.reason}); got != tc.want {
+			t.Errorf("setupTimedOut(%s, %q) = %v", tc.cause, tc.reason, got)
+		}
 	}
 }
 
@@ -302,10 +357,10 @@ func TestParseFlags(t *testing.T) {
 	}
 	if cfg.calls != 7 || cfg.duration != 3*time.Second || cfg.seed != 9 || cfg.token != "tok" || cfg.ariPassword != "pw" ||
 		cfg.opInterval != 300*time.Millisecond || cfg.hangupProb != 0.05 || cfg.badResumeProb != 0.05 ||
-		cfg.from != "Local/talk@ariapp-test" || cfg.api != "http://127.0.0.1:8090" || cfg.settle != 100*time.Second || cfg.maxErrors != 100 {
+		cfg.from != "Local/talk@ariapp-test" || cfg.api != "http://127.0.0.1:8090" || cfg.settle != 100*time.Second || cfg.maxErrors != 100 || cfg.maxShed != 0.1 {
 		t.Fatalf("%+v", cfg)
 	}
-	for _, bad := range [][]string{{"-calls", "0"}, {"-duration", "0s"}, {"-hangup-prob", "0.9", "-bad-resume-prob", "0.2"}, {"extra"}, {"-settle", "-1s"}, {"-max-errors", "-1"}} {
+	for _, bad := range [][]string{{"-calls", "0"}, {"-duration", "0s"}, {"-hangup-prob", "0.9", "-bad-resume-prob", "0.2"}, {"extra"}, {"-settle", "-1s"}, {"-max-errors", "-1"}, {"-max-shed", "1.5"}, {"-max-shed", "-0.1"}} {
 		if _, err := parseFlags(bad, get, io.Discard); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
@@ -373,5 +428,29 @@ func TestResultChecks(t *testing.T) {
 	want := []string{"stream complete", "goroutines", "RSS flat", "ari.dropped == 0", "no leftovers in Asterisk"}
 	if r.Pass || !slices.Equal(failed, want) {
 		t.Fatalf("failed checks %v, want %v", failed, want)
+	}
+
+	// Shed calls: within -max-shed they pass, beyond it they fail; they
+	// are never unexpected errors.
+	samples[3].RSSBytes, samples[3].Goroutines = 40<<20, 40
+	final.ARI.Dropped = 0
+	delete(final.Events, "call_ended")
+	for _, tc := range []struct {
+		shed int
+		pass bool
+	}{{0, true}, {10, true}, {11, false}} {
+		ta := newTally()
+		ta.ops[opOriginate] = 100
+		for range tc.shed {
+			ta.shedOne(shedTimeout, "POST /v1/calls: 504")
+		}
+		r = &Result{Warmup: 10}
+		r.fill(config{maxShed: 0.1}, time.Minute, ta, sum, samples, idle, final, nil, true, 1)
+		r.decide()
+		if r.Pass != tc.pass || r.Unexpected != 0 || r.Shed[shedTimeout] != tc.shed {
+			var b bytes.Buffer
+			r.writeTable(&b)
+			t.Errorf("%d of 100 shed: pass %v, want %v:\n%s", tc.shed, r.Pass, tc.pass, b.String())
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -90,15 +91,36 @@ type tally struct {
 	endedBy   map[string]int
 	unexp     int
 	unexpList []string
-	holdLat   []time.Duration
-	resumeLat []time.Duration
+	// shed counts the calls refused or given up for want of capacity, by
+	// kind (see shedReply, setupTimedOut); shedList keeps the first few
+	// for the report.
+	shed     map[string]int
+	shedList []string
+	// missedSamples counts GET /v1/stats samples that failed during the
+	// run (reported; the final one is checked apart).
+	missedSamples int
+	holdLat       []time.Duration
+	resumeLat     []time.Duration
 	// tooMany is closed when unexp reaches maxErrors (> 0).
 	maxErrors int
 	tooMany   chan struct{}
 }
 
 func newTally() *tally {
-	return &tally{ops: map[string]int{}, endedBy: map[string]int{}}
+	return &tally{ops: map[string]int{}, endedBy: map[string]int{}, shed: map[string]int{}}
+}
+
+// shedOne records a call that could not be set up because the system was
+// at capacity: an expected answer under load, judged by its share of the
+// originates (-max-shed) and by the checks every call passes (its events,
+// no leftover in Asterisk), not as an error.
+func (t *tally) shedOne(kind, format string, args ...any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.shed[kind]++
+	if len(t.shedList) < 10 {
+		t.shedList = append(t.shedList, fmt.Sprintf(format, args...))
+	}
 }
 
 func (t *tally) op(kind string) {
@@ -119,6 +141,40 @@ func (t *tally) unexpected(format string, args ...any) {
 	if t.unexp == t.maxErrors && t.tooMany != nil {
 		close(t.tooMany)
 	}
+}
+
+// codeOverloaded is the error code of a POST /v1/calls that ariapp's
+// admission control refuses (503 with Retry-After) because too many
+// originates or ARI requests are in flight.
+const codeOverloaded = "overloaded"
+
+// Kinds of shed calls.
+const (
+	shedOverloaded = "overloaded"      // 503 overloaded: refused at once by admission control
+	shedTimeout    = "ari_timeout"     // 504 timeout: Asterisk did not answer the originate within ariapp's ARI timeout
+	shedSetup      = "setup_timed_out" // call_ended before the answer: a set-up step timed out in Asterisk
+)
+
+// shedReply tells whether a failed POST /v1/calls is a capacity answer: 503
+// overloaded, or 504 timeout (ariapp gave up waiting for Asterisk and
+// ended the call, reported by call_started and call_ended in the stream).
+// Anything else (500, 502, 503 unavailable, 400) stays unexpected.
+func shedReply(rep reply) (string, bool) {
+	switch {
+	case rep.Status == http.StatusServiceUnavailable && rep.Code == codeOverloaded:
+		return shedOverloaded, true
+	case rep.Status == http.StatusGatewayTimeout && rep.Code == api.CodeTimeout:
+		return shedTimeout, true
+	}
+	return "", false
+}
+
+// setupTimedOut tells whether a call that ended before its answer did so
+// because a set-up step waited too long for Asterisk (the callee's
+// originate, the caller's answer): ariapp then ends the call with cause
+// unavailable or setup_failed and a reason naming the deadline.
+func setupTimedOut(ct *callTrack) bool {
+	return (ct.endCause == "unavailable" || ct.endCause == "setup_failed") && strings.Contains(ct.endReason, "deadline exceeded")
 }
 
 // runner drives the call slots.
@@ -204,6 +260,10 @@ func (r *runner) oneCall(rng *rand.Rand) bool {
 	rep, err := r.request(http.MethodPost, "/v1/calls", api.OriginateRequest{From: r.cfg.from, To: r.cfg.to}, &info)
 	r.tally.op(opOriginate)
 	if err != nil || rep.Status != http.StatusCreated {
+		if kind, ok := shedReply(rep); err == nil && ok {
+			r.tally.shedOne(kind, "POST /v1/calls: %v", rep)
+			return false
+		}
 		r.tally.unexpected("POST /v1/calls: %v", errOr(err, rep))
 		return false
 	}
@@ -221,7 +281,11 @@ func (r *runner) oneCall(rng *rand.Rand) bool {
 	select {
 	case <-c.ct.answered:
 	case <-c.ct.ended:
-		r.tally.unexpected("call %s ended before it was answered: %s (%s)", c.id, c.ct.endCause, c.ct.endReason)
+		if setupTimedOut(c.ct) {
+			r.tally.shedOne(shedSetup, "call %s ended before it was answered: %s (%s)", c.id, c.ct.endCause, c.ct.endReason)
+		} else {
+			r.tally.unexpected("call %s ended before it was answered: %s (%s)", c.id, c.ct.endCause, c.ct.endReason)
+		}
 		r.settle(c, false)
 		return false
 	case <-answerWait.C:

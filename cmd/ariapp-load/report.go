@@ -76,9 +76,17 @@ type Result struct {
 	OpsPerSec float64        `json:"ops_per_s"`
 	// RefusedAsExpected counts resumes by a non-holder refused with 409
 	// not_holding.
-	RefusedAsExpected int      `json:"refused_as_expected"`
-	Unexpected        int      `json:"unexpected_errors"`
-	UnexpectedFirst   []string `json:"unexpected_first,omitempty"`
+	RefusedAsExpected int `json:"refused_as_expected"`
+	// Shed counts the calls that could not be set up for want of capacity,
+	// by kind: overloaded (503 from admission control), ari_timeout (504:
+	// Asterisk did not answer the originate within ariapp's ARI timeout),
+	// setup_timed_out (a later set-up step timed out in Asterisk).
+	Shed map[string]int `json:"shed"`
+	// MissedSamples counts periodic GET /v1/stats samples that failed.
+	MissedSamples   int      `json:"missed_samples"`
+	ShedFirst       []string `json:"shed_first,omitempty"`
+	Unexpected      int      `json:"unexpected_errors"`
+	UnexpectedFirst []string `json:"unexpected_first,omitempty"`
 	// Events counts the SPEC events the stream delivered, by name.
 	Events          map[app.EventName]int `json:"events"`
 	EventsTotal     int                   `json:"events_total"`
@@ -90,6 +98,9 @@ type Result struct {
 	PeakRSSBytes    uint64                `json:"peak_rss_bytes"`
 	VmHWMBytes      uint64                `json:"vm_hwm_bytes"`
 	PeakGoroutines  int                   `json:"peak_goroutines"`
+	// AsteriskCPUPct is Asterisk's CPU over the load phase in % of one
+	// core (0: not measured, Asterisk not on this machine).
+	AsteriskCPUPct float64 `json:"asterisk_cpu_pct"`
 	// Warmup is when (seconds into the run) the warm-up sample could be
 	// taken at the earliest.
 	Warmup float64 `json:"warmup_s"`
@@ -106,8 +117,10 @@ type Result struct {
 	// (failed POST /v1/calls, or channels ariapp adopted by itself).
 	CallsUnplaced int      `json:"calls_unplaced"`
 	Leftovers     []string `json:"leftovers,omitempty"`
-	Checks        []Check  `json:"checks"`
-	Pass          bool     `json:"pass"`
+	// Media is the media check (nil: not run).
+	Media  *mediaCheck `json:"media,omitempty"`
+	Checks []Check     `json:"checks"`
+	Pass   bool        `json:"pass"`
 }
 
 func (r *Result) addCheck(name string, ok bool, detail string) {
@@ -130,6 +143,9 @@ func (r *Result) fill(cfg config, elapsed time.Duration, ta *tally, sum Summary,
 	r.OpsPerSec = float64(r.OpsTotal) / max(elapsed.Seconds(), 1e-9)
 	r.RefusedAsExpected = ta.refused
 	r.Unexpected = ta.unexp
+	r.Shed = maps.Clone(ta.shed)
+	r.MissedSamples = ta.missedSamples
+	r.ShedFirst = slices.Clone(ta.shedList)
 	r.UnexpectedFirst = slices.Clone(ta.unexpList)
 	r.HoldLatency = latencyOf(ta.holdLat)
 	r.ResumeLatency = latencyOf(ta.resumeLat)
@@ -153,6 +169,12 @@ func (r *Result) fill(cfg config, elapsed time.Duration, ta *tally, sum Summary,
 
 	r.addCheck("SPEC events and replies", r.Violations == 0, fmt.Sprintf("%d violation(s) in %d events of %d calls", r.Violations, r.EventsTotal, sum.Calls))
 	r.addCheck("no events lost", r.EventsLost == 0, fmt.Sprintf("SSE \"event: lost\" total %d", r.EventsLost))
+	shed := 0
+	for _, n := range r.Shed {
+		shed += n
+	}
+	r.addCheck("shed calls within bound", float64(shed) <= cfg.maxShed*float64(r.Ops[opOriginate]),
+		fmt.Sprintf("%d of %d originates shed (%s), at most %.0f%% allowed (-max-shed)", shed, r.Ops[opOriginate], kv(r.Shed), 100*cfg.maxShed))
 	r.addCheck("no unexpected errors", r.Unexpected == 0, fmt.Sprintf("%d unexpected HTTP error(s) or call outcome(s)", r.Unexpected))
 	var delta uint64
 	for n, k := range final.Events {
@@ -241,6 +263,10 @@ func (r *Result) writeTable(w io.Writer) {
 	row("ops/s", "%.1f (%d requests; plus %d GETs after refused resumes)", r.OpsPerSec, r.OpsTotal, r.Ops[opCheck])
 	row("refused as expected", "%d (409 not_holding)", r.RefusedAsExpected)
 	row("hold_failed / unhold_failed", "%d / %d (allowed, counted)", r.Events[app.EventHoldFailed], r.Events[app.EventUnholdFailed])
+	row("shed (at capacity)", "%s (expected under load; not errors)", kv(r.Shed))
+	for _, s := range r.ShedFirst[:min(len(r.ShedFirst), 3)] {
+		row("", "- %s", s)
+	}
 	row("unexpected HTTP errors", "%d", r.Unexpected)
 	for _, u := range r.UnexpectedFirst[:min(len(r.UnexpectedFirst), 5)] {
 		row("", "- %s", u)
@@ -254,6 +280,15 @@ func (r *Result) writeTable(w io.Writer) {
 	row("resume latency", "%s", r.ResumeLatency)
 	row("peak RSS", "%s sampled (VmHWM %s)", mib(r.PeakRSSBytes), mib(r.VmHWMBytes))
 	row("peak goroutines", "%d", r.PeakGoroutines)
+	if r.MissedSamples > 0 {
+		row("stats samples missed", "%d (GET /v1/stats failed; see the progress lines)", r.MissedSamples)
+	}
+	if r.AsteriskCPUPct > 0 {
+		row("Asterisk CPU (load phase)", "%.1f%% of a core", r.AsteriskCPUPct)
+	}
+	if r.Media != nil && len(r.Media.Formats) > 0 {
+		row("leg formats (first call)", "%s", strings.Join(r.Media.Formats[:min(2, len(r.Media.Formats))], "; "))
+	}
 	if len(r.CleanedUp) > 0 {
 		row("cleaned up afterwards", "%d item(s)", len(r.CleanedUp))
 		for _, c := range r.CleanedUp[:min(len(r.CleanedUp), 5)] {

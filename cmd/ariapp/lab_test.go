@@ -95,7 +95,7 @@ func TestLabRunLogsEventsAndCalls(t *testing.T) {
 	phone, caller := "tc-"+labtest.ID()+"-phone", "tc-"+labtest.ID()+"-caller"
 	if _, err := ctl.Originate(ctx, ari.OriginateParams{
 		Endpoint: "Local/dial-talk@" + labtest.TestContext, ChannelID: phone, OtherChannelID: caller,
-		Extension: "talk", Context: labtest.TestContext, Priority: 1,
+		Extension: "talk", Context: labtest.TestContext, Priority: 1, Formats: "ulaw",
 		Variables: map[string]string{"_ARIAPP_TEST_APP": cfg.Application},
 	}); err != nil {
 		t.Fatal(err)

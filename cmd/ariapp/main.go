@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"sync"
@@ -70,7 +71,22 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	}
 	defer func() { _ = log.Sync() }()
 	log.Info("ariapp starting", append([]zap.Field{zap.String("version", version)}, cfg.LogFields()...)...)
+	takeover, heartbeat, err := instanceSettings(lookupEnv)
+	if err != nil {
+		fmt.Fprintf(stderr, "ariapp: config: %v\n", err)
+		return exitConfig
+	}
 
+	// Everything that can fail here without Asterisk comes first: once the
+	// WebSocket opens, Asterisk takes the application from whoever had it.
+	var ln net.Listener
+	if cfg.API.Listen != "" {
+		if ln, err = net.Listen("tcp", cfg.API.Listen); err != nil {
+			fmt.Fprintf(stderr, "ariapp: cannot listen on %s for the control API (is another ariapp running?): %v\n", cfg.API.Listen, err)
+			return exitRuntime
+		}
+		defer ln.Close() // the server closes it once serving; this covers the exits before
+	}
 	onEvent, replaced := eventLog(log.Named("ari_event"))
 	ariCfg := cfg.ariClientConfig()
 	ariCfg.OnEvent, ariCfg.Logger = onEvent, log.Named("ari")
@@ -80,6 +96,12 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return exitConfig
 	}
 	defer client.Close()
+	a, err := app.New(cfg.App, client, log.Named("app"))
+	if err != nil {
+		fmt.Fprintf(stderr, "ariapp: %v\n", err)
+		return exitConfig
+	}
+	defer a.Close()
 
 	// Check reachability and credentials with one request before anything
 	// else, so a mistake ends with one clear line.
@@ -91,22 +113,49 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	log.Info("connected to Asterisk", zap.String("asterisk_version", info.System.Version),
 		zap.String("asterisk_entity_id", info.System.EntityID), zap.String("ari_url", cfg.ARI.URL))
 
-	a, err := app.New(cfg.App, client, log.Named("app"))
+	// The owner record has a client of its own: it must outlive the main
+	// client, which the stop closes before the record is released.
+	guardCfg := cfg.ariClientConfig()
+	guardCfg.MaxConns = 2
+	guardClient, err := ari.New(guardCfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "ariapp: %v\n", err)
 		return exitConfig
 	}
-	defer a.Close()
+	defer guardClient.Close()
+	guard := newInstanceGuard(guardClient, cfg.ARI.Application, cfg.API.Listen, heartbeat, cfg.ARI.RequestTimeout, log.Named("instance"))
+	if err := guard.Check(ctx, takeover); err != nil {
+		var inUse *InUseError
+		if errors.As(err, &inUse) {
+			fmt.Fprintf(stderr, "ariapp: %v\n", err)
+		} else {
+			fmt.Fprintf(stderr, "ariapp: checking for another ariapp: %s\n", ariFailure(cfg, err))
+		}
+		return exitRuntime
+	}
+	if err := guard.Claim(ctx, replaced); err != nil {
+		fmt.Fprintf(stderr, "ariapp: recording this instance as owner: %s\n", ariFailure(cfg, err))
+		return exitRuntime
+	}
+	defer func() {
+		releaseCtx, cancel := context.WithTimeout(context.Background(), cfg.ARI.RequestTimeout)
+		defer cancel()
+		guard.Release(releaseCtx)
+	}()
 
 	if err := client.Connect(ctx); err != nil {
 		fmt.Fprintf(stderr, "ariapp: %s\n", ariFailure(cfg, err))
 		return exitRuntime
 	}
+	if err := guard.Beat(ctx); err != nil {
+		log.Warn("cannot refresh the owner record", zap.Error(err))
+	}
 	a.Start(client.Events())
 
 	var server *api.Server
-	if cfg.API.Listen != "" {
+	if ln != nil {
 		apiCfg := cfg.apiServerConfig()
+		apiCfg.Listener = ln
 		apiCfg.Stats = func() any { return processStats(a, client) }
 		server = api.New(apiCfg, a, func() error {
 			if !client.Connected() {

@@ -22,7 +22,7 @@ func TestRun(t *testing.T) {
 		{name: "config error", args: []string{"--log-level", "loud"}, env: withPassword(nil), wantCode: 2,
 			wantStderr: `ariapp: config: log.level: invalid level "loud"`},
 		{name: "missing password", wantCode: 2, wantStderr: "ariapp: config: ari.password: not set"},
-		{name: "unreachable ARI", env: withPassword(map[string]string{"ARIAPP_ARI_URL": "http://127.0.0.1:1/ari"}), wantCode: 1,
+		{name: "unreachable ARI", env: withPassword(map[string]string{"ARIAPP_ARI_URL": "http://127.0.0.1:1/ari", "ARIAPP_API_LISTEN": "127.0.0.1:0"}), wantCode: 1,
 			wantStderr: "ariapp: cannot reach ARI at http://127.0.0.1:1/ari"},
 	}
 	for _, tt := range tests {
@@ -67,7 +67,7 @@ func plainLines(s string) string {
 func TestRunLogsConfigFields(t *testing.T) {
 	t.Parallel()
 	var stdout, stderr strings.Builder
-	e := withPassword(map[string]string{"ARIAPP_ARI_URL": "http://127.0.0.1:1/ari"})
+	e := withPassword(map[string]string{"ARIAPP_ARI_URL": "http://127.0.0.1:1/ari", "ARIAPP_API_LISTEN": "127.0.0.1:0"})
 	if code := run(context.Background(), nil, env(e), &stdout, &stderr); code != 1 {
 		t.Fatalf("exit status %d, want 1 (ARI unreachable): %s", code, stderr.String())
 	}
