@@ -45,6 +45,7 @@ type Config struct {
 	Log                   LogConfig
 	Hold                  HoldConfig
 	Shutdown              ShutdownConfig
+	Instance              InstanceConfig
 }
 
 // LogConfig selects the log level and encoding.
@@ -71,6 +72,17 @@ type ShutdownConfig struct {
 	Timeout time.Duration
 }
 
+// InstanceConfig is how ariapp keeps a second instance from taking a
+// running one's application by mistake (see instanceGuard).
+type InstanceConfig struct {
+	// Takeover takes the application from a live instance on purpose (that
+	// instance then stops).
+	Takeover bool
+	// Heartbeat is how often the owner record is rewritten; an owner whose
+	// record stays unchanged for three heartbeats counts as gone.
+	Heartbeat time.Duration
+}
+
 // newConfig returns the defaults: the libraries' own, and ariapp's where a
 // library has none (where Asterisk is, what ariapp calls itself).
 func newConfig() Config {
@@ -81,6 +93,7 @@ func newConfig() Config {
 		Log:      LogConfig{Level: "info", Format: "json"},
 		Hold:     HoldConfig{Media: "tone:" + holdmusic.DefaultTone},
 		Shutdown: ShutdownConfig{Timeout: 10 * time.Second},
+		Instance: InstanceConfig{Heartbeat: defaultHeartbeat},
 	}
 }
 
@@ -138,6 +151,8 @@ func (c *Config) keys() []keySpec {
 		{key: "api.subscriber_buffer", ptr: &c.App.SubscriberBuffer, usage: "events a /v1/events client may lag behind before it loses some (4x for all calls)"},
 		{key: "shutdown.hangup_calls", ptr: &c.Shutdown.HangupCalls, usage: "on SIGTERM, hang every call up first"},
 		{key: "shutdown.timeout", ptr: &c.Shutdown.Timeout, usage: "limit for the graceful stop"},
+		{key: "instance.takeover", ptr: &c.Instance.Takeover, usage: "take the Stasis application from a running ariapp on purpose (it then stops)"},
+		{key: "instance.heartbeat", ptr: &c.Instance.Heartbeat, usage: "how often the owner record is rewritten; three missed make a dead owner"},
 	}
 	for i := range specs {
 		if !specs[i].envOnly {
@@ -213,6 +228,7 @@ func (c Config) validate() error {
 		ck.Fail("Log.Format", "invalid format %q (want json or console)", c.Log.Format)
 	}
 	ck.Positive("Shutdown.Timeout", c.Shutdown.Timeout)
+	ck.AtLeast("Instance.Heartbeat", c.Instance.Heartbeat, minHeartbeat)
 	return ck.Err()
 }
 

@@ -88,6 +88,7 @@ func defaultConfig() Config {
 		Log:         LogConfig{Level: "info", Format: "json"},
 		Hold:        HoldConfig{Media: "tone:440/500|0/2500"},
 		Shutdown:    ShutdownConfig{Timeout: 10 * time.Second},
+		Instance:    InstanceConfig{Heartbeat: 2 * time.Second},
 	}
 }
 

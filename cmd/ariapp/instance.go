@@ -43,12 +43,12 @@ import (
 	"go.uber.org/zap"
 )
 
-// Instance settings read from the environment by run.
+// Instance settings (keys instance.takeover and instance.heartbeat).
 const (
-	// takeoverEnv, if true, makes ariapp take the application from a live
-	// instance on purpose (that instance then stops).
-	takeoverEnv = "ARIAPP_TAKEOVER"
-	// heartbeatEnv sets how often the owner record is rewritten.
+	// takeoverEnv is instance.takeover's environment variable, named in the
+	// refusal so an operator knows how to take over.
+	takeoverEnv = "ARIAPP_INSTANCE_TAKEOVER"
+	// heartbeatEnv is instance.heartbeat's.
 	heartbeatEnv = "ARIAPP_INSTANCE_HEARTBEAT"
 	// defaultHeartbeat keeps a restart after a crash waiting at most
 	// silentAfter(2 s) = 6 s, at one small ARI request every 2 s.
@@ -306,20 +306,4 @@ func (g *instanceGuard) read(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, g.timeout)
 	defer cancel()
 	return g.vars.GlobalVariable(ctx, g.name)
-}
-
-// instanceSettings reads takeoverEnv and heartbeatEnv.
-func instanceSettings(lookupEnv func(string) (string, bool)) (takeover bool, every time.Duration, err error) {
-	every = defaultHeartbeat
-	if v, ok := lookupEnv(takeoverEnv); ok && v != "" {
-		if takeover, err = strconv.ParseBool(v); err != nil {
-			return false, 0, fmt.Errorf("%s: %q is not a boolean", takeoverEnv, v)
-		}
-	}
-	if v, ok := lookupEnv(heartbeatEnv); ok && v != "" {
-		if every, err = time.ParseDuration(v); err != nil || every < minHeartbeat {
-			return false, 0, fmt.Errorf("%s: %q is not a duration of at least %v", heartbeatEnv, v, minHeartbeat)
-		}
-	}
-	return takeover, every, nil
 }

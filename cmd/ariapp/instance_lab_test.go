@@ -148,7 +148,7 @@ func TestLabSecondInstanceOtherPort(t *testing.T) {
 	stopGracefully(t, first)
 }
 
-// TestLabSecondInstanceTakeover: with ARIAPP_TAKEOVER=1 the second ariapp
+// TestLabSecondInstanceTakeover: with ARIAPP_INSTANCE_TAKEOVER=1 the second ariapp
 // takes the application, the first stops on "application replaced" without
 // removing the new owner's record, and a third one is refused.
 func TestLabSecondInstanceTakeover(t *testing.T) {

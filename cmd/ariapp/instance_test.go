@@ -100,6 +100,8 @@ func TestOwnerRecordRoundTrip(t *testing.T) {
 	}
 }
 
+// TestInstanceSettings: the instance keys come through the config like
+// every other key, with the environment names the refusal line tells.
 func TestInstanceSettings(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -113,21 +115,21 @@ func TestInstanceSettings(t *testing.T) {
 		{name: "takeover", env: map[string]string{takeoverEnv: "1"}, wantTakeover: true, wantEvery: defaultHeartbeat},
 		{name: "takeover false", env: map[string]string{takeoverEnv: "false"}, wantEvery: defaultHeartbeat},
 		{name: "heartbeat", env: map[string]string{heartbeatEnv: "250ms"}, wantEvery: 250 * time.Millisecond},
-		{name: "bad takeover", env: map[string]string{takeoverEnv: "sure"}, wantErr: takeoverEnv},
-		{name: "bad heartbeat", env: map[string]string{heartbeatEnv: "often"}, wantErr: heartbeatEnv},
-		{name: "too short heartbeat", env: map[string]string{heartbeatEnv: "1ms"}, wantErr: heartbeatEnv},
+		{name: "bad takeover", env: map[string]string{takeoverEnv: "sure"}, wantErr: "instance.takeover"},
+		{name: "bad heartbeat", env: map[string]string{heartbeatEnv: "often"}, wantErr: "instance.heartbeat"},
+		{name: "too short heartbeat", env: map[string]string{heartbeatEnv: "1ms"}, wantErr: "instance.heartbeat"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			takeover, every, err := instanceSettings(env(tt.env))
+			c, err := loadConfig(nil, env(withPassword(tt.env)))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want one naming %s", err, tt.wantErr)
 				}
 				return
 			}
-			if err != nil || takeover != tt.wantTakeover || every != tt.wantEvery {
-				t.Fatalf("= %v, %v, %v; want %v, %v", takeover, every, err, tt.wantTakeover, tt.wantEvery)
+			if err != nil || c.Instance.Takeover != tt.wantTakeover || c.Instance.Heartbeat != tt.wantEvery {
+				t.Fatalf("= %+v, %v; want %v, %v", c.Instance, err, tt.wantTakeover, tt.wantEvery)
 			}
 		})
 	}

@@ -71,11 +71,6 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	}
 	defer func() { _ = log.Sync() }()
 	log.Info("ariapp starting", append([]zap.Field{zap.String("version", version)}, cfg.LogFields()...)...)
-	takeover, heartbeat, err := instanceSettings(lookupEnv)
-	if err != nil {
-		fmt.Fprintf(stderr, "ariapp: config: %v\n", err)
-		return exitConfig
-	}
 
 	// Everything that can fail here without Asterisk comes first: once the
 	// WebSocket opens, Asterisk takes the application from whoever had it.
@@ -123,8 +118,8 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return exitConfig
 	}
 	defer guardClient.Close()
-	guard := newInstanceGuard(guardClient, cfg.ARI.Application, cfg.API.Listen, heartbeat, cfg.ARI.RequestTimeout, log.Named("instance"))
-	if err := guard.Check(ctx, takeover); err != nil {
+	guard := newInstanceGuard(guardClient, cfg.ARI.Application, cfg.API.Listen, cfg.Instance.Heartbeat, cfg.ARI.RequestTimeout, log.Named("instance"))
+	if err := guard.Check(ctx, cfg.Instance.Takeover); err != nil {
 		var inUse *InUseError
 		if errors.As(err, &inUse) {
 			fmt.Fprintf(stderr, "ariapp: %v\n", err)
