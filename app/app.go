@@ -65,9 +65,9 @@ type App struct {
 	calls  map[string]*call // by call id
 	routes map[string]*call // channel, bridge and playback ids -> call
 	// abandoned are channel ids of ended calls (see abandon).
-	abandoned map[string]time.Time
+	abandoned *recent
 	// ended are the ids of calls that ended lately (see rememberEnded).
-	ended map[string]time.Time
+	ended *recent
 
 	// synced: the calls were reconciled with Asterisk since the event
 	// connection last came up.
@@ -107,8 +107,8 @@ func New(cfg Config, client ARI, log *zap.Logger) (*App, error) {
 		hub:        newHub(log),
 		calls:      map[string]*call{},
 		routes:     map[string]*call{},
-		abandoned:  map[string]time.Time{},
-		ended:      map[string]time.Time{},
+		abandoned:  newRecent(abandonedFor, rememberMax),
+		ended:      newRecent(endedFor, rememberMax),
 		stop:       make(chan struct{}),
 		syncedC:    make(chan struct{}),
 		originate:  make(chan *originateRequest),

@@ -71,24 +71,13 @@ func (a *App) unroute(c *call) {
 const endedFor = 5 * time.Minute
 
 // rememberEnded records an ended call's id; a.mu held.
-func (a *App) rememberEnded(id string) {
-	now := time.Now()
-	a.ended[id] = now
-	if len(a.ended) > 4096 {
-		for k, t := range a.ended {
-			if now.Sub(t) > endedFor {
-				delete(a.ended, k)
-			}
-		}
-	}
-}
+func (a *App) rememberEnded(id string) { a.ended.add(id, time.Now()) }
 
 // recentlyEnded reports whether a call of this id ended lately.
 func (a *App) recentlyEnded(id string) bool {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	t, ok := a.ended[id]
-	return ok && time.Since(t) < endedFor
+	return a.ended.has(id, time.Now())
 }
 
 // dispatch routes each ARI event to its call's mailbox, in Asterisk's order.
@@ -194,29 +183,25 @@ func (a *App) register(c *call) {
 }
 
 // abandonedFor is how long ariapp remembers the channels of ended calls, to
-// refuse one that enters Stasis late (an originate that timed out).
+// refuse one that enters Stasis late (an originate that timed out) and for
+// the sweep to remove one Asterisk created late.
 const abandonedFor = 5 * time.Minute
 
-// abandon remembers a channel id of an ended call.
+// rememberMax bounds how many ids of ended calls (and of their channels)
+// ariapp remembers at once.
+const rememberMax = 8192
+
+// abandon remembers a channel or bridge id of an ended call.
 func (a *App) abandon(id string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	now := time.Now()
-	a.abandoned[id] = now
-	if len(a.abandoned) > 1024 {
-		for k, t := range a.abandoned {
-			if now.Sub(t) > abandonedFor {
-				delete(a.abandoned, k)
-			}
-		}
-	}
+	a.abandoned.add(id, time.Now())
 }
 
 func (a *App) isAbandoned(id string) bool {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	t, ok := a.abandoned[id]
-	return ok && time.Since(t) < abandonedFor
+	return a.abandoned.has(id, time.Now())
 }
 
 // hangupStray hangs up a channel in Stasis that no call owns.

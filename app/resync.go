@@ -22,22 +22,10 @@ import (
 // missed. It runs in the dispatcher, before any newer event is routed.
 func (a *App) resync(ctx context.Context, reconnect bool) {
 	t0 := time.Now()
-	chans, err := a.ari.Channels(ctx)
+	snap, err := a.asteriskNow(ctx)
 	if err != nil {
-		a.log.Error("resync: listing channels failed; calls are not reconciled", zap.Error(err))
+		a.log.Error("resync: calls are not reconciled", zap.Error(err))
 		return
-	}
-	bridgeList, err := a.ari.Bridges(ctx)
-	if err != nil {
-		a.log.Error("resync: listing bridges failed; calls are not reconciled", zap.Error(err))
-		return
-	}
-	snap := &asteriskState{channels: map[string]ari.Channel{}, bridges: map[string]ari.Bridge{}}
-	for _, ch := range chans {
-		snap.channels[ch.ID] = ch
-	}
-	for _, b := range bridgeList {
-		snap.bridges[b.ID] = b
 	}
 
 	// Calls this App already runs check themselves.
@@ -52,7 +40,7 @@ func (a *App) resync(ctx context.Context, reconnect bool) {
 	groups := map[string][]ari.Channel{}
 	started, ringing, strays := 0, 0, 0
 	var rest []ari.Channel
-	for _, ch := range chans {
+	for _, ch := range snap.channels {
 		args, ours := a.stasisArgs(ch)
 		if !ours || a.routeOfID(ch.ID) != nil {
 			continue
@@ -99,10 +87,30 @@ func (a *App) resync(ctx context.Context, reconnect bool) {
 		zap.Duration("took", time.Since(t0)))
 }
 
-// asteriskState is what Asterisk had at a resync.
+// asteriskState is what Asterisk had at a resync or sweep.
 type asteriskState struct {
 	channels map[string]ari.Channel
 	bridges  map[string]ari.Bridge
+}
+
+// asteriskNow lists Asterisk's channels and bridges.
+func (a *App) asteriskNow(ctx context.Context) (*asteriskState, error) {
+	chans, err := a.ari.Channels(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing channels: %w", err)
+	}
+	bridges, err := a.ari.Bridges(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing bridges: %w", err)
+	}
+	s := &asteriskState{channels: make(map[string]ari.Channel, len(chans)), bridges: make(map[string]ari.Bridge, len(bridges))}
+	for _, ch := range chans {
+		s.channels[ch.ID] = ch
+	}
+	for _, b := range bridges {
+		s.bridges[b.ID] = b
+	}
+	return s, nil
 }
 
 // stasisArgs reports whether a channel sits in this App's Stasis

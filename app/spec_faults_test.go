@@ -238,3 +238,32 @@ func specReconnectStartsMissedCall(t *testing.T, be backend) {
 	h.waitFor(ev.CallID, answered)
 	h.expectMedia(h.hold(ev.CallID, "caller"))
 }
+
+// specSweepRemovesWhatNoCallOwns: the hang-up of an ended call's channel
+// fails (Asterisk refuses every try); the periodic sweep finds the channel
+// owned by no call twice in a row and hangs it up, so nothing is stranded.
+func specSweepRemovesWhatNoCallOwns(t *testing.T, be backend) {
+	fakeOnly(t, be)
+	h := newHarness(t, be, func(c *app.Config) { c.SweepInterval = time.Second })
+	callID, _ := h.establish()
+	info, _ := h.app.Call(callID)
+	in := h.conn.fake.Inject(fakeasterisk.Fault{Op: "Hangup", Target: info.Callee.ChannelID, Status: 500, Message: "Internal Server Error", Times: 4})
+	if _, err := h.app.Hangup(ctxT(t), callID); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor(callID, ended)
+	if in.Hits() != 4 {
+		t.Fatalf("the callee's hang-up was tried %d times, want 4 (one and three retries)", in.Hits())
+	}
+	ctl := h.control()
+	if _, err := ctl.Channel(ctxT(t), info.Callee.ChannelID); err != nil {
+		t.Fatalf("the callee should still be up after its hang-up failed: %v", err)
+	}
+	waitUntil(t, "the sweep hangs the callee up", func() bool {
+		_, err := ctl.Channel(ctxT(t), info.Callee.ChannelID)
+		return errors.Is(err, ari.ErrNotFound)
+	})
+	if n := h.app.Swept(); n < 1 {
+		t.Fatalf("Swept() = %d, want at least 1", n)
+	}
+}

@@ -38,6 +38,7 @@ var specRules = []struct {
 	{"RestartRebuildsCalls", specRestartRebuildsCalls},
 	{"RestartFindsHoldsInAsterisk", specRestartFindsHoldsInAsterisk},
 	{"RestartWhileCalleeRings", specRestartWhileCalleeRings},
+	{"SweepRemovesWhatNoCallOwns", specSweepRemovesWhatNoCallOwns},
 	{"ReconnectResync", specReconnectResync},
 	{"ReconnectStartsMissedCall", specReconnectStartsMissedCall},
 	{"TimingOfReplies", specTimingOfReplies},

@@ -50,14 +50,9 @@ func (a *App) sweepEvery(ctx context.Context, interval time.Duration) {
 func (a *App) sweep(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.StepTimeout)
 	defer cancel()
-	chans, err := a.ari.Channels(ctx)
+	snap, err := a.asteriskNow(ctx)
 	if err != nil {
-		a.log.Warn("sweep: listing channels failed", zap.Error(err))
-		return
-	}
-	bridges, err := a.ari.Bridges(ctx)
-	if err != nil {
-		a.log.Warn("sweep: listing bridges failed", zap.Error(err))
+		a.log.Warn("sweep: not done", zap.Error(err))
 		return
 	}
 	type found struct {
@@ -65,7 +60,7 @@ func (a *App) sweep(ctx context.Context) {
 		bridge        bool
 	}
 	var unowned []found
-	for _, ch := range chans {
+	for _, ch := range snap.channels {
 		if a.routeOfID(ch.ID) != nil {
 			continue
 		}
@@ -75,7 +70,7 @@ func (a *App) sweep(ctx context.Context) {
 			unowned = append(unowned, found{id: ch.ID, name: ch.Name, why: "of an ended call"})
 		}
 	}
-	for _, b := range bridges {
+	for _, b := range snap.bridges {
 		if a.routeOfID(b.ID) == nil && a.isAbandoned(b.ID) {
 			unowned = append(unowned, found{id: b.ID, name: b.Name, why: "of an ended call", bridge: true})
 		}

@@ -312,3 +312,46 @@ func TestUnitOperationOnEndedCall(t *testing.T) {
 		t.Errorf("hangup of a 60 KB id: error of %d bytes (%v), want ErrCallNotFound, short", len(err.Error()), errors.Unwrap(err))
 	}
 }
+
+// TestUnitRecent: ids are remembered for their ttl, never more than max at
+// once (the oldest go first), and adding one again renews it.
+func TestUnitRecent(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	tests := []struct {
+		name    string
+		ttl     time.Duration
+		max     int
+		adds    []string // one per second from t0
+		at      time.Duration
+		want    []string
+		notWant []string
+	}{
+		{"within ttl", time.Minute, 10, []string{"a", "b"}, 3 * time.Second, []string{"a", "b"}, nil},
+		{"expired", 5 * time.Second, 10, []string{"a", "b"}, 5500 * time.Millisecond, []string{"b"}, []string{"a"}},
+		{"cap drops the oldest", time.Hour, 2, []string{"a", "b", "c"}, 3 * time.Second, []string{"b", "c"}, []string{"a"}},
+		{"added again is renewed", 5 * time.Second, 10, []string{"a", "b", "a"}, 5500 * time.Millisecond, []string{"a", "b"}, nil},
+		{"renewed survives the cap", time.Hour, 2, []string{"a", "b", "a", "c"}, 4 * time.Second, []string{"a", "c"}, []string{"b"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRecent(tt.ttl, tt.max)
+			for i, id := range tt.adds {
+				r.add(id, t0.Add(time.Duration(i)*time.Second))
+			}
+			now := t0.Add(tt.at)
+			for _, id := range tt.want {
+				if !r.has(id, now) {
+					t.Errorf("%s forgotten", id)
+				}
+			}
+			for _, id := range tt.notWant {
+				if r.has(id, now) {
+					t.Errorf("%s still remembered", id)
+				}
+			}
+			if r.len() > tt.max {
+				t.Errorf("%d ids remembered, max %d", r.len(), tt.max)
+			}
+		})
+	}
+}
