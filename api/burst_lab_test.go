@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,8 +21,26 @@ import (
 	"github.com/ariapp/ariapp/internal/labtest"
 )
 
-// TestLabOriginateBurst: 200 POST /v1/calls at once (Local channels). Each is
-// answered 201 or 503 overloaded with Retry-After, never a 504 or 500 that
+// inFlight counts the originates in flight to Asterisk, and their most.
+type inFlight struct {
+	app.ARI
+	now, max atomic.Int32
+}
+
+func (f *inFlight) Originate(ctx context.Context, p ari.OriginateParams) (*ari.Channel, error) {
+	n := f.now.Add(1)
+	defer f.now.Add(-1)
+	for m := f.max.Load(); n > m && !f.max.CompareAndSwap(m, n); m = f.max.Load() {
+	}
+	// Asterisk's answer takes a moment under a burst; the window makes the
+	// bound visible even when it answers fast.
+	time.Sleep(20 * time.Millisecond)
+	return f.ARI.Originate(ctx, p)
+}
+
+// TestLabOriginateBurst: 200 POST /v1/calls at once (Local channels). No
+// more originates than call.max_originates are in flight to Asterisk; each
+// request is answered 201 or 503 overloaded with Retry-After, never a 504 or 500 that
 // leaves a call nobody owns; every 201 is a call ariapp tracks; after the
 // calls are hung up nothing of them is left in Asterisk, and nothing turns
 // up later either (a channel Asterisk created after ariapp gave it up).
@@ -33,7 +52,8 @@ func TestLabOriginateBurst(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	a, err := app.New(app.Config{AnswerTimeout: 10 * time.Second, SweepInterval: time.Second}, client, zaptest.NewLogger(t))
+	counted := &inFlight{ARI: client}
+	a, err := app.New(app.Config{AnswerTimeout: 10 * time.Second, SweepInterval: time.Second}, counted, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +134,10 @@ func TestLabOriginateBurst(t *testing.T) {
 			t.Errorf("answer %d %q: want 201 or 503", an.status, an.code)
 		}
 	}
-	t.Logf("burst of %d: answers by status %v; %d calls tracked", burst, byStatus, len(tracked))
+	t.Logf("burst of %d: answers by status %v; %d calls tracked; at most %d originates in flight", burst, byStatus, len(tracked), counted.max.Load())
+	if m := counted.max.Load(); m > app.DefaultMaxOriginates {
+		t.Errorf("%d originates in flight to Asterisk at once, want at most %d (call.max_originates)", m, app.DefaultMaxOriginates)
+	}
 	if byStatus[http.StatusCreated] == 0 {
 		t.Fatal("no call was accepted")
 	}
