@@ -234,25 +234,25 @@ func (c *call) placeFromSnapshot(p *party, snap *asteriskState) {
 	}
 }
 
-// findMusic asks Asterisk for q's hold music under the ids it can run as
-// (see musicID); nil when none plays to q's channel.
-func (c *call) findMusic(ctx context.Context, q *party) *holdmusic.Playing {
-	base := c.musicBase(q)
+// findMusic asks Asterisk for held's hold music under the ids it can run as
+// (see musicID); nil when none plays to its channel.
+func (c *call) findMusic(ctx context.Context, held *party) *holdmusic.Playing {
+	base := c.musicBase(held)
 	for _, id := range c.app.music.PlaybackIDs(base) {
 		pb, err := c.app.ari.Playback(ctx, id)
 		if err != nil {
 			if !errors.Is(err, ari.ErrNotFound) {
-				c.log.Warn("resync: looking up hold music failed", zap.String("party", string(q.role)),
-					zap.String("channel_id", q.channelID), zap.String("playback_id", id), zap.Error(err))
+				c.log.Warn("resync: looking up hold music failed", zap.String("party", string(held.role)),
+					zap.String("channel_id", held.channelID), zap.String("playback_id", id), zap.Error(err))
 			}
 			continue
 		}
-		if pb.TargetURI != "channel:"+q.channelID {
+		if pb.TargetURI != "channel:"+held.channelID {
 			continue
 		}
 		switch pb.State {
 		case "queued", "playing", "continuing", "paused":
-			return c.app.music.AdoptPlayback(q.channelID, base, id)
+			return c.app.music.AdoptPlayback(held.channelID, base, id)
 		}
 	}
 	return nil
