@@ -25,6 +25,7 @@ const (
 	CodeNotFound         = "not_found"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeUnavailable      = "unavailable"
+	CodeOverloaded       = "overloaded"
 	CodeTimeout          = "timeout"
 	CodeCanceled         = "canceled"
 	CodeInternal         = "internal"

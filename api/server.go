@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -48,8 +49,19 @@ type Config struct {
 	// Heartbeat is the interval of SSE keep-alive comments (default 15 s).
 	Heartbeat time.Duration
 	// Stats, if set, is served as JSON on GET /v1/stats (process and ARI
-	// figures for operators and the load tool).
+	// figures for operators and the load tool). It must encode as a JSON
+	// object: the server adds its own "streams" figures (StreamStats).
 	Stats func() any
+	// MaxStreams bounds the concurrent GET /v1/events streams (default
+	// 256); beyond it a new stream is answered 503 "overloaded" with
+	// Retry-After. Each stream costs a connection, a goroutine and an
+	// event buffer that grows while its client lags.
+	MaxStreams int
+	// StreamStallTimeout is how long an event-stream client may stall
+	// (default 10 s): a write to it that blocks longer, or a stream that
+	// keeps losing events to a full buffer for longer, ends the stream.
+	// It is counted (StreamStats.Stalled) and logged once.
+	StreamStallTimeout time.Duration
 }
 
 // Server serves the control API.
@@ -63,10 +75,18 @@ type Server struct {
 	mu       sync.Mutex
 	srv      *http.Server
 	ln       net.Listener
-	closing  chan struct{}
 	closeErr error
 	once     sync.Once
 	wg       sync.WaitGroup
+
+	// streamsCtx ends every event stream when the server stops: a stream
+	// never ends by itself, and one whose client stalled would otherwise
+	// hold the graceful stop for the whole stall timeout.
+	streamsCtx context.Context
+	endStreams context.CancelFunc
+	streams    streamCounters
+	// draining: ariapp is stopping; requests that change calls get 503.
+	draining atomic.Bool
 }
 
 // New builds the server. ready reports why the application cannot serve
@@ -85,13 +105,21 @@ func New(cfg Config, calls Calls, ready func() error, log *zap.Logger) *Server {
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 15 * time.Second
 	}
+	if cfg.MaxStreams <= 0 {
+		cfg.MaxStreams = 256
+	}
+	if cfg.StreamStallTimeout <= 0 {
+		cfg.StreamStallTimeout = 10 * time.Second
+	}
 	if log == nil {
 		log = zap.NewNop()
 	}
 	if ready == nil {
 		ready = func() error { return nil }
 	}
-	s := &Server{cfg: cfg, calls: calls, ready: ready, log: log, closing: make(chan struct{})}
+	s := &Server{cfg: cfg, calls: calls, ready: ready, log: log}
+	s.streamsCtx, s.endStreams = context.WithCancel(context.Background())
+	s.streams.open = map[*app.Subscription]struct{}{}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
@@ -148,6 +176,7 @@ func (s *Server) Start() error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          zap.NewStdLog(s.log),
 	}
+	srv.RegisterOnShutdown(s.endStreams)
 	s.mu.Lock()
 	s.srv, s.ln = srv, ln
 	s.mu.Unlock()
@@ -172,16 +201,24 @@ func (s *Server) Addr() string {
 	return s.ln.Addr().String()
 }
 
-// Close stops the server: event streams end, in-flight requests get until
-// ctx is done. Idempotent.
+// Drain makes the server refuse new work while ariapp stops: from now on
+// /v1 requests other than GET answer 503 "unavailable", so no call starts
+// while the calls are being hung up. Reads and event streams go on (they
+// show the calls ending) until Close.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// Close stops the server: event streams end at once, in-flight requests
+// get until ctx is done, then their connections are closed. Idempotent.
 func (s *Server) Close(ctx context.Context) error {
 	s.once.Do(func() {
-		close(s.closing)
+		s.endStreams()
 		s.mu.Lock()
 		srv := s.srv
 		s.mu.Unlock()
 		if srv != nil {
-			s.closeErr = srv.Shutdown(ctx)
+			if s.closeErr = srv.Shutdown(ctx); s.closeErr != nil {
+				_ = srv.Close()
+			}
 		}
 		s.wg.Wait()
 	})
@@ -200,9 +237,15 @@ func (s *Server) v1(h http.HandlerFunc) http.Handler {
 				return
 			}
 		}
-		if err := s.ready(); err != nil && r.Method != http.MethodGet {
-			writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "not ready: "+err.Error())
-			return
+		if r.Method != http.MethodGet {
+			if s.draining.Load() {
+				writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "ariapp is stopping")
+				return
+			}
+			if err := s.ready(); err != nil {
+				writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "not ready: "+err.Error())
+				return
+			}
 		}
 		h(w, r)
 	})
@@ -220,12 +263,27 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
+// stats serves Config.Stats with the event streams' figures added as
+// "streams".
 func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.Stats == nil {
-		writeError(w, http.StatusNotFound, CodeNotFound, "no statistics configured")
+	out := map[string]json.RawMessage{}
+	if s.cfg.Stats != nil {
+		data, err := json.Marshal(s.cfg.Stats())
+		if err == nil {
+			err = json.Unmarshal(data, &out)
+		}
+		if err != nil {
+			s.fail(w, r, fmt.Errorf("api: statistics are not a JSON object: %w", err))
+			return
+		}
+	}
+	streams, err := json.Marshal(s.StreamStats())
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.cfg.Stats())
+	out["streams"] = streams
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) listCalls(w http.ResponseWriter, r *http.Request) {
@@ -401,6 +459,10 @@ func (r *statusRecorder) Flush() {
 		f.Flush()
 	}
 }
+
+// Unwrap lets http.ResponseController reach the connection (write
+// deadlines of event streams).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // discardWriter captures a handler's status without writing the body.
 type discardWriter struct{ h http.Header }
