@@ -23,7 +23,7 @@ import (
 const streamRetryAfter = 5
 
 // errStreamLagging ends a stream whose client reads, but so slowly that
-// its events are lost for longer than the stall timeout.
+// it keeps losing events for longer than the stall timeout.
 var errStreamLagging = errors.New("the client keeps losing events to a full buffer")
 
 // StreamStats are the event streams' figures in GET /v1/stats.
@@ -125,6 +125,10 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	stopAbort()
 	stalled := st.stalled(err)
 	s.closeStream(sub, stalled)
+	if !stalled && err != nil {
+		s.log.Debug("event stream ended by a failed write", zap.String("remote", r.RemoteAddr),
+			zap.Uint64("subscriber", sub.ID()), zap.Error(err))
+	}
 	if stalled {
 		s.log.Warn("event stream client stalled; stream closed",
 			zap.String("remote", r.RemoteAddr), zap.Uint64("subscriber", sub.ID()), zap.String("call_id", callID),
@@ -150,10 +154,13 @@ type stream struct {
 	// aborted: the server stopped and cut the stream's writes short.
 	aborted atomic.Bool
 	sent    uint64
-	// reported is the drop count the client was last told of;
-	// losingSince when the stream started losing events at every step.
+	// reported is the drop count the client was last told of. The
+	// stream has been losing events since losingSince, the last time at
+	// lastLoss: it caught up when a quarter of the stall timeout passes
+	// without a loss.
 	reported    uint64
 	losingSince time.Time
+	lastLoss    time.Time
 }
 
 // run writes the stream until the client leaves, the call ends (a stream
@@ -199,17 +206,17 @@ func (st *stream) run() error {
 func (st *stream) event(ev app.Event) error {
 	if d := st.sub.Dropped(); d > st.reported {
 		now := time.Now()
-		if st.losingSince.IsZero() {
+		if st.losingSince.IsZero() || now.Sub(st.lastLoss) > st.s.cfg.StreamStallTimeout/4 {
 			st.losingSince = now
-		} else if now.Sub(st.losingSince) >= st.s.cfg.StreamStallTimeout {
+		}
+		st.lastLoss = now
+		if now.Sub(st.losingSince) >= st.s.cfg.StreamStallTimeout {
 			return errStreamLagging
 		}
 		if err := st.write(fmt.Sprintf("event: lost\ndata: {\"dropped\":%d}\n\n", d-st.reported)); err != nil {
 			return err
 		}
 		st.reported = d
-	} else {
-		st.losingSince = time.Time{}
 	}
 	data, err := json.Marshal(ev)
 	if err != nil {
@@ -230,6 +237,7 @@ func (st *stream) write(frame string) error {
 	if err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return err
 	}
+
 	// Checked after the deadline is set: a stop that came before it
 	// ends the stream here, one after it cuts this write short.
 	if st.s.streamsCtx.Err() != nil {

@@ -58,9 +58,10 @@ type Config struct {
 	// event buffer that grows while its client lags.
 	MaxStreams int
 	// StreamStallTimeout is how long an event-stream client may stall
-	// (default 10 s): a write to it that blocks longer, or a stream that
-	// keeps losing events to a full buffer for longer, ends the stream.
-	// It is counted (StreamStats.Stalled) and logged once.
+	// (default 10 s): a write to it that blocks longer ends the stream, and
+	// so does losing events to a full buffer for longer, without a quarter
+	// of it free of losses. It is counted (StreamStats.Stalled) and logged
+	// once.
 	StreamStallTimeout time.Duration
 }
 
@@ -454,10 +455,12 @@ func (r *statusRecorder) WriteHeader(code int) {
 }
 
 // Flush lets Server-Sent Events through the recorder.
-func (r *statusRecorder) Flush() {
-	if f, ok := r.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
+func (r *statusRecorder) Flush() { _ = r.FlushError() }
+
+// FlushError is Flush with its error, which http.ResponseController
+// reports: an event stream learns so that its client stalled.
+func (r *statusRecorder) FlushError() error {
+	return http.NewResponseController(r.ResponseWriter).Flush()
 }
 
 // Unwrap lets http.ResponseController reach the connection (write
