@@ -9,7 +9,7 @@
 //	POST   /v1/calls/{id}/hold       {"party":"caller"|"callee"|CHANNEL_ID}
 //	POST   /v1/calls/{id}/unhold     {"party":...}
 //	GET    /v1/events[?call_id=ID]   live SPEC events, as Server-Sent Events
-//	GET    /v1/stats                 process, ARI and event counters
+//	GET    /v1/stats                 process, ARI, event and stream counters
 //	GET    /healthz                  the process is up
 //	GET    /readyz                   ARI is connected
 //
@@ -18,4 +18,9 @@
 // with the resulting call info. When a token is configured every /v1
 // request needs "Authorization: Bearer TOKEN". The server binds 127.0.0.1 by
 // default; the token is never logged.
+//
+// Event streams are bounded (Config.MaxStreams; beyond it 503 "overloaded"
+// with Retry-After), and a client that stalls loses its stream
+// (Config.StreamStallTimeout), so neither memory nor the graceful stop
+// depends on how clients read.
 package api

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -53,8 +54,20 @@ type Config struct {
 	// Heartbeat is the interval of SSE keep-alive comments (default 15 s).
 	Heartbeat time.Duration
 	// Stats, if set, is served as JSON on GET /v1/stats (process and ARI
-	// figures for operators and the load tool).
+	// figures for operators and the load tool). It must encode as a JSON
+	// object: the server adds its own "streams" figures (StreamStats).
 	Stats func() any
+	// MaxStreams bounds the concurrent GET /v1/events streams (default
+	// 256); beyond it a new stream is answered 503 "overloaded" with
+	// Retry-After. Each stream costs a connection, a goroutine and an
+	// event buffer that grows while its client lags.
+	MaxStreams int
+	// StreamStallTimeout is how long an event-stream client may stall
+	// (default 10 s): a write to it that blocks longer ends the stream, and
+	// so does losing events to a full buffer for longer, without a quarter
+	// of it free of losses. It is counted (StreamStats.Stalled) and logged
+	// once.
+	StreamStallTimeout time.Duration
 }
 
 // Server serves the control API.
@@ -68,18 +81,28 @@ type Server struct {
 	mu       sync.Mutex
 	srv      *http.Server
 	ln       net.Listener
-	closing  chan struct{}
 	closeErr error
 	once     sync.Once
 	wg       sync.WaitGroup
+
+	// streamsCtx ends every event stream when the server stops: a stream
+	// never ends by itself, and one whose client stalled would otherwise
+	// hold the graceful stop for the whole stall timeout.
+	streamsCtx context.Context
+	endStreams context.CancelFunc
+	streams    streamCounters
+	// draining: ariapp is stopping; requests that change calls get 503.
+	draining atomic.Bool
 }
 
 // Defaults of the zero Config fields, as New fills them in.
 const (
-	DefaultListen           = "127.0.0.1:8090"
-	DefaultOperationTimeout = 30 * time.Second
-	DefaultMaxBodyBytes     = 16 << 10
-	DefaultHeartbeat        = 15 * time.Second
+	DefaultListen             = "127.0.0.1:8090"
+	DefaultOperationTimeout   = 30 * time.Second
+	DefaultMaxBodyBytes       = 16 << 10
+	DefaultHeartbeat          = 15 * time.Second
+	DefaultMaxStreams         = 256
+	DefaultStreamStallTimeout = 10 * time.Second
 )
 
 // WithDefaults returns c with every zero field set to its default; a
@@ -91,6 +114,8 @@ func (c Config) WithDefaults() Config {
 	confcheck.Default(&c.OperationTimeout, DefaultOperationTimeout)
 	confcheck.Default(&c.MaxBodyBytes, DefaultMaxBodyBytes)
 	confcheck.Default(&c.Heartbeat, DefaultHeartbeat)
+	confcheck.Default(&c.MaxStreams, DefaultMaxStreams)
+	confcheck.Default(&c.StreamStallTimeout, DefaultStreamStallTimeout)
 	return c
 }
 
@@ -110,6 +135,10 @@ func (c Config) Validate() error {
 		ck.Fail("MaxBodyBytes", "must be at least 1, got %d", c.MaxBodyBytes)
 	}
 	ck.Positive("Heartbeat", c.Heartbeat)
+	if c.MaxStreams < 1 {
+		ck.Fail("MaxStreams", "must be at least 1, got %d", c.MaxStreams)
+	}
+	ck.Positive("StreamStallTimeout", c.StreamStallTimeout)
 	return ck.Err()
 }
 
@@ -124,7 +153,9 @@ func New(cfg Config, calls Calls, ready func() error, log *zap.Logger) *Server {
 	if ready == nil {
 		ready = func() error { return nil }
 	}
-	s := &Server{cfg: cfg, calls: calls, ready: ready, log: log, closing: make(chan struct{})}
+	s := &Server{cfg: cfg, calls: calls, ready: ready, log: log}
+	s.streamsCtx, s.endStreams = context.WithCancel(context.Background())
+	s.streams.open = map[*app.Subscription]struct{}{}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
@@ -188,6 +219,7 @@ func (s *Server) Start() error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          zap.NewStdLog(s.log),
 	}
+	srv.RegisterOnShutdown(s.endStreams)
 	s.mu.Lock()
 	s.srv, s.ln = srv, ln
 	s.mu.Unlock()
@@ -212,16 +244,24 @@ func (s *Server) Addr() string {
 	return s.ln.Addr().String()
 }
 
-// Close stops the server: event streams end, in-flight requests get until
-// ctx is done. Idempotent.
+// Drain makes the server refuse new work while ariapp stops: from now on
+// /v1 requests other than GET answer 503 "unavailable", so no call starts
+// while the calls are being hung up. Reads and event streams go on (they
+// show the calls ending) until Close.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// Close stops the server: event streams end at once, in-flight requests
+// get until ctx is done, then their connections are closed. Idempotent.
 func (s *Server) Close(ctx context.Context) error {
 	s.once.Do(func() {
-		close(s.closing)
+		s.endStreams()
 		s.mu.Lock()
 		srv := s.srv
 		s.mu.Unlock()
 		if srv != nil {
-			s.closeErr = srv.Shutdown(ctx)
+			if s.closeErr = srv.Shutdown(ctx); s.closeErr != nil {
+				_ = srv.Close()
+			}
 		}
 		s.wg.Wait()
 	})
@@ -240,9 +280,15 @@ func (s *Server) v1(h http.HandlerFunc) http.Handler {
 				return
 			}
 		}
-		if err := s.ready(); err != nil && r.Method != http.MethodGet {
-			writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "not ready: "+err.Error())
-			return
+		if r.Method != http.MethodGet {
+			if s.draining.Load() {
+				writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "ariapp is stopping")
+				return
+			}
+			if err := s.ready(); err != nil {
+				writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "not ready: "+err.Error())
+				return
+			}
 		}
 		h(w, r)
 	})
@@ -260,12 +306,27 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
+// stats serves Config.Stats with the event streams' figures added as
+// "streams".
 func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.Stats == nil {
-		writeError(w, http.StatusNotFound, CodeNotFound, "no statistics configured")
+	out := map[string]json.RawMessage{}
+	if s.cfg.Stats != nil {
+		data, err := json.Marshal(s.cfg.Stats())
+		if err == nil {
+			err = json.Unmarshal(data, &out)
+		}
+		if err != nil {
+			s.fail(w, r, fmt.Errorf("api: statistics are not a JSON object: %w", err))
+			return
+		}
+	}
+	streams, err := json.Marshal(s.StreamStats())
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.cfg.Stats())
+	out["streams"] = streams
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) listCalls(w http.ResponseWriter, r *http.Request) {
@@ -440,11 +501,17 @@ func (r *statusRecorder) WriteHeader(code int) {
 }
 
 // Flush lets Server-Sent Events through the recorder.
-func (r *statusRecorder) Flush() {
-	if f, ok := r.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
+func (r *statusRecorder) Flush() { _ = r.FlushError() }
+
+// FlushError is Flush with its error, which http.ResponseController
+// reports: an event stream learns so that its client stalled.
+func (r *statusRecorder) FlushError() error {
+	return http.NewResponseController(r.ResponseWriter).Flush()
 }
+
+// Unwrap lets http.ResponseController reach the connection (write
+// deadlines of event streams).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // discardWriter captures a handler's status without writing the body.
 type discardWriter struct{ h http.Header }

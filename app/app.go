@@ -216,9 +216,11 @@ func (a *App) waitSynced(ctx context.Context) error {
 }
 
 // Subscribe returns a subscription to the events of one call (callID) or of
-// every call (""). Close it when done. A subscription to every call gets
-// allCallsBufferFactor times the buffer: it carries every call's bursts
-// (hundreds of calls changing at once on a busy PBX).
+// every call (""). Close it when done. A subscriber may fall
+// Config.SubscriberBuffer events behind before it loses events, a
+// subscriber to every call allCallsBufferFactor times that: it carries
+// every call's bursts (hundreds of calls changing at once on a busy PBX).
+// The buffer is taken as events wait, not reserved up front.
 func (a *App) Subscribe(callID string) *Subscription {
 	buf := a.cfg.SubscriberBuffer
 	if callID == "" {
@@ -228,7 +230,7 @@ func (a *App) Subscribe(callID string) *Subscription {
 }
 
 // allCallsBufferFactor: see Subscribe. 4 × the default 256 events is about
-// 400 KiB per subscriber to every call.
+// 400 KiB for a subscriber to every call that lags that far behind.
 const allCallsBufferFactor = 4
 
 // EventCounts is how many events of each name were reported (the metrics).

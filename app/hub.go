@@ -7,24 +7,158 @@ import (
 	"go.uber.org/zap"
 )
 
-// Subscription receives events. Read C promptly: when its buffer is full,
-// further events for it are dropped and counted (Dropped), and call
-// handling goes on.
+// subscriberChanCap is the capacity of a subscription's channel C: the
+// memory an idle subscriber holds. Events beyond it wait in a queue that
+// grows on demand up to the subscriber's buffer and is released once the
+// reader has caught up, so a thousand idle subscribers cost a few MiB, not
+// a full buffer each.
+const subscriberChanCap = 16
+
+// Subscription receives events. Read C promptly: when more than its buffer
+// is waiting, further events for it are dropped and counted (Dropped), and
+// call handling goes on. The first drop is logged, and the total again when
+// the subscription closes.
 type Subscription struct {
-	C       <-chan Event
-	ch      chan Event
-	callID  string
-	dropped atomic.Uint64
+	C      <-chan Event
+	ch     chan Event
+	id     uint64
+	callID string
+	// max is how many events may wait for the reader: in ch plus queued.
+	max     int
 	hub     *hub
+	dropped atomic.Uint64
 	once    sync.Once
+	done    chan struct{} // closed by Close: the pump stops
+	pumpWG  sync.WaitGroup
+
+	mu sync.Mutex
+	// queue holds, in order, the events that found ch full.
+	queue []Event
+	// pumping: a pump goroutine moves queue into ch; new events queue
+	// behind it to keep their order.
+	pumping bool
+	// ended: no event is offered any more (Close or the hub closed).
+	ended    bool
+	chClosed bool
 }
+
+// ID identifies the subscription in ariapp's log ("subscriber" field), so
+// a consumer (the event stream of the API) can name it in its own lines.
+func (s *Subscription) ID() uint64 { return s.id }
 
 // Dropped is how many events this subscriber lost to a full buffer.
 func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
 
-// Close ends the subscription and closes C. Idempotent.
+// Close ends the subscription and closes C; events not yet in C are
+// discarded. Idempotent.
 func (s *Subscription) Close() {
-	s.once.Do(func() { s.hub.remove(s) })
+	s.once.Do(func() {
+		s.hub.remove(s)
+		s.mu.Lock()
+		s.ended = true
+		s.queue = nil
+		s.mu.Unlock()
+		close(s.done)
+		s.pumpWG.Wait()
+		s.mu.Lock()
+		s.closeChLocked()
+		s.mu.Unlock()
+		if d := s.dropped.Load(); d > 0 {
+			s.hub.log.Info("event subscriber closed; it lost events", s.fields(zap.Uint64("dropped_total", d))...)
+		}
+	})
+}
+
+func (s *Subscription) closeChLocked() {
+	if !s.chClosed {
+		s.chClosed = true
+		close(s.ch)
+	}
+}
+
+func (s *Subscription) fields(more ...zap.Field) []zap.Field {
+	f := []zap.Field{zap.Uint64("subscriber", s.id)}
+	if s.callID != "" {
+		f = append(f, zap.String("subscribed_call_id", s.callID))
+	}
+	return append(f, more...)
+}
+
+// offer delivers ev or, when the buffer is full, drops it. It never blocks:
+// call goroutines publish.
+func (s *Subscription) offer(ev Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return
+	}
+	if !s.pumping {
+		select {
+		case s.ch <- ev:
+			return
+		default:
+		}
+	}
+	if len(s.queue) >= s.max-cap(s.ch) {
+		if s.dropped.Add(1) == 1 {
+			s.hub.log.Warn("event subscriber too slow; its events are dropped until it catches up",
+				s.fields(zap.String("event", string(ev.Name)), zap.String("call_id", ev.CallID), zap.Int("buffer", s.max))...)
+		}
+		return
+	}
+	s.queue = append(s.queue, ev)
+	if !s.pumping {
+		s.pumping = true
+		s.pumpWG.Add(1)
+		go s.pump()
+	}
+}
+
+// pump moves queued events into ch as the reader takes them, and ends when
+// the queue is empty (releasing its memory) or the subscription closes.
+// After the hub closed, it delivers what is queued, then closes ch.
+func (s *Subscription) pump() {
+	defer s.pumpWG.Done()
+	s.mu.Lock()
+	for {
+		if len(s.queue) == 0 {
+			s.pumping = false
+			s.queue = nil
+			if s.ended {
+				s.closeChLocked()
+			}
+			s.mu.Unlock()
+			return
+		}
+		// The event stays queued, counted against the buffer, until C
+		// took it.
+		ev := s.queue[0]
+		s.mu.Unlock()
+		select {
+		case s.ch <- ev:
+		case <-s.done:
+			s.mu.Lock()
+			s.pumping = false
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Lock()
+		if len(s.queue) > 0 { // Close may have discarded the queue
+			s.queue[0] = Event{}
+			s.queue = s.queue[1:]
+		}
+	}
+}
+
+// end stops offers after the hub closed: C closes once the reader has
+// taken what is waiting.
+func (s *Subscription) end() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ended = true
+	if !s.pumping {
+		s.closeChLocked()
+	}
 }
 
 // hub fans events out to subscribers without ever blocking the publisher.
@@ -34,6 +168,7 @@ type hub struct {
 	closed bool
 	log    *zap.Logger
 	counts map[EventName]*atomic.Uint64
+	nextID atomic.Uint64
 }
 
 func newHub(log *zap.Logger) *hub {
@@ -44,13 +179,15 @@ func newHub(log *zap.Logger) *hub {
 	return h
 }
 
+// subscribe adds a subscriber that may fall buf events behind.
 func (h *hub) subscribe(callID string, buf int) *Subscription {
-	ch := make(chan Event, buf)
-	s := &Subscription{C: ch, ch: ch, callID: callID, hub: h}
+	buf = max(buf, 0)
+	ch := make(chan Event, min(buf, subscriberChanCap))
+	s := &Subscription{C: ch, ch: ch, id: h.nextID.Add(1), callID: callID, max: buf, hub: h, done: make(chan struct{})}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		close(ch)
+		s.end()
 		return s
 	}
 	h.subs[s] = struct{}{}
@@ -60,10 +197,7 @@ func (h *hub) subscribe(callID string, buf int) *Subscription {
 func (h *hub) remove(s *Subscription) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if _, ok := h.subs[s]; ok {
-		delete(h.subs, s)
-		close(s.ch)
-	}
+	delete(h.subs, s)
 }
 
 func (h *hub) publish(ev Event) {
@@ -74,16 +208,7 @@ func (h *hub) publish(ev Event) {
 		if s.callID != "" && s.callID != ev.CallID {
 			continue
 		}
-		select {
-		case s.ch <- ev:
-		default:
-			n := s.dropped.Add(1)
-			if n == 1 || n%100 == 0 {
-				h.log.Warn("event subscriber too slow, event dropped for it",
-					zap.String("event", string(ev.Name)), zap.String("call_id", ev.CallID),
-					zap.Uint64("dropped_total", n))
-			}
-		}
+		s.offer(ev)
 	}
 }
 
@@ -93,6 +218,6 @@ func (h *hub) close() {
 	h.closed = true
 	for s := range h.subs {
 		delete(h.subs, s)
-		close(s.ch)
+		s.end()
 	}
 }

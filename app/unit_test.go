@@ -376,8 +376,8 @@ func TestUnitHub(t *testing.T) {
 		if got := unitIDs(unitDrain(slow)); !slices.Equal(got, []string{"c1/1", "c1/2"}) {
 			t.Errorf("slow kept %v, want the first two events", got)
 		}
-		if got := len(unitDrain(fast)); got != n || fast.Dropped() != 0 {
-			t.Errorf("fast got %d events, dropped %d; want %d, 0", got, fast.Dropped(), n)
+		if got := unitIDs(unitRecv(t, fast, n)); len(got) != n || got[n-1] != fmt.Sprintf("c1/%d", n) || fast.Dropped() != 0 {
+			t.Errorf("fast got %d events (last %v), dropped %d; want %d, 0", len(got), got[len(got)-1:], fast.Dropped(), n)
 		}
 		if other.Dropped() != 0 || len(unitDrain(other)) != 0 {
 			t.Errorf("a subscriber of another call got or dropped events")
@@ -385,17 +385,10 @@ func TestUnitHub(t *testing.T) {
 		if got := h.counts[EventHoldSuccess].Load(); got != n {
 			t.Errorf("count of hold_success = %d, want %d", got, n)
 		}
-		// Drops are logged at the first and every 100th: 1, 100, 200.
-		warns := logs.FilterMessage("event subscriber too slow, event dropped for it").All()
-		var totals []uint64
-		for _, w := range warns {
-			if w.Level != zapcore.WarnLevel {
-				t.Errorf("drop logged at %v, want warn", w.Level)
-			}
-			totals = append(totals, w.ContextMap()["dropped_total"].(uint64))
-		}
-		if want := []uint64{1, 100, 200}; !slices.Equal(totals, want) {
-			t.Errorf("drop warnings at dropped_total %v, want %v", totals, want)
+		// A drop is logged once per subscriber, at the first.
+		warns := logs.FilterMessage("event subscriber too slow; its events are dropped until it catches up").All()
+		if len(warns) != 1 || warns[0].Level != zapcore.WarnLevel || warns[0].ContextMap()["subscriber"] != slow.ID() {
+			t.Errorf("drop warnings %v, want one warning naming subscriber %d", warns, slow.ID())
 		}
 		// After reading, the slow subscriber receives again.
 		h.publish(unitEvent(EventCallEnded, "c1", n+1))
@@ -523,21 +516,27 @@ func TestUnitAppSubscribeAndClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := a.Subscribe("")
-	if cap(s.C) != 4*256 {
-		t.Errorf("default buffer of a subscriber to every call = %d, want 4 × 256", cap(s.C))
-	}
-	if one := a.Subscribe("c1"); cap(one.C) != 256 {
-		t.Errorf("default buffer of a subscriber to one call = %d, want 256", cap(one.C))
+	for _, tc := range []struct {
+		name string
+		sub  *Subscription
+		want int
+	}{
+		{"default, every call", s, 4 * 256},
+		{"default, one call", a.Subscribe("c1"), 256},
+	} {
+		if tc.sub.max != tc.want {
+			t.Errorf("%s: buffer = %d, want %d", tc.name, tc.sub.max, tc.want)
+		}
 	}
 	a2, err := New(Config{SubscriberBuffer: 3}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s2 := a2.Subscribe("c1"); cap(s2.C) != 3 {
-		t.Errorf("subscriber buffer = %d, want 3", cap(s2.C))
+	if s2 := a2.Subscribe("c1"); s2.max != 3 {
+		t.Errorf("subscriber buffer = %d, want 3", s2.max)
 	}
-	if s2 := a2.Subscribe(""); cap(s2.C) != 12 {
-		t.Errorf("all-calls subscriber buffer = %d, want 12", cap(s2.C))
+	if s2 := a2.Subscribe(""); s2.max != 12 {
+		t.Errorf("all-calls subscriber buffer = %d, want 12", s2.max)
 	}
 	// Close without Start: nothing to wait for, subscriptions end.
 	done := make(chan struct{})

@@ -68,7 +68,11 @@ type ShutdownConfig struct {
 	// HangupCalls hangs every call up before stopping; by default calls stay
 	// up in Asterisk and a restarted ariapp adopts them.
 	HangupCalls bool
-	// Timeout bounds the whole graceful stop.
+	// HangupTimeout bounds the hang-up of every call (with HangupCalls),
+	// which runs first, on its own budget.
+	HangupTimeout time.Duration
+	// Timeout bounds the rest of the graceful stop: the API server, the
+	// application and the ARI client.
 	Timeout time.Duration
 }
 
@@ -92,7 +96,7 @@ func newConfig() Config {
 		API:      api.Config{}.WithDefaults(),
 		Log:      LogConfig{Level: "info", Format: "json"},
 		Hold:     HoldConfig{Media: "tone:" + holdmusic.DefaultTone},
-		Shutdown: ShutdownConfig{Timeout: 10 * time.Second},
+		Shutdown: ShutdownConfig{HangupTimeout: 10 * time.Second, Timeout: 10 * time.Second},
 		Instance: InstanceConfig{Heartbeat: defaultHeartbeat},
 	}
 }
@@ -148,9 +152,12 @@ func (c *Config) keys() []keySpec {
 		{key: "api.operation_timeout", ptr: &c.API.OperationTimeout, usage: "limit for one hold, resume, hangup or originate request"},
 		{key: "api.max_body_bytes", ptr: &c.API.MaxBodyBytes, usage: "largest request body"},
 		{key: "api.sse_heartbeat", ptr: &c.API.Heartbeat, usage: "interval of keep-alive comments on /v1/events"},
+		{key: "api.max_streams", ptr: &c.API.MaxStreams, usage: "most /v1/events streams at once; beyond it 503 overloaded"},
+		{key: "api.stream_stall_timeout", ptr: &c.API.StreamStallTimeout, usage: "how long a /v1/events client may stall (or keep losing events) before its stream is dropped"},
 		{key: "api.subscriber_buffer", ptr: &c.App.SubscriberBuffer, usage: "events a /v1/events client may lag behind before it loses some (4x for all calls)"},
 		{key: "shutdown.hangup_calls", ptr: &c.Shutdown.HangupCalls, usage: "on SIGTERM, hang every call up first"},
-		{key: "shutdown.timeout", ptr: &c.Shutdown.Timeout, usage: "limit for the graceful stop"},
+		{key: "shutdown.hangup_timeout", ptr: &c.Shutdown.HangupTimeout, usage: "limit for hanging every call up on a stop (with shutdown.hangup_calls)"},
+		{key: "shutdown.timeout", ptr: &c.Shutdown.Timeout, usage: "limit for the rest of the graceful stop (API server, application, ARI client)"},
 		{key: "instance.takeover", ptr: &c.Instance.Takeover, usage: "take the Stasis application from a running ariapp on purpose (it then stops)"},
 		{key: "instance.heartbeat", ptr: &c.Instance.Heartbeat, usage: "how often the owner record is rewritten; three missed make a dead owner"},
 	}
@@ -228,6 +235,7 @@ func (c Config) validate() error {
 		ck.Fail("Log.Format", "invalid format %q (want json or console)", c.Log.Format)
 	}
 	ck.Positive("Shutdown.Timeout", c.Shutdown.Timeout)
+	ck.Positive("Shutdown.HangupTimeout", c.Shutdown.HangupTimeout)
 	ck.AtLeast("Instance.Heartbeat", c.Instance.Heartbeat, minHeartbeat)
 	return ck.Err()
 }

@@ -79,15 +79,17 @@ func defaultConfig() Config {
 			SweepInterval:        10 * time.Second,
 		},
 		API: api.Config{
-			Listen:           "127.0.0.1:8090",
-			OperationTimeout: 30 * time.Second,
-			MaxBodyBytes:     16 << 10,
-			Heartbeat:        15 * time.Second,
+			Listen:             "127.0.0.1:8090",
+			OperationTimeout:   30 * time.Second,
+			MaxBodyBytes:       16 << 10,
+			Heartbeat:          15 * time.Second,
+			MaxStreams:         256,
+			StreamStallTimeout: 10 * time.Second,
 		},
 		ARIPassword: testPassword,
 		Log:         LogConfig{Level: "info", Format: "json"},
 		Hold:        HoldConfig{Media: "tone:440/500|0/2500"},
-		Shutdown:    ShutdownConfig{Timeout: 10 * time.Second},
+		Shutdown:    ShutdownConfig{HangupTimeout: 10 * time.Second, Timeout: 10 * time.Second},
 		Instance:    InstanceConfig{Heartbeat: 2 * time.Second},
 	}
 }

@@ -38,6 +38,9 @@ const (
 	exitOK      = 0
 	exitRuntime = 1 // ARI unreachable, wrong credentials, application replaced
 	exitConfig  = 2 // bad flags, environment or config file
+	// exitStopIncomplete: after a signal, the graceful stop did not
+	// complete (calls left up, or a part did not stop in time).
+	exitStopIncomplete = 3
 )
 
 func main() {
@@ -180,26 +183,23 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		fmt.Fprintf(stderr, "ariapp: another ARI client registered application %q; stopping\n", cfg.ARI.Application)
 		code = exitRuntime
 	}
-	done := make(chan struct{})
-	stopCtx, cancelStop := context.WithTimeout(context.Background(), cfg.Shutdown.Timeout)
-	defer cancelStop()
-	go func() {
-		if server != nil {
-			_ = server.Close(stopCtx)
-		}
-		if cfg.Shutdown.HangupCalls && code == exitOK {
-			a.HangupAll(stopCtx) // needs the events: before the app closes
-		}
-		a.Close()
-		client.Close()
-		close(done)
-	}()
-	select {
-	case <-done:
-		log.Info("ariapp stopped")
-	case <-stopCtx.Done():
-		log.Error("graceful stop timed out", zap.Duration("timeout", cfg.Shutdown.Timeout))
+	plan := stopPlan{
+		HangupCalls:   cfg.Shutdown.HangupCalls && code == exitOK,
+		HangupTimeout: cfg.Shutdown.HangupTimeout,
+		Timeout:       cfg.Shutdown.Timeout,
 	}
+	var srv stopServer
+	if server != nil {
+		srv = server
+	}
+	if !stop(log, plan, srv, a, func() { _ = client.Close() }) {
+		fmt.Fprintln(stderr, "ariapp: the graceful stop did not complete (see the log)")
+		if code == exitOK {
+			code = exitStopIncomplete
+		}
+		return code
+	}
+	log.Info("ariapp stopped")
 	return code
 }
 
