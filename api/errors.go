@@ -26,6 +26,8 @@ const (
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeUnavailable      = "unavailable"
 	CodeOverloaded       = "overloaded"
+	CodeHeadersTooLarge  = "headers_too_large"
+	CodeHTTPVersion      = "http_version_not_supported"
 	CodeTimeout          = "timeout"
 	CodeCanceled         = "canceled"
 	CodeInternal         = "internal"

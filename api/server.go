@@ -183,6 +183,11 @@ func (s *Server) route() http.Handler {
 			writeError(w, http.StatusNotFound, CodeNotFound, fmt.Sprintf("no such resource: %s", p))
 			return
 		}
+		// The token guards every /v1 path, also one that does not exist:
+		// without it nobody learns which routes there are.
+		if p := r.URL.Path; (p == "/v1" || strings.HasPrefix(p, "/v1/")) && !s.authorized(w, r) {
+			return
+		}
 		h, pattern := s.mux.Handler(r)
 		if pattern == "" {
 			// The mux's own 404/405 handler: find out which, keep its Allow.
@@ -212,6 +217,7 @@ func (s *Server) Start() error {
 			return fmt.Errorf("api: listen on %s: %w", s.cfg.Listen, err)
 		}
 	}
+	ln = jsonErrorListener{ln}
 	srv := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -268,18 +274,26 @@ func (s *Server) Close(ctx context.Context) error {
 	return s.closeErr
 }
 
-// v1 wraps /v1 handlers: bearer token, then readiness.
+// authorized checks the bearer token, if one is configured, and answers
+// 401 when it is missing or wrong.
+func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
+	if s.cfg.Token == "" {
+		return true
+	}
+	scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	ok = ok && strings.EqualFold(scheme, "Bearer") // schemes are case-insensitive (RFC 9110)
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ariapp"`)
+		writeError(w, http.StatusUnauthorized, CodeUnauthorized, "a valid bearer token is required")
+		return false
+	}
+	return true
+}
+
+// v1 wraps /v1 handlers with the readiness check; route has checked the
+// token for every /v1 path before.
 func (s *Server) v1(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.cfg.Token != "" {
-			scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-			ok = ok && strings.EqualFold(scheme, "Bearer") // schemes are case-insensitive (RFC 9110)
-			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) != 1 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="ariapp"`)
-				writeError(w, http.StatusUnauthorized, CodeUnauthorized, "a valid bearer token is required")
-				return
-			}
-		}
 		if r.Method != http.MethodGet {
 			if s.draining.Load() {
 				writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "ariapp is stopping")
