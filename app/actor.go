@@ -83,6 +83,7 @@ type result struct {
 // no lock.
 func (c *call) run(ctx context.Context) {
 	defer c.app.wg.Done()
+	ctx = ari.WithTag(ctx, ari.Tag{CallID: c.id})
 	for c.state != CallEnded {
 		m, ok := c.next(ctx)
 		if !ok {

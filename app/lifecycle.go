@@ -118,7 +118,7 @@ func (c *call) observe(ev ari.Event) {
 func (c *call) originateCaller(ctx, req context.Context) error {
 	c.emit(EventCallStarted, "", SourceAPI, "")
 	c.caller.channel = channelDialled
-	octx, cancel := context.WithCancel(ctx)
+	octx, cancel := context.WithCancel(c.forParty(ctx, c.caller))
 	stop := context.AfterFunc(req, cancel)
 	_, err := c.app.ari.Originate(octx, ari.OriginateParams{
 		Endpoint:  c.caller.endpoint,
@@ -191,7 +191,7 @@ func (c *call) start(ctx context.Context) {
 		return
 	}
 	c.callee.channel = channelDialled
-	_, err := c.app.ari.Originate(ctx, ari.OriginateParams{
+	_, err := c.app.ari.Originate(c.forParty(ctx, c.callee), ari.OriginateParams{
 		Endpoint:   c.target,
 		ChannelID:  c.callee.channelID,
 		App:        c.app.ari.Application(),
@@ -400,7 +400,7 @@ func (c *call) endCall(ctx context.Context, cause string, by Role, reason string
 			continue
 		}
 		c.app.abandon(p.channelID)
-		if err := c.app.cleanup(ctx, func(ctx context.Context) error {
+		if err := c.app.cleanup(c.forParty(ctx, p), func(ctx context.Context) error {
 			return c.app.ari.Hangup(ctx, p.channelID, hangupReasonFor(cause))
 		}); err != nil && !errors.Is(err, ari.ErrNotFound) {
 			c.log.Warn("hangup failed; the sweep will try again", zap.String("party", string(p.role)), zap.String("channel_id", p.channelID), zap.Error(err))
@@ -436,7 +436,7 @@ func (c *call) musicFinished(ctx context.Context, e *ari.PlaybackFinished) {
 		c.app.route(p.music.NextPlaybackID(), c)
 		delete(c.finished, e.Playback.ID)
 		c.app.unrouteID(e.Playback.ID, c)
-		if _, err := c.app.music.Restart(ctx, c.app.ari, p.music); err != nil {
+		if _, err := c.app.music.Restart(c.forParty(ctx, p), c.app.ari, p.music); err != nil {
 			c.log.Error("restarting hold music failed", zap.String("party", string(p.role)),
 				zap.String("channel_id", p.channelID), zap.String("playback_id", p.music.PlaybackID), zap.Error(err))
 		}
@@ -451,6 +451,7 @@ func (c *call) setVars(ctx context.Context, p *party, kv ...string) {
 	if p.channel == channelGone {
 		return
 	}
+	ctx = c.forParty(ctx, p)
 	for i := 0; i+1 < len(kv); i += 2 {
 		if err := c.app.ari.SetVar(ctx, p.channelID, kv[i], kv[i+1]); err != nil {
 			c.log.Warn("writing channel variable failed", zap.String("party", string(p.role)),

@@ -70,6 +70,7 @@ func (c *call) setMedia(p *party, to media) {
 // skipped. On failure the party is left where the failed step left it, for
 // toBridge to undo.
 func (c *call) toMusic(ctx context.Context, held *party) error {
+	ctx = c.forParty(ctx, held)
 	pbID := c.musicID(held)
 	if held.media == mediaBridged {
 		// Music that leaves no trace in Asterisk is recorded on the held
@@ -157,9 +158,21 @@ var stepPolicy = retry.Policy{
 	Retryable: retry.On(ari.ErrUnreachable, ari.ErrServer),
 }
 
-// step runs one ARI step of a move under stepPolicy.
+// step runs one ARI step of a move under stepPolicy; a retry is logged.
 func (c *call) step(ctx context.Context, do func(context.Context) error) error {
-	return stepPolicy.Do(ctx, do)
+	p := stepPolicy
+	p.OnRetry = func(attempt int, err error, next time.Duration) {
+		tag := ari.TagOf(ctx)
+		c.log.Info("ARI step retried: Asterisk did not answer in time or failed internally", zap.String("party", tag.Party),
+			zap.Int("attempt", attempt), zap.Duration("retry_in", next), zap.Error(err))
+	}
+	return p.Do(ctx, do)
+}
+
+// forParty tags ctx's ARI requests as made for p of this call (the request
+// log names them).
+func (c *call) forParty(ctx context.Context, p *party) context.Context {
+	return ari.WithTag(ctx, ari.Tag{CallID: c.id, Party: string(p.role)})
 }
 
 // confirm awaits a step's event; when it does not come within the step
@@ -196,6 +209,7 @@ func (c *call) bridgeHas(ctx context.Context, channelID string) (bool, error) {
 // addChannel open while a playback runs on the channel. It serves resume
 // (R2), the rollback of a failed hold (H5) and the repair after a restart.
 func (c *call) toBridge(ctx context.Context, p *party) error {
+	ctx = c.forParty(ctx, p)
 	if p.media != mediaBridged {
 		c.setMedia(p, mediaRejoining)
 	}

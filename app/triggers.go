@@ -81,7 +81,7 @@ func (c *call) stopPeerMOH(ctx context.Context, held *party) {
 	if c.state == CallEnded || held.channel == channelGone || held.music != nil {
 		return
 	}
-	if err := c.app.ari.StopMOH(ctx, held.channelID); err != nil && !errors.Is(err, ari.ErrNotFound) {
+	if err := c.app.ari.StopMOH(c.forParty(ctx, held), held.channelID); err != nil && !errors.Is(err, ari.ErrNotFound) {
 		c.log.Warn("stopping Asterisk's music on hold after a refused phone hold failed",
 			zap.String("party", string(held.role)), zap.String("channel_id", held.channelID), zap.Error(err))
 	}

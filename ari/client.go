@@ -57,6 +57,10 @@ type Config struct {
 	// and must be quick; a consumer stage of its own would add a goroutine
 	// hand-off to every event's way to the application.
 	OnEvent func(Event)
+	// OnRequest, if set, sees every REST request once it has finished (or
+	// failed), in the goroutine that made it: for a request log and
+	// metrics. It must be quick.
+	OnRequest func(*Request)
 	// Logger receives the client's own logs (connection changes, drops).
 	// Default: zap.NewNop().
 	Logger *zap.Logger
@@ -207,11 +211,25 @@ func (c *Client) Application() string { return c.cfg.Application }
 // call performs one REST request. query may be nil; body, if not nil, is
 // sent as JSON; out, if not nil, receives the JSON reply.
 func (c *Client) call(ctx context.Context, method, path string, query url.Values, body, out any) error {
-	if c.isClosed.Load() {
-		return ErrClosed
-	}
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if c.cfg.OnRequest == nil {
+		_, err := c.do(ctx, method, path, query, body, out)
+		return err
+	}
+	t0 := time.Now()
+	status, err := c.do(ctx, method, path, query, body, out)
+	r := &Request{Method: method, Tag: TagOf(ctx), Status: status, Duration: time.Since(t0), Err: err}
+	r.routeOf(path, query)
+	c.cfg.OnRequest(r)
+	return err
+}
+
+// do makes one REST request and returns the reply's status (0 without one).
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) (int, error) {
+	if c.isClosed.Load() {
+		return 0, ErrClosed
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
@@ -224,13 +242,13 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return fmt.Errorf("ari: encoding %s %s body: %w", method, path, err)
+			return 0, fmt.Errorf("ari: encoding %s %s body: %w", method, path, err)
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, target, rd)
 	if err != nil {
-		return newTransportError(method, path, err)
+		return 0, newTransportError(method, path, err)
 	}
 	req.Header.Set("Authorization", c.auth)
 	req.Header.Set("Accept", "application/json")
@@ -239,22 +257,22 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return newTransportError(method, path, err)
+		return 0, newTransportError(method, path, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return newTransportError(method, path, err)
+		return resp.StatusCode, newTransportError(method, path, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return newAPIError(method, path, resp.StatusCode, errorMessage(data))
+		return resp.StatusCode, newAPIError(method, path, resp.StatusCode, errorMessage(data))
 	}
 	if out != nil && len(data) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("ari: decoding reply of %s %s: %w", method, path, err)
+			return resp.StatusCode, fmt.Errorf("ari: decoding reply of %s %s: %w", method, path, err)
 		}
 	}
-	return nil
+	return resp.StatusCode, nil
 }
 
 // errorMessage extracts ARI's {"message": "..."}; any other body is kept as

@@ -54,6 +54,10 @@ type LogConfig struct {
 	Level string
 	// Format is json or console.
 	Format string
+	// ARIRequests is the level of the ARI request log (one line per REST
+	// request ariapp makes): debug (default, so off at log.level info) or
+	// info.
+	ARIRequests string
 }
 
 // HoldConfig configures what a held party hears.
@@ -94,7 +98,7 @@ func newConfig() Config {
 		ARI:      ari.Config{URL: "http://127.0.0.1:8088/ari", Username: "ariapp", Application: "ariapp"}.WithDefaults(),
 		App:      app.Config{}.WithDefaults(),
 		API:      api.Config{}.WithDefaults(),
-		Log:      LogConfig{Level: "info", Format: "json"},
+		Log:      LogConfig{Level: "info", Format: "json", ARIRequests: "debug"},
 		Hold:     HoldConfig{Media: "tone:" + holdmusic.DefaultTone},
 		Shutdown: ShutdownConfig{HangupTimeout: 10 * time.Second, Timeout: 10 * time.Second},
 		Instance: InstanceConfig{Heartbeat: defaultHeartbeat},
@@ -136,6 +140,7 @@ func (c *Config) keys() []keySpec {
 		{key: "ari.max_connections", ptr: &c.ARI.MaxConns, usage: "most HTTP connections to Asterisk (shared http.conf sessionlimit)"},
 		{key: "log.level", ptr: &c.Log.Level, usage: "log level: debug, info, warn or error"},
 		{key: "log.format", ptr: &c.Log.Format, usage: "log format: json or console"},
+		{key: "log.ari_requests", ptr: &c.Log.ARIRequests, usage: "level of the one line per ARI request ariapp makes: debug or info"},
 		{key: "hold.media", ptr: &c.Hold.Media, usage: "what a held party hears: tone:SPEC, moh[:CLASS] or sound:A|sound:B"},
 		{key: "call.answer_timeout", ptr: &c.App.AnswerTimeout, usage: "how long a callee may ring"},
 		{key: "call.step_timeout", ptr: &c.App.StepTimeout, usage: "wait for Asterisk to confirm one step of a hold, resume or set-up"},
@@ -230,6 +235,9 @@ func (c Config) validate() error {
 	ck := confcheck.New("ariapp", nil)
 	if _, ok := logLevels[c.Log.Level]; !ok {
 		ck.Fail("Log.Level", "invalid level %q (want debug, info, warn or error)", c.Log.Level)
+	}
+	if c.Log.ARIRequests != "debug" && c.Log.ARIRequests != "info" {
+		ck.Fail("Log.ARIRequests", "invalid level %q (want debug or info)", c.Log.ARIRequests)
 	}
 	if c.Log.Format != "json" && c.Log.Format != "console" {
 		ck.Fail("Log.Format", "invalid format %q (want json or console)", c.Log.Format)

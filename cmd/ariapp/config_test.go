@@ -87,7 +87,7 @@ func defaultConfig() Config {
 			StreamStallTimeout: 10 * time.Second,
 		},
 		ARIPassword: testPassword,
-		Log:         LogConfig{Level: "info", Format: "json"},
+		Log:         LogConfig{Level: "info", Format: "json", ARIRequests: "debug"},
 		Hold:        HoldConfig{Media: "tone:440/500|0/2500"},
 		Shutdown:    ShutdownConfig{HangupTimeout: 10 * time.Second, Timeout: 10 * time.Second},
 		Instance:    InstanceConfig{Heartbeat: 2 * time.Second},
@@ -147,7 +147,7 @@ api:
 	want.ARI.RequestTimeout, want.ARI.DialTimeout = 2*time.Second, 3*time.Second
 	want.ARI.ReconnectMin, want.ARI.ReconnectMax = 250*time.Millisecond, time.Minute
 	want.ARI.PingInterval, want.ARI.EventQueueSize, want.ARI.MaxConns = -1, 64, 8
-	want.Log = LogConfig{Level: "debug", Format: "console"}
+	want.Log = LogConfig{Level: "debug", Format: "console", ARIRequests: "debug"}
 	want.Hold.Media = "sound:hold-music"
 	want.App.Music = holdmusic.Config{Mode: holdmusic.ModeSounds, Sounds: []string{"sound:hold-music"}}
 	want.App.AnswerTimeout, want.App.OriginateFormats = 45*time.Second, "alaw,ulaw"

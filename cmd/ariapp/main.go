@@ -88,6 +88,11 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	onEvent, replaced := eventLog(log.Named("ari_event"))
 	ariCfg := cfg.ariClientConfig()
 	ariCfg.OnEvent, ariCfg.Logger = onEvent, log.Named("ari")
+	reqLevel := zapcore.DebugLevel
+	if cfg.Log.ARIRequests == "info" {
+		reqLevel = zapcore.InfoLevel
+	}
+	ariCfg.OnRequest = requestLog(log.Named("ari_request"), reqLevel)
 	client, err := ari.New(ariCfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "ariapp: %v\n", err)
