@@ -270,3 +270,34 @@ func TestLabAPINotEstablished(t *testing.T) {
 	}
 	_ = bytes.MinRead
 }
+
+// TestLabAPIInvalidEndpoints: endpoints Asterisk has no channel for, and
+// ones ariapp refuses before asking, answer 400 invalid_endpoint with a
+// short message, never a 500; nothing is left in Asterisk.
+func TestLabAPIInvalidEndpoints(t *testing.T) {
+	l := newLab(t, "")
+	for _, tc := range []struct{ name, from string }{
+		{"unknown PJSIP endpoint", "PJSIP/nonexistent"},
+		{"unknown technology", "Bogus/x"},
+		{"invalid UTF-8", "PJSIP/b\xffob"},
+		{"8 KB name", "PJSIP/" + strings.Repeat("a", 8<<10)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body, _ := json.Marshal(map[string]string{"from": tc.from, "to": "Local/talk@ariapp-test"})
+			var e api.ErrorBody
+			if code := l.do("POST", "/v1/calls", string(body), &e); code != 400 || e.Error.Code != api.CodeInvalidEndpoint {
+				t.Fatalf("answer %d %+v, want 400 invalid_endpoint", code, e.Error)
+			}
+			if len(e.Error.Message) > 300 || strings.Contains(e.Error.Message, "<html") {
+				t.Fatalf("message of %d bytes: %.200q", len(e.Error.Message), e.Error.Message)
+			}
+		})
+	}
+	// Each refused call ends as its originate is answered; its goroutine
+	// forgets it a moment later.
+	for deadline := time.Now().Add(2 * time.Second); len(l.app.Calls()) != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("calls left in ariapp: %+v", l.app.Calls())
+		}
+	}
+}

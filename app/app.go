@@ -50,6 +50,13 @@ const (
 	// Earlier ariapp versions wrote it in every mode, with the playback id;
 	// a restarted ariapp still adopts such a record.
 	VarHeld = "ARIAPP_HELD"
+	// VarHoldOrder tells, after a restart, in which order the parties of
+	// a mutual hold took hold, which Asterisk keeps no trace of: written
+	// when the second party holds, on the first holder as it leaves the
+	// bridge (before its music starts), as "ROLE@UNIXNANO" of the second
+	// holder. Of the two parties' values the later one counts; a single
+	// hold writes nothing.
+	VarHoldOrder = "ARIAPP_HOLD_ORDER"
 )
 
 // App is the Stasis application. Create it with New, feed it the ARI client's

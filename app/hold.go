@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -43,7 +45,14 @@ func (c *call) hold(ctx context.Context, holder *party, src Source) error {
 		return failed(c.refusal(OpHold, holder.role, ErrHoldRefused, "%s", reason))
 	}
 	held := c.peer(holder)
-	if err := c.toMusic(ctx, held); err != nil {
+	var vars []string
+	if held.holds() {
+		// Mutual hold: the order in which the parties took hold is
+		// recorded on the party that now leaves the bridge (see
+		// VarHoldOrder); a single hold writes nothing.
+		vars = []string{VarHoldOrder, holdOrderValue(holder.role, time.Now())}
+	}
+	if err := c.toMusic(ctx, held, vars...); err != nil {
 		c.rollbackHold(ctx, holder, held)
 		return failed(c.opError(OpHold, holder.role, ErrHoldFailed, "", err))
 	}
@@ -125,4 +134,21 @@ func (c *call) holders() []Role {
 		}
 	}
 	return out
+}
+
+// holdOrderValue is VarHoldOrder's value: the party that took hold second,
+// and when.
+func holdOrderValue(second Role, at time.Time) string {
+	return string(second) + "@" + strconv.FormatInt(at.UnixNano(), 10)
+}
+
+// parseHoldOrder reads a VarHoldOrder value; ok is false for anything
+// else (unset, or written by something other than ariapp).
+func parseHoldOrder(v string) (second Role, at int64, ok bool) {
+	r, ts, found := strings.Cut(v, "@")
+	n, err := strconv.ParseInt(ts, 10, 64)
+	if !found || err != nil || (Role(r) != Caller && Role(r) != Callee) {
+		return "", 0, false
+	}
+	return Role(r), n, true
 }

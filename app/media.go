@@ -66,20 +66,24 @@ func (c *call) setMedia(p *party, to media) {
 
 // toMusic moves held out of the bridge onto the hold music: removeChannel,
 // confirmed by ChannelLeftBridge, then the music, confirmed by
-// PlaybackStarted. Steps already done (a repair after a restart) are
+// PlaybackStarted. vars are written to held beside the removal. Steps already done (a repair after a restart) are
 // skipped. On failure the party is left where the failed step left it, for
 // toBridge to undo.
-func (c *call) toMusic(ctx context.Context, held *party) error {
+func (c *call) toMusic(ctx context.Context, held *party, vars ...string) error {
 	ctx = c.forParty(ctx, held)
 	pbID := c.musicID(held)
 	if held.media == mediaBridged {
 		// Music that leaves no trace in Asterisk is recorded on the held
-		// party meanwhile, which must happen before the music starts (see
+		// party meanwhile, with any other variables (name, value pairs) the
+		// move carries: that must happen before the music starts (see
 		// VarHeld).
-		recorded := func() {}
 		if c.app.music.NeedsRecord() && !held.recorded {
-			recorded = c.setVarsAsync(ctx, held, VarHeld, c.app.music.Label(pbID))
+			vars = append(vars, VarHeld, c.app.music.Label(pbID))
 			held.recorded = true
+		}
+		recorded := func() {}
+		if len(vars) > 0 {
+			recorded = c.setVarsAsync(ctx, held, vars...)
 		}
 		err := c.step(ctx, func(ctx context.Context) error { return c.app.ari.RemoveChannel(ctx, c.bridgeID, held.channelID) })
 		switch {

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 
@@ -66,6 +67,37 @@ func specRestartWhileCalleeRings(t *testing.T, be backend) {
 		waitUntil(t, "the callee's leg cancelled", func() bool {
 			_, err := ctl.Channel(ctxT(t), callee)
 			return errors.Is(err, ari.ErrNotFound)
+		})
+	}
+}
+
+// specRestartKeepsHoldOrder: after a restart, a mutual hold keeps the
+// order in which the parties took hold (CallInfo.Holders), whichever
+// party held first.
+func specRestartKeepsHoldOrder(t *testing.T, be backend) {
+	for _, order := range [][]string{{"callee", "caller"}, {"caller", "callee"}} {
+		t.Run(order[0]+" first", func(t *testing.T) {
+			h1 := newHarness(t, be)
+			callID, _ := h1.establish()
+			h1.hold(callID, order[0])
+			h1.hold(callID, order[1])
+			before, _ := h1.app.Call(callID)
+			if got := fmt.Sprint(before.Holders); got != fmt.Sprint(order) {
+				t.Fatalf("holders before the restart %s, want %v", got, order)
+			}
+			h1.crash()
+			h2 := newHarnessApp(t, be, h1.client.Application(), nil)
+			h2.mu.Lock()
+			h2.calls = append(h2.calls, callID)
+			h2.mu.Unlock()
+			waitUntil(t, "the call adopted", func() bool { _, err := h2.app.Call(callID); return err == nil })
+			after, _ := h2.app.Call(callID)
+			if fmt.Sprint(after.Holders) != fmt.Sprint(before.Holders) {
+				t.Fatalf("holders after the restart %v, want %v", after.Holders, before.Holders)
+			}
+			// The second holder resumes first: the first still holds.
+			h2.resume(callID, order[1])
+			h2.resume(callID, order[0])
 		})
 	}
 }

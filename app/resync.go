@@ -202,9 +202,32 @@ func (a *App) adopt(ctx context.Context, callID string, parts []ari.Channel, sna
 			}
 		}
 	}
+	if c.caller.holds() && c.callee.holds() {
+		c.orderHolds(ctx, parts)
+	}
 	c.updateSnapshot()
 	a.register(c)
 	c.inbox.put(rebuild{})
+}
+
+// orderHolds restores which party of a mutual hold took hold first, from
+// the parties' VarHoldOrder (see there).
+func (c *call) orderHolds(ctx context.Context, parts []ari.Channel) {
+	var second Role
+	var latest int64
+	for _, ch := range parts {
+		if r, at, ok := parseHoldOrder(c.app.channelVar(ctx, ch, VarHoldOrder)); ok && at > latest {
+			second, latest = r, at
+		}
+	}
+	if second == "" {
+		return // no record: the caller is taken as first
+	}
+	first := c.caller
+	if second == Caller {
+		first = c.callee
+	}
+	first.holdSince = first.holdSince.Add(-time.Millisecond)
 }
 
 // adoptRinging takes over a call of a previous ariapp whose callee was

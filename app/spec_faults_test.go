@@ -267,3 +267,37 @@ func specSweepRemovesWhatNoCallOwns(t *testing.T, be backend) {
 		t.Fatalf("Swept() = %d, want at least 1", n)
 	}
 }
+
+// specOriginateRefusals: an API call whose first originate Asterisk
+// refuses reports why: an endpoint Asterisk has no channel for ("500
+// Allocation failed") is ErrInvalidEndpoint, an Asterisk that does not
+// answer is ErrUnavailable; the call ends either way and nothing of it is
+// left.
+func specOriginateRefusals(t *testing.T, be backend) {
+	fakeOnly(t, be)
+	for _, tc := range []struct {
+		name  string
+		fault fakeasterisk.Fault
+		want  error
+		cause string
+	}{
+		{"no such endpoint", fakeasterisk.Fault{Op: "Originate", Status: 500, Message: "Allocation failed", Times: 1}, app.ErrInvalidEndpoint, "caller_invalid_endpoint"},
+		{"Asterisk not answering", fakeasterisk.Fault{Op: "Originate", Unreachable: true, Times: 1}, app.ErrUnavailable, "caller_unavailable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, be)
+			h.conn.fake.Inject(tc.fault)
+			_, err := h.app.Originate(ctxT(t), "PJSIP/nobody", "Local/talk@ariapp-test")
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("originate: %v, want %v", err, tc.want)
+			}
+			ev := h.waitEvent(func(e app.Event) bool { return e.Name == ended }, "call_ended")
+			if ev.Call.EndCause != tc.cause {
+				t.Fatalf("end cause %q (%s), want %q", ev.Call.EndCause, ev.Reason, tc.cause)
+			}
+			h.mu.Lock()
+			h.calls = append(h.calls, ev.CallID)
+			h.mu.Unlock()
+		})
+	}
+}
