@@ -55,6 +55,9 @@ func main() {
 // stderr and returns 2; an unreachable ARI or wrong credentials print one
 // line and return 1.
 func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "trace" {
+		return runTrace(args[1:], stdout, stderr)
+	}
 	cfg, err := loadConfig(args, lookupEnv)
 	switch {
 	case errors.Is(err, pflag.ErrHelp):
