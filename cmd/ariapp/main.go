@@ -95,7 +95,10 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	if cfg.Log.ARIRequests == "info" {
 		reqLevel = zapcore.InfoLevel
 	}
-	ariCfg.OnRequest = requestLog(log.Named("ari_request"), reqLevel)
+	if log.Core().Enabled(reqLevel) {
+		// Off, the hook is not installed at all: no request pays for it.
+		ariCfg.OnRequest = requestLog(log.Named("ari_request"), reqLevel)
+	}
 	client, err := ari.New(ariCfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "ariapp: %v\n", err)
