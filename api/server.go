@@ -27,6 +27,7 @@ import (
 type Calls interface {
 	Calls() []app.CallInfo
 	Call(callID string) (app.CallInfo, error)
+	Timeline(callID string) (app.Timeline, error)
 	Hold(ctx context.Context, callID, party string, src app.Source) (app.CallInfo, error)
 	Resume(ctx context.Context, callID, party string, src app.Source) (app.CallInfo, error)
 	Hangup(ctx context.Context, callID string) (app.CallInfo, error)
@@ -162,6 +163,7 @@ func New(cfg Config, calls Calls, ready func() error, log *zap.Logger) *Server {
 	mux.Handle("GET /v1/calls", s.v1(s.listCalls))
 	mux.Handle("POST /v1/calls", s.v1(s.originate))
 	mux.Handle("GET /v1/calls/{id}", s.v1(s.getCall))
+	mux.Handle("GET /v1/calls/{id}/timeline", s.v1(s.getTimeline))
 	mux.Handle("DELETE /v1/calls/{id}", s.v1(s.hangup))
 	mux.Handle("POST /v1/calls/{id}/hold", s.v1(s.hold))
 	mux.Handle("POST /v1/calls/{id}/unhold", s.v1(s.unhold))
@@ -354,6 +356,16 @@ func (s *Server) getCall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, info)
+}
+
+// getTimeline is GET /v1/calls/{id}/timeline: the call's recent story.
+func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request) {
+	tl, err := s.calls.Timeline(r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, tl)
 }
 
 // PartyRequest is the body of hold and unhold.

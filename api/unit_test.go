@@ -156,6 +156,16 @@ func (f *fakeCalls) Calls() []app.CallInfo {
 	return out
 }
 
+func (f *fakeCalls) Timeline(callID string) (app.Timeline, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lookups = append(f.lookups, callID)
+	if !f.known[callID] {
+		return app.Timeline{}, fmt.Errorf("call %q: %w", callID, app.ErrCallNotFound)
+	}
+	return app.Timeline{CallID: callID, Entries: []app.TimelineEntry{{Kind: "call_event", Name: "call_started"}}}, nil
+}
+
 func (f *fakeCalls) Call(callID string) (app.CallInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

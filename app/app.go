@@ -75,6 +75,8 @@ type App struct {
 	abandoned *recent
 	// ended are the ids of calls that ended lately (see rememberEnded).
 	ended *recent
+	// endedTimelines are the timelines of the calls that ended last.
+	endedTimelines timelines
 
 	// synced: the calls were reconciled with Asterisk since the event
 	// connection last came up.
@@ -276,7 +278,7 @@ func (a *App) liveCalls() []*call {
 func (a *App) Call(callID string) (CallInfo, error) {
 	c := a.lookupCall(callID)
 	if c == nil {
-		return CallInfo{}, fmt.Errorf("%w: %s", ErrCallNotFound, quoteShort(callID))
+		return CallInfo{}, errCallNotFound(callID)
 	}
 	return c.snapshot(), nil
 }
@@ -322,7 +324,7 @@ func (a *App) operate(ctx context.Context, callID string, op *operation) (CallIn
 		if a.recentlyEnded(callID) {
 			return CallInfo{}, fmt.Errorf("%w: %s", ErrCallEnded, quoteShort(callID))
 		}
-		return CallInfo{}, fmt.Errorf("%w: %s", ErrCallNotFound, quoteShort(callID))
+		return CallInfo{}, errCallNotFound(callID)
 	}
 	op.reply = make(chan result, 1)
 	if !c.inbox.put(op) {
@@ -434,6 +436,10 @@ func checkEndpoint(ep string) error {
 		return bad("contains a space or an unprintable character")
 	}
 	return nil
+}
+
+func errCallNotFound(callID string) error {
+	return fmt.Errorf("%w: %s", ErrCallNotFound, quoteShort(callID))
 }
 
 // quoteShort quotes s for an error message, cut to a readable length: an

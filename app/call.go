@@ -98,6 +98,7 @@ type call struct {
 	endedAt    time.Time
 	endCause   string
 	timers     timers
+	timeline   *timeline
 	snap       atomic.Pointer[CallInfo]
 	// routeIDs are the ids routed to this call; guarded by app.mu.
 	routeIDs map[string]struct{}
@@ -116,6 +117,7 @@ func newCall(a *App, id string) *call {
 		state:     CallRinging,
 		startedAt: time.Now(),
 		log:       a.log.With(zap.String("call_id", id)),
+		timeline:  &timeline{max: a.cfg.TimelineSize},
 	}
 	c.timers.call = c
 	return c
@@ -222,6 +224,7 @@ func (c *call) emit(name EventName, by Role, src Source, reason string) {
 	c.seq++
 	info := c.updateSnapshot()
 	ev := Event{Name: name, CallID: c.id, Seq: c.seq, Party: by, Source: src, Reason: reason, Time: time.Now(), Call: info}
+	c.timeline.add(TimelineEntry{Time: ev.Time, Kind: "call_event", Name: string(name), Party: by, Detail: reason})
 	logEvent(c.app.log, &ev)
 	c.app.hub.publish(ev)
 }

@@ -49,6 +49,10 @@ type Config struct {
 	// call that was given up and created late, a hang-up that failed. One
 	// seen unowned in two sweeps in a row is hung up.
 	SweepInterval time.Duration
+	// TimelineSize is how many entries (ARI requests, ARI events, call
+	// events) of each call's recent story ariapp keeps for Timeline
+	// (default 32; each costs about 150 bytes).
+	TimelineSize int
 }
 
 // DTMFConfig are the keypad codes with which a party holds and resumes.
@@ -70,6 +74,7 @@ const (
 	DefaultDTMFTimeout      = 3 * time.Second
 	DefaultMaxOriginates    = 16
 	DefaultSweepInterval    = 10 * time.Second
+	DefaultTimelineSize     = 32
 	// DefaultOriginateFormats is G.711 µ-law, which every SIP phone speaks
 	// and Asterisk's tones are generated in.
 	DefaultOriginateFormats = "ulaw"
@@ -100,6 +105,7 @@ func (c Config) WithDefaults() Config {
 	}
 	confcheck.Default(&c.SubscriberBuffer, DefaultSubscriberBuffer)
 	confcheck.Default(&c.MaxOriginates, DefaultMaxOriginates)
+	confcheck.Default(&c.TimelineSize, DefaultTimelineSize)
 	if c.SweepInterval == 0 {
 		c.SweepInterval = DefaultSweepInterval
 	}
@@ -146,6 +152,9 @@ func (c Config) Validate() error {
 		ck.Fail("MaxOriginates", "must be at least 1, got %d", c.MaxOriginates)
 	}
 	ck.AtLeast("SweepInterval", c.SweepInterval, time.Second)
+	if c.TimelineSize < 1 {
+		ck.Fail("TimelineSize", "must be at least 1, got %d", c.TimelineSize)
+	}
 	if c.OriginateFormats == "" {
 		ck.Fail("OriginateFormats", "must not be empty")
 	} else if strings.ContainsAny(c.OriginateFormats, " \t&?") {

@@ -64,6 +64,7 @@ func (a *App) unroute(c *call) {
 	c.routeIDs = nil
 	delete(a.calls, c.id)
 	a.rememberEnded(c.id)
+	a.endedTimelines.put(c.id, c.timeline)
 }
 
 // endedFor is how long ariapp remembers the ids of ended calls, so that an
@@ -115,6 +116,7 @@ func (a *App) handleEvent(ctx context.Context, ev ari.Event) {
 		// A channel ariapp originated (a callee, or the caller of an API
 		// call) is routed by its id; anything else with "dial" is a new call.
 		if c := a.routeOf(ev); c != nil {
+			c.recordEvent(ev)
 			c.inbox.put(ariEvent{ev})
 			return
 		}
@@ -131,6 +133,7 @@ func (a *App) handleEvent(ctx context.Context, ev ari.Event) {
 		}
 		if len(e.Args) >= 2 && e.Args[0] == ArgCallee {
 			if c := a.lookupCall(e.Args[1]); c != nil {
+				c.recordEvent(ev)
 				c.inbox.put(ariEvent{ev})
 				return
 			}
@@ -145,6 +148,7 @@ func (a *App) handleEvent(ctx context.Context, ev ari.Event) {
 	// Events for no call are normal (a Local channel's other half, late
 	// events of an ended call): they were logged as they arrived.
 	if c := a.routeOf(ev); c != nil {
+		c.recordEvent(ev)
 		c.inbox.put(ariEvent{ev})
 	}
 }
@@ -169,6 +173,7 @@ func (a *App) startCall(ctx context.Context, e *ari.StasisStart) {
 	c := newDialledCall(a, callIDFor(e.Channel.ID), e)
 	c.runOn(ctx)
 	a.register(c)
+	c.recordEvent(e)
 	c.inbox.put(ariEvent{e})
 }
 

@@ -355,3 +355,42 @@ func TestUnitRecent(t *testing.T) {
 		})
 	}
 }
+
+// TestUnitTimeline: a call's timeline keeps its last entries in order,
+// counts those it dropped, and outlives the call for a while.
+func TestUnitTimeline(t *testing.T) {
+	a, err := New(Config{TimelineSize: 3}, &unitARI{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	c := unitAnswered(t, a)
+	a.register(c)
+	for i := range 5 {
+		c.timeline.add(TimelineEntry{Kind: "call_event", Name: fmt.Sprint("e", i)})
+	}
+	a.RecordRequest(&ari.Request{Method: "POST", Route: "/bridges/{id}/removeChannel", Tag: ari.Tag{CallID: "c1", Party: "callee"}, Status: 204})
+	a.RecordRequest(&ari.Request{Method: "GET", Route: "/channels", Tag: ari.Tag{CallID: "other"}})
+	tl, err := a.Timeline("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range tl.Entries {
+		names = append(names, e.Name)
+	}
+	if want := []string{"e3", "e4", "POST /bridges/{id}/removeChannel"}; !slices.Equal(names, want) || tl.Dropped != 3 {
+		t.Fatalf("timeline %v (dropped %d), want %v (dropped 3)", names, tl.Dropped, want)
+	}
+	if e := tl.Entries[2]; e.Kind != "request" || e.Party != Callee || e.Status != 204 {
+		t.Errorf("request entry %+v", e)
+	}
+	c.endCall(context.Background(), "hangup_requested", "", "test")
+	a.unroute(c)
+	if tl, err := a.Timeline("c1"); err != nil || tl.Entries[len(tl.Entries)-1].Name != string(EventCallEnded) {
+		t.Fatalf("timeline of the ended call: %v, %+v", err, tl)
+	}
+	if _, err := a.Timeline("never"); !errors.Is(err, ErrCallNotFound) {
+		t.Errorf("timeline of an unknown call: %v", err)
+	}
+}

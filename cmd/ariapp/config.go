@@ -146,6 +146,7 @@ func (c *Config) keys() []keySpec {
 		{key: "call.step_timeout", ptr: &c.App.StepTimeout, usage: "wait for Asterisk to confirm one step of a hold, resume or set-up"},
 		{key: "call.originate_formats", ptr: &c.App.OriginateFormats, usage: "codecs offered on an API-originated call, e.g. ulaw,alaw"},
 		{key: "call.max_originates", ptr: &c.App.MaxOriginates, usage: "originates in flight to Asterisk at once; an API call beyond it gets 503 overloaded"},
+		{key: "call.timeline_size", ptr: &c.App.TimelineSize, usage: "entries of each call's recent story kept for GET /v1/calls/{id}/timeline"},
 		{key: "call.sweep_interval", ptr: &c.App.SweepInterval, usage: "how often channels and bridges of ariapp's that no call owns are looked for (and removed)"},
 		{key: "policy.hold_allowed_endpoints", ptr: &c.App.HoldAllowedEndpoints, usage: "endpoints allowed to hold (empty: all)"},
 		{key: "policy.max_holds_per_call", ptr: &c.App.MaxHoldsPerCall, usage: "most holds one call may take (0: no limit)"},

@@ -77,6 +77,7 @@ func defaultConfig() Config {
 			OriginateFormats:     "ulaw",
 			MaxOriginates:        16,
 			SweepInterval:        10 * time.Second,
+			TimelineSize:         32,
 		},
 		API: api.Config{
 			Listen:             "127.0.0.1:8090",

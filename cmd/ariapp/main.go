@@ -95,9 +95,18 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	if cfg.Log.ARIRequests == "info" {
 		reqLevel = zapcore.InfoLevel
 	}
+	// Each request goes to the request log (if its level is on) and to its
+	// call's timeline; the App exists only once the client does.
+	var a *app.App
+	logRequest := func(*ari.Request) {}
 	if log.Core().Enabled(reqLevel) {
-		// Off, the hook is not installed at all: no request pays for it.
-		ariCfg.OnRequest = requestLog(log.Named("ari_request"), reqLevel)
+		logRequest = requestLog(log.Named("ari_request"), reqLevel)
+	}
+	ariCfg.OnRequest = func(r *ari.Request) {
+		logRequest(r)
+		if a != nil {
+			a.RecordRequest(r)
+		}
 	}
 	client, err := ari.New(ariCfg)
 	if err != nil {
@@ -105,7 +114,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return exitConfig
 	}
 	defer client.Close()
-	a, err := app.New(cfg.App, client, log.Named("app"))
+	a, err = app.New(cfg.App, client, log.Named("app"))
 	if err != nil {
 		fmt.Fprintf(stderr, "ariapp: %v\n", err)
 		return exitConfig
