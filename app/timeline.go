@@ -1,6 +1,7 @@
 package app
 
 import (
+	"sort"
 	"sync"
 	"time"
 
@@ -65,6 +66,10 @@ func (t *timeline) snapshot(callID string) Timeline {
 	out := Timeline{CallID: callID, Entries: make([]TimelineEntry, 0, len(t.entries)), Dropped: t.dropped}
 	out.Entries = append(out.Entries, t.entries[t.next:]...)
 	out.Entries = append(out.Entries, t.entries[:t.next]...)
+	// A request is added when its reply came, dated when it was sent:
+	// after the events it caused, which Asterisk sends first. In time
+	// order it comes before them.
+	sort.SliceStable(out.Entries, func(i, j int) bool { return out.Entries[i].Time.Before(out.Entries[j].Time) })
 	return out
 }
 
