@@ -34,3 +34,14 @@ type ARI interface {
 }
 
 var _ ARI = (*ari.Client)(nil)
+
+// EventTypes are the ARI events the application acts on: an ARI client may
+// ask Asterisk for these alone (ari.Config.EventTypes). Anything else, such
+// as ChannelVarset (one per variable written, a dozen more at each
+// hang-up), is of use only to a person reading the event log.
+var EventTypes = []string{
+	"StasisStart", "StasisEnd", "ChannelDestroyed", "ChannelHangupRequest", "Dial",
+	"ChannelEnteredBridge", "ChannelLeftBridge", "BridgeDestroyed",
+	"PlaybackStarted", "PlaybackFinished",
+	"ChannelHold", "ChannelUnhold", "ChannelDtmfReceived",
+}

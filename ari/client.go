@@ -57,6 +57,11 @@ type Config struct {
 	// and must be quick; a consumer stage of its own would add a goroutine
 	// hand-off to every event's way to the application.
 	OnEvent func(Event)
+	// EventTypes, if set, are the only event types the application wants:
+	// on every connect the client asks Asterisk to send only those (an
+	// event filter), plus ApplicationReplaced, which it needs itself. A
+	// filter Asterisk refuses is logged, and every event comes.
+	EventTypes []string
 	// OnRequest, if set, sees every REST request once it has finished (or
 	// failed), in the goroutine that made it: for a request log and
 	// metrics. It must be quick.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -202,6 +203,7 @@ func (c *Client) run(ctx context.Context, conn *websocket.Conn) {
 	defer c.wg.Done()
 	reconnect := false
 	for {
+		c.applyEventFilter(ctx)
 		c.setConnected(true)
 		c.log.Info("ari: event websocket connected", zap.Bool("reconnect", reconnect))
 		c.enqueue(&ConnectionEvent{EventBase: connBase(), State: StateConnected, Reconnect: reconnect})
@@ -226,6 +228,20 @@ func (c *Client) run(ctx context.Context, conn *websocket.Conn) {
 			return // closed
 		}
 		reconnect = true
+	}
+}
+
+// applyEventFilter sets the application's event filter (Config.EventTypes)
+// on a new connection: Asterisk forgets it with the connection.
+func (c *Client) applyEventFilter(ctx context.Context) {
+	if len(c.cfg.EventTypes) == 0 {
+		return
+	}
+	types := append(slices.Clone(c.cfg.EventTypes), "ApplicationReplaced")
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	if _, err := c.SetEventFilter(ctx, types); err != nil {
+		c.log.Warn("ari: the event filter was not applied; every event comes", zap.Strings("event_types", types), zap.Error(err))
 	}
 }
 

@@ -42,10 +42,13 @@ type Config struct {
 	// ARIPassword and APIToken come only from the environment and never
 	// print.
 	ARIPassword, APIToken Secret
-	Log                   LogConfig
-	Hold                  HoldConfig
-	Shutdown              ShutdownConfig
-	Instance              InstanceConfig
+	// ARIAllEvents asks Asterisk for every event, not only those ariapp
+	// acts on (app.EventTypes): for reading the event log.
+	ARIAllEvents bool
+	Log          LogConfig
+	Hold         HoldConfig
+	Shutdown     ShutdownConfig
+	Instance     InstanceConfig
 }
 
 // LogConfig selects the log level and encoding.
@@ -137,6 +140,7 @@ func (c *Config) keys() []keySpec {
 		{key: "ari.reconnect_max", ptr: &c.ARI.ReconnectMax, usage: "longest wait before reconnecting the event WebSocket"},
 		{key: "ari.ping_interval", ptr: &c.ARI.PingInterval, usage: "how often a WebSocket ping checks the event connection (negative: no ping)"},
 		{key: "ari.event_queue", ptr: &c.ARI.EventQueueSize, usage: "ARI events that may wait to be handled"},
+		{key: "ari.all_events", ptr: &c.ARIAllEvents, usage: "receive (and log) every ARI event, not only those ariapp acts on"},
 		{key: "ari.max_connections", ptr: &c.ARI.MaxConns, usage: "most HTTP connections to Asterisk (shared http.conf sessionlimit)"},
 		{key: "log.level", ptr: &c.Log.Level, usage: "log level: debug, info, warn or error"},
 		{key: "log.format", ptr: &c.Log.Format, usage: "log format: json or console"},

@@ -91,6 +91,9 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	onEvent, replaced := eventLog(log.Named("ari_event"))
 	ariCfg := cfg.ariClientConfig()
 	ariCfg.OnEvent, ariCfg.Logger = onEvent, log.Named("ari")
+	if !cfg.ARIAllEvents {
+		ariCfg.EventTypes = app.EventTypes
+	}
 	reqLevel := zapcore.DebugLevel
 	if cfg.Log.ARIRequests == "info" {
 		reqLevel = zapcore.InfoLevel
