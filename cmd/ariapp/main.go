@@ -205,6 +205,9 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 
 // ariFailure turns an ARI error into the one line an operator needs.
 func ariFailure(cfg Config, err error) string {
+	if msg := certificateFailure(cfg, err); msg != "" {
+		return msg
+	}
 	switch {
 	case errors.Is(err, ari.ErrUnauthorized):
 		return fmt.Sprintf("ARI at %s rejected user %q: wrong username or %s (%v)", cfg.ARI.URL, cfg.ARI.Username, passwordEnv, err)
