@@ -169,7 +169,7 @@ func TestLoadConfigTLS(t *testing.T) {
 		{name: "key without certificate", env: map[string]string{"ARIAPP_ARI_URL": https, "ARIAPP_ARI_TLS_KEY_FILE": clientKey},
 			wantErr: []string{"ari.tls.cert_file: must be set with ari.tls.key_file"}},
 		{name: "key of another certificate",
-			env: map[string]string{"ARIAPP_ARI_URL": https, "ARIAPP_ARI_TLS_CERT_FILE": client, "ARIAPP_ARI_TLS_KEY_FILE": leafKey},
+			env:     map[string]string{"ARIAPP_ARI_URL": https, "ARIAPP_ARI_TLS_CERT_FILE": client, "ARIAPP_ARI_TLS_KEY_FILE": leafKey},
 			wantErr: []string{"ari.tls.cert_file: cannot load the client certificate with key " + leafKey + ": tls: private key does not match public key"}},
 		{name: "unknown key in the tls section", file: "ari:\n  tls:\n    ca: x\n", wantErr: []string{"ari.tls.ca: unknown key in the config file"}},
 		{name: "tls given a scalar", file: "ari:\n  tls: yes\n", wantErr: []string{"ari.tls: must be a section"}},
