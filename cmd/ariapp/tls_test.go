@@ -2,110 +2,29 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"io"
 	"log"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/ariapp/ariapp/internal/labtest"
 )
-
-// testCA is a certificate authority made for one test, with its
-// certificate in a PEM file.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	file string
-}
-
-// newTestCA makes a CA named name and writes its certificate to a file.
-func newTestCA(t testing.TB, name string) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca := &testCA{cert: cert, key: key, file: filepath.Join(t.TempDir(), "ca.pem")}
-	writePEM(t, ca.file, "CERTIFICATE", der)
-	return ca
-}
-
-// issue signs a certificate for commonName with ext key usage usage and
-// writes it and its key to PEM files.
-func (ca *testCA) issue(t testing.TB, commonName string, usage x509.ExtKeyUsage) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: commonName},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writePEM(t, certFile, "CERTIFICATE", der)
-	writePEM(t, keyFile, "EC PRIVATE KEY", keyDER)
-	return certFile, keyFile
-}
-
-func writePEM(t testing.TB, path, typ string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // TestLoadConfigTLS: ari.tls.* from the file, the environment or flags
 // become the ARI client's TLS config; a file that cannot be used, or TLS
 // settings that cannot apply, are named by their key.
 func TestLoadConfigTLS(t *testing.T) {
 	t.Parallel()
-	ca := newTestCA(t, "test CA")
-	leaf, leafKey := ca.issue(t, "asterisk", x509.ExtKeyUsageServerAuth)
-	client, clientKey := ca.issue(t, "ariapp", x509.ExtKeyUsageClientAuth)
+	ca := labtest.NewCA(t, "test CA")
+	leaf, leafKey := ca.Issue(t, "asterisk", x509.ExtKeyUsageServerAuth)
+	client, clientKey := ca.Issue(t, "ariapp", x509.ExtKeyUsageClientAuth)
 	notPEM := filepath.Join(t.TempDir(), "ca.txt")
 	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -125,7 +44,7 @@ func TestLoadConfigTLS(t *testing.T) {
 			}
 		}},
 		{name: "CA file from the environment",
-			env: map[string]string{"ARIAPP_ARI_URL": https, "ARIAPP_ARI_TLS_CA_FILE": ca.file},
+			env: map[string]string{"ARIAPP_ARI_URL": https, "ARIAPP_ARI_TLS_CA_FILE": ca.File},
 			check: func(t *testing.T, c *tls.Config) {
 				b, _ := os.ReadFile(leaf)
 				blk, _ := pem.Decode(b)
@@ -134,7 +53,7 @@ func TestLoadConfigTLS(t *testing.T) {
 					t.Fatal(err)
 				}
 				if c == nil || c.RootCAs == nil {
-					t.Fatalf("TLS = %+v, want RootCAs from %s", c, ca.file)
+					t.Fatalf("TLS = %+v, want RootCAs from %s", c, ca.File)
 				}
 				if _, err := cert.Verify(x509.VerifyOptions{Roots: c.RootCAs}); err != nil {
 					t.Errorf("a certificate of the CA does not verify against RootCAs: %v", err)
@@ -144,7 +63,7 @@ func TestLoadConfigTLS(t *testing.T) {
 				}
 			}},
 		{name: "nested section in the file",
-			file: "ari:\n  url: " + https + "\n  tls:\n    ca_file: " + ca.file + "\n    server_name: pbx.example\n",
+			file: "ari:\n  url: " + https + "\n  tls:\n    ca_file: " + ca.File + "\n    server_name: pbx.example\n",
 			check: func(t *testing.T, c *tls.Config) {
 				if c == nil || c.ServerName != "pbx.example" || c.RootCAs == nil {
 					t.Errorf("TLS = %+v, want ServerName pbx.example and RootCAs", c)
@@ -158,7 +77,7 @@ func TestLoadConfigTLS(t *testing.T) {
 					t.Errorf("TLS = %+v, want one client certificate and the system's CAs", c)
 				}
 			}},
-		{name: "TLS with an http URL", env: map[string]string{"ARIAPP_ARI_TLS_CA_FILE": ca.file},
+		{name: "TLS with an http URL", env: map[string]string{"ARIAPP_ARI_TLS_CA_FILE": ca.File},
 			wantErr: []string{`ari.tls.ca_file: is set, but ari.url "http://127.0.0.1:8088/ari" is not https:// (from environment ARIAPP_ARI_TLS_CA_FILE)`}},
 		{name: "missing CA file", env: map[string]string{"ARIAPP_ARI_URL": https, "ARIAPP_ARI_TLS_CA_FILE": "/nonexistent/ca.pem"},
 			wantErr: []string{"ari.tls.ca_file: cannot read the CA file: open /nonexistent/ca.pem: no such file or directory"}},
@@ -213,17 +132,17 @@ func TestRunRefusesUntrustedCertificate(t *testing.T) {
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	own := filepath.Join(t.TempDir(), "server.pem")
-	writePEM(t, own, "CERTIFICATE", srv.Certificate().Raw)
-	other := newTestCA(t, "another CA")
+	writeCertPEM(t, own, "CERTIFICATE", srv.Certificate().Raw)
+	other := labtest.NewCA(t, "another CA")
 	url := srv.URL + "/ari"
 	tests := []struct {
 		name string
 		env  map[string]string
 		want []string
 	}{
-		{"CA that did not sign it", map[string]string{"ARIAPP_ARI_TLS_CA_FILE": other.file},
+		{"CA that did not sign it", map[string]string{"ARIAPP_ARI_TLS_CA_FILE": other.File},
 			[]string{"ariapp: ARI at " + url + ": Asterisk's certificate", `(issued by "O=Acme Co")`,
-				"does not verify against the CAs of ari.tls.ca_file " + other.file, "x509: certificate signed by unknown authority"}},
+				"does not verify against the CAs of ari.tls.ca_file " + other.File, "x509: certificate signed by unknown authority"}},
 		{"system CAs", nil,
 			[]string{"does not verify against the system's CAs (set ari.tls.ca_file to trust a private CA)"}},
 		{"name it does not carry", map[string]string{"ARIAPP_ARI_TLS_CA_FILE": own, "ARIAPP_ARI_TLS_SERVER_NAME": "pbx.example"},
@@ -250,5 +169,12 @@ func TestRunRefusesUntrustedCertificate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func writeCertPEM(t testing.TB, path, typ string, der []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
