@@ -54,7 +54,21 @@ astdirs=(/var/lib/asterisk /var/spool/asterisk /var/log/asterisk /var/run/asteri
 log() { printf 'lab: %s\n' "$*" >&2; }
 die() { printf 'lab: error: %s\n' "$*" >&2; exit 1; }
 
-need_root() { [ "$(id -u)" = 0 ] || die "must run as root (debootstrap, chroot and mount need it)"; }
+# The arguments, for need_root's re-run.
+script_args=("$@")
+
+# need_root re-runs lab.sh as root through sudo when it is not root (with
+# the ARIAPP_* variables), and fails when there is no sudo.
+need_root() {
+	[ "$(id -u)" = 0 ] && return 0
+	command -v sudo >/dev/null 2>&1 ||
+		die "must run as root (debootstrap, chroot and mount need it), and sudo is not installed: run $0 as root"
+	local keep=() v
+	for v in $(compgen -e | grep '^ARIAPP_' || true); do
+		keep+=("$v=${!v}")
+	done
+	exec sudo -- env "${keep[@]}" "$0" "${script_args[@]}"
+}
 
 ensure_host_tools() {
 	local missing=()
