@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test.sh — ariapp's whole test suite, against the real Asterisk lab.
 #
-#   sudo lab/test.sh [go test flags...]   e.g. sudo lab/test.sh -run Hold -v
+#   lab/test.sh [go test flags...]   e.g. lab/test.sh -run Hold -v
 #
 # 1. installs the host packages the tests need if missing (debootstrap,
 #    curl, sip-tester for sipp, gcc and libc6-dev for -race, ca-certificates,
