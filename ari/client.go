@@ -3,6 +3,7 @@ package ari
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -69,6 +70,12 @@ type Config struct {
 	// Logger receives the client's own logs (connection changes, drops).
 	// Default: zap.NewNop().
 	Logger *zap.Logger
+	// TLS configures an https:// URL: the CAs that may sign Asterisk's
+	// certificate (RootCAs; nil: the system's), a client certificate, the
+	// name to verify (ServerName; default: the URL's host). REST and the
+	// wss:// event WebSocket both use it. Nil with https:// means the
+	// system's defaults. Verification cannot be turned off.
+	TLS *tls.Config
 	// HTTPClient overrides the HTTP client (tests). Leave its Timeout zero:
 	// it would also bound REST calls and the WebSocket handshake, on top of
 	// RequestTimeout and DialTimeout.
@@ -128,6 +135,17 @@ func (c Config) Validate() error {
 	} else if u.RawQuery != "" || u.Fragment != "" {
 		// Request paths and queries are appended to URL.
 		ck.Fail("URL", "URL %q must not have a query or fragment", c.URL)
+	}
+	if c.TLS != nil {
+		switch {
+		case c.URL != "" && !strings.HasPrefix(c.URL, "https://"):
+			ck.Fail("TLS", "is set, but URL %q is not https://", c.URL)
+		case c.TLS.InsecureSkipVerify:
+			ck.Fail("TLS", "must verify Asterisk's certificate (InsecureSkipVerify is set); trust its CA with RootCAs instead")
+		case c.HTTPClient != nil:
+			// The client's transport has its own TLS settings.
+			ck.Fail("TLS", "cannot be used with HTTPClient; configure that client's transport instead")
+		}
 	}
 	if strings.Contains(c.Username, ":") {
 		ck.Fail("Username", "must not contain ':' (basic authentication cannot carry it)")
@@ -195,6 +213,9 @@ func New(cfg Config) (*Client, error) {
 		tr.MaxIdleConnsPerHost = c.MaxConns
 		tr.MaxConnsPerHost = c.MaxConns
 		tr.IdleConnTimeout = 90 * time.Second
+		if c.TLS != nil {
+			tr.TLSClientConfig = c.TLS.Clone()
+		}
 		hc = &http.Client{Transport: tr}
 	}
 	req, _ := http.NewRequest(http.MethodGet, c.URL, nil)

@@ -1,7 +1,9 @@
 package ari_test
 
 import (
+	"crypto/tls"
 	"errors"
+	"net/http"
 	"testing"
 	"time"
 
@@ -36,6 +38,13 @@ func TestUnitConfigValidate(t *testing.T) {
 		{"zero ping interval", func(c *ari.Config) { c.PingInterval = 0 }, "PingInterval", "negative interval turns the ping off"},
 		{"huge event queue", func(c *ari.Config) { c.EventQueueSize = ari.MaxEventQueueSize + 1 }, "EventQueueSize", "between 1 and"},
 		{"no connections", func(c *ari.Config) { c.MaxConns = 0 }, "MaxConns", "at least 1"},
+		{"TLS with https", func(c *ari.Config) { c.URL, c.TLS = "https://h:8089/ari", &tls.Config{ServerName: "h"} }, "", ""},
+		{"TLS with http", func(c *ari.Config) { c.TLS = &tls.Config{} }, "TLS", "is not https://"},
+		{"TLS without verification", func(c *ari.Config) {
+			c.URL, c.TLS = "https://h:8089/ari", &tls.Config{InsecureSkipVerify: true}
+		}, "TLS", "must verify"},
+		{"TLS and HTTPClient", func(c *ari.Config) { c.URL, c.TLS, c.HTTPClient = "https://h/ari", &tls.Config{}, &http.Client{} },
+			"TLS", "cannot be used with HTTPClient"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,8 @@ package ari_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net/http"
 	"slices"
@@ -165,6 +167,39 @@ func TestUnitEventStream(t *testing.T) {
 		}
 		if err := c.Answer(bg(t), "c1"); err != nil {
 			t.Errorf("REST over https: %v", err)
+		}
+	})
+
+	t.Run("Config.TLS trusts the server's CA for wss and https", func(t *testing.T) {
+		f := newFakeTLS(t)
+		f.setSession(sendThenServe(seqEvent(1)))
+		roots := x509.NewCertPool()
+		roots.AddCert(f.srv.Certificate())
+		cfg := unitConfig(f)
+		cfg.TLS = &tls.Config{RootCAs: roots}
+		c := newUnitClient(t, cfg)
+		connect(t, c)
+		if got := seqOf(t, next(t, c)); got != 1 {
+			t.Errorf("sequence %d", got)
+		}
+		if err := c.Answer(bg(t), "c1"); err != nil {
+			t.Errorf("REST over https: %v", err)
+		}
+	})
+
+	t.Run("Config.TLS without the server's CA refuses both", func(t *testing.T) {
+		f := newFakeTLS(t)
+		cfg := unitConfig(f)
+		cfg.TLS = &tls.Config{RootCAs: x509.NewCertPool()}
+		c := newUnitClient(t, cfg)
+		for name, err := range map[string]error{"Connect": c.Connect(bg(t)), "Answer": c.Answer(bg(t), "c1")} {
+			var verr *tls.CertificateVerificationError
+			if !errors.As(err, &verr) || !errors.Is(err, ari.ErrUnreachable) {
+				t.Errorf("%s = %v, want a certificate verification error classified ErrUnreachable", name, err)
+			}
+		}
+		if n := len(f.Requests()) + len(f.Handshakes()); n != 0 {
+			t.Errorf("the server saw %d requests through an unverified connection", n)
 		}
 	})
 }

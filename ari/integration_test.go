@@ -23,7 +23,12 @@ type lab struct {
 
 func newLab(t *testing.T) *lab {
 	t.Helper()
-	cfg := labtest.Require(t)
+	return newLabWith(t, labtest.Require(t))
+}
+
+// newLabWith is newLab with a config of the test's, e.g. over TLS.
+func newLabWith(t *testing.T, cfg ari.Config) *lab {
+	t.Helper()
 	c, err := ari.New(cfg)
 	if err != nil {
 		t.Fatal(err)

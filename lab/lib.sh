@@ -8,8 +8,23 @@
 log() { printf '%s: %s\n' "$prog" "$*" >&2; }
 die() { printf '%s: error: %s\n' "$prog" "$*" >&2; exit 1; }
 
+# The caller's arguments, as sourced at its top, for need_root's re-run.
+script_args=("$@")
+
+# need_root re-runs the calling script as root through sudo when it is not
+# root (keeping PATH, which finds Go, and the ARIAPP_* variables), and
+# fails when there is no sudo. As root, e.g. on a fresh machine without
+# sudo, it does nothing.
 need_root() {
-	[ "$(id -u)" = 0 ] || die "must run as root (the lab needs debootstrap, chroot and mount): sudo $0"
+	[ "$(id -u)" = 0 ] && return 0
+	command -v sudo >/dev/null 2>&1 ||
+		die "must run as root (the lab needs debootstrap, chroot and mount), and sudo is not installed: run $0 as root"
+	log "not root: running again with sudo"
+	local keep=("PATH=$PATH") v
+	for v in $(compgen -e | grep '^ARIAPP_' || true); do
+		keep+=("$v=${!v}")
+	done
+	exec sudo -- env "${keep[@]}" "$0" "${script_args[@]}"
 }
 
 # go_required prints the Go version go.mod asks for, e.g. 1.25.

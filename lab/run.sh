@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run.sh — bring up the Asterisk lab and run ariapp against it.
 #
-#   sudo lab/run.sh [ariapp flags...]     e.g. sudo lab/run.sh --log-format console
+#   lab/run.sh [ariapp flags...]     e.g. lab/run.sh --log-format console
 #
 # Starts the lab (lab/lab.sh up: builds the Debian sid chroot with Asterisk
 # on first use, about a minute), then runs ariapp from source in the
@@ -9,7 +9,8 @@
 # (ARIAPP_ARI_PASSWORD, unless already set). Ctrl-C stops ariapp; the lab
 # keeps running (lab/lab.sh down stops it).
 #
-# Needs root (for the lab) and Go (go.mod's version, or Go >= 1.21 that may
+# Needs root (for the lab; as another user it runs itself again with sudo)
+# and Go (go.mod's version, or Go >= 1.21 that may
 # download it).
 set -euo pipefail
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # test.sh — ariapp's whole test suite, against the real Asterisk lab.
 #
-#   sudo lab/test.sh [go test flags...]   e.g. sudo lab/test.sh -run Hold -v
+#   lab/test.sh [go test flags...]   e.g. lab/test.sh -run Hold -v
 #
 # 1. installs the host packages the tests need if missing (debootstrap,
-#    curl, sip-tester for sipp, gcc and libc6-dev for -race, ca-certificates);
+#    curl, sip-tester for sipp, gcc and libc6-dev for -race, ca-certificates,
+#    openssl for the lab's TLS certificates, systemd for systemd-analyze,
+#    which verifies deploy/ariapp.service);
 # 2. starts the lab (lab/lab.sh up);
 # 3. runs go vet ./... and
 #    ARIAPP_REQUIRE_LAB=1 go test -race -count=1 -timeout 20m -skip Disruptive ./... [flags]
@@ -46,6 +48,8 @@ declare -A pkgs=(
 	[gcc]=/usr/bin/gcc
 	[libc6-dev]=/usr/include/stdio.h
 	[ca-certificates]=/etc/ssl/certs/ca-certificates.crt
+	[openssl]=/usr/bin/openssl
+	[systemd]=/usr/bin/systemd-analyze
 )
 missing=()
 for p in "${!pkgs[@]}"; do

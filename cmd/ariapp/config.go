@@ -32,8 +32,10 @@ type Config struct {
 	// File is the config file that was read, or "" if none was.
 	File string
 	// ARI is the client's config without the password and the hooks (see
-	// ariClientConfig).
+	// ariClientConfig); ARI.TLS is built from ARITLS's files.
 	ARI ari.Config
+	// ARITLS names the files of ARI's TLS settings (ari.tls.*).
+	ARITLS TLSFiles
 	// App is the Stasis application's; its Music is hold.media parsed.
 	App app.Config
 	// API is the control API's without the token and the stats hook (see
@@ -142,6 +144,10 @@ func (c *Config) keys() []keySpec {
 		{key: "ari.event_queue", ptr: &c.ARI.EventQueueSize, usage: "ARI events that may wait to be handled"},
 		{key: "ari.all_events", ptr: &c.ARIAllEvents, usage: "receive (and log) every ARI event, not only those ariapp acts on"},
 		{key: "ari.max_connections", ptr: &c.ARI.MaxConns, usage: "most HTTP connections to Asterisk (shared http.conf sessionlimit)"},
+		{key: "ari.tls.ca_file", ptr: &c.ARITLS.CAFile, usage: "PEM file of the CAs trusted to sign Asterisk's certificate, in place of the system's (https URL)"},
+		{key: "ari.tls.cert_file", ptr: &c.ARITLS.CertFile, usage: "PEM client certificate ariapp shows Asterisk (with ari.tls.key_file; empty: none)"},
+		{key: "ari.tls.key_file", ptr: &c.ARITLS.KeyFile, usage: "PEM private key of ari.tls.cert_file"},
+		{key: "ari.tls.server_name", ptr: &c.ARITLS.ServerName, usage: "name Asterisk's certificate must carry (empty: the host of ari.url)"},
 		{key: "log.level", ptr: &c.Log.Level, usage: "log level: debug, info, warn or error"},
 		{key: "log.format", ptr: &c.Log.Format, usage: "log format: json or console"},
 		{key: "log.ari_requests", ptr: &c.Log.ARIRequests, usage: "level of the one line per ARI request ariapp makes: debug or info"},
@@ -250,6 +256,15 @@ func (c Config) validate() error {
 	ck.Positive("Shutdown.Timeout", c.Shutdown.Timeout)
 	ck.Positive("Shutdown.HangupTimeout", c.Shutdown.HangupTimeout)
 	ck.AtLeast("Instance.Heartbeat", c.Instance.Heartbeat, minHeartbeat)
+	if field := c.ARITLS.firstSet(); field != "" && !strings.HasPrefix(c.ARI.URL, "https://") {
+		ck.FailPeer("ARITLS."+field, "ARI.URL", "is set, but {peer} %q is not https://", c.ARI.URL)
+	}
+	switch {
+	case c.ARITLS.CertFile != "" && c.ARITLS.KeyFile == "":
+		ck.FailPeer("ARITLS.KeyFile", "ARITLS.CertFile", "must be set with {peer} (the client certificate's private key)")
+	case c.ARITLS.CertFile == "" && c.ARITLS.KeyFile != "":
+		ck.FailPeer("ARITLS.CertFile", "ARITLS.KeyFile", "must be set with {peer} (the certificate of that key)")
+	}
 	return ck.Err()
 }
 

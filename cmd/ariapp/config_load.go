@@ -119,13 +119,7 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (Config, e
 		v.SetDefault(s.key, s.value())
 		if val, ok := lookupEnv(envName(s.key)); ok && val != "" {
 			l.env[s.key] = true
-			section, leaf, _ := strings.Cut(s.key, ".")
-			m, _ := envMap[section].(map[string]any)
-			if m == nil {
-				m = map[string]any{}
-				envMap[section] = m
-			}
-			m[leaf] = val
+			setNested(envMap, s.key, val)
 		}
 		if err := v.BindPFlag(s.key, flags.Lookup(s.flag)); err != nil {
 			return Config{}, fmt.Errorf("flags: --%s: %w", s.flag, err)
@@ -137,6 +131,21 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (Config, e
 
 	c.File = l.file
 	return c, l.build(&c)
+}
+
+// setNested sets m's entry for a dotted key ("ari.tls.ca_file") in nested
+// maps, the shape of the config file.
+func setNested(m map[string]any, key string, val any) {
+	parts := strings.Split(key, ".")
+	for _, p := range parts[:len(parts)-1] {
+		sub, _ := m[p].(map[string]any)
+		if sub == nil {
+			sub = map[string]any{}
+			m[p] = sub
+		}
+		m = sub
+	}
+	m[parts[len(parts)-1]] = val
 }
 
 // loader builds a Config from a prepared viper instance and remembers where
@@ -165,8 +174,12 @@ func (l *loader) checkFileKeys() error {
 	sections := map[string]bool{}
 	for _, s := range l.specs {
 		known[s.key] = s
-		section, _, _ := strings.Cut(s.key, ".")
-		sections[section] = true
+		// Every prefix of a key is a section: "ari" and "ari.tls".
+		for i, r := range s.key {
+			if r == '.' {
+				sections[s.key[:i]] = true
+			}
+		}
 	}
 	keys := l.v.AllKeys()
 	sort.Strings(keys)
@@ -254,6 +267,7 @@ func (l *loader) build(c *Config) error {
 	}
 
 	paths := fieldPaths(c)
+	l.loadTLS(paths, c)
 	l.fieldErrors(paths, "ARI.", c.ARI.Validate())
 	l.fieldErrors(paths, "App.", c.App.Validate())
 	apiCfg := c.API
@@ -278,6 +292,31 @@ func (l *loader) build(c *Config) error {
 		msgs[i] = e.msg
 	}
 	return oneLine(errors.New(strings.Join(msgs, "; ")))
+}
+
+// loadTLS reads the files of ari.tls.* into c.ARI.TLS, for an https URL
+// (c.validate reports TLS settings beside an http URL), recording each file
+// that cannot be used under its key.
+func (l *loader) loadTLS(paths map[string]string, c *Config) {
+	tlsCfg, err := c.ARITLS.load()
+	if err == nil {
+		if strings.HasPrefix(c.ARI.URL, "https://") {
+			c.ARI.TLS = tlsCfg
+		}
+		return
+	}
+	errs := []error{err}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = joined.Unwrap()
+	}
+	for _, e := range errs {
+		var fe *tlsFileError
+		if errors.As(e, &fe) {
+			l.fail(paths["ARITLS."+fe.Field], "%v", fe.Err)
+		} else {
+			l.errs = append(l.errs, keyError{"", e.Error()})
+		}
+	}
 }
 
 // fieldErrors records the problems err (from a Validate) reports, each

@@ -45,13 +45,22 @@ func TestRepoConfigYAML(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("config.yaml differs from the defaults:\n got %+v\nwant %+v", got, want)
 	}
-	var doc map[string]map[string]any
+	var doc map[string]any
 	if err := yaml.Unmarshal([]byte(readRepoFile(t, "config.yaml")), &doc); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range keySpecs {
-		section, leaf, _ := strings.Cut(s.key, ".")
-		_, ok := doc[section][leaf]
+		m, ok := doc, false
+		parts := strings.Split(s.key, ".")
+		for i, p := range parts {
+			if i == len(parts)-1 {
+				_, ok = m[p]
+				break
+			}
+			if m, _ = m[p].(map[string]any); m == nil {
+				break
+			}
+		}
 		if s.envOnly && ok {
 			t.Errorf("config.yaml sets env-only key %s", s.key)
 		}

@@ -194,6 +194,20 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	}
 	log.Info("ariapp running", zap.String("ari_application", cfg.ARI.Application), zap.String("api_listen", cfg.API.Listen))
 
+	// Under systemd (Type=notify): ready once the first resync is done.
+	notify := newNotifier(lookupEnv)
+	readyCtx, cancelReady := context.WithCancel(ctx)
+	readyDone := make(chan struct{})
+	go func() {
+		defer close(readyDone)
+		if sent, err := notify.readyWhen(readyCtx, a.Synced, notifyPoll); err != nil {
+			log.Warn("cannot tell systemd that ariapp is ready", zap.Error(err))
+		} else if sent {
+			log.Info("told systemd that ariapp is ready")
+		}
+	}()
+	defer func() { cancelReady(); <-readyDone }()
+
 	code := exitOK
 	select {
 	case <-ctx.Done():
@@ -205,6 +219,11 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	case <-replaced:
 		fmt.Fprintf(stderr, "ariapp: another ARI client registered application %q; stopping\n", cfg.ARI.Application)
 		code = exitRuntime
+	}
+	cancelReady()
+	<-readyDone
+	if err := notify.send("STOPPING=1"); err != nil {
+		log.Warn("cannot tell systemd that ariapp is stopping", zap.Error(err))
 	}
 	plan := stopPlan{
 		HangupCalls:   cfg.Shutdown.HangupCalls && code == exitOK,
@@ -228,6 +247,9 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 
 // ariFailure turns an ARI error into the one line an operator needs.
 func ariFailure(cfg Config, err error) string {
+	if msg := certificateFailure(cfg, err); msg != "" {
+		return msg
+	}
 	switch {
 	case errors.Is(err, ari.ErrUnauthorized):
 		return fmt.Sprintf("ARI at %s rejected user %q: wrong username or %s (%v)", cfg.ARI.URL, cfg.ARI.Username, passwordEnv, err)
