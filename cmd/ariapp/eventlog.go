@@ -21,18 +21,7 @@ func ariEventFields(ev ari.Event) []zap.Field {
 	r := ari.RefsOf(ev)
 	f := make([]zap.Field, 0, 10)
 	f = append(f, zap.String("type", ev.GetType()))
-	if r.ChannelID != "" {
-		f = append(f, zap.String("channel_id", r.ChannelID))
-	}
-	if r.PeerID != "" {
-		f = append(f, zap.String("peer_channel_id", r.PeerID))
-	}
-	if r.BridgeID != "" {
-		f = append(f, zap.String("bridge_id", r.BridgeID))
-	}
-	if r.PlaybackID != "" {
-		f = append(f, zap.String("playback_id", r.PlaybackID))
-	}
+	f = appendIDs(f, "channel_id", r.ChannelID, "peer_channel_id", r.PeerID, "bridge_id", r.BridgeID, "playback_id", r.PlaybackID)
 	if ts := ev.Base().Timestamp; !ts.IsZero() {
 		f = append(f, zap.Time("asterisk_ts", ts.Time))
 	}
@@ -65,6 +54,17 @@ func ariEventFields(ev ari.Event) []zap.Field {
 	case *ari.RawEvent:
 		// Keep what this version does not decode, so nothing is lost.
 		f = append(f, zap.String("raw", strings.TrimSpace(string(e.Raw))))
+	}
+	return f
+}
+
+// appendIDs appends the non-empty ones of (field name, id) pairs: the ids
+// a line of the ARI log concerns.
+func appendIDs(f []zap.Field, kv ...string) []zap.Field {
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] != "" {
+			f = append(f, zap.String(kv[i], kv[i+1]))
+		}
 	}
 	return f
 }

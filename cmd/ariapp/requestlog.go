@@ -22,21 +22,8 @@ func requestLog(log *zap.Logger, level zapcore.Level) func(*ari.Request) {
 		f := make([]zap.Field, 0, 10)
 		f = append(f, zap.String("method", r.Method), zap.String("route", r.Route),
 			zap.Int("status", r.Status), zap.Duration("took", r.Duration))
-		if r.Tag.CallID != "" {
-			f = append(f, zap.String("call_id", r.Tag.CallID))
-		}
-		if r.Tag.Party != "" {
-			f = append(f, zap.String("party", r.Tag.Party))
-		}
-		if r.ChannelID != "" {
-			f = append(f, zap.String("channel_id", r.ChannelID))
-		}
-		if r.BridgeID != "" {
-			f = append(f, zap.String("bridge_id", r.BridgeID))
-		}
-		if r.PlaybackID != "" {
-			f = append(f, zap.String("playback_id", r.PlaybackID))
-		}
+		f = appendIDs(f, "call_id", r.Tag.CallID, "party", r.Tag.Party,
+			"channel_id", r.ChannelID, "bridge_id", r.BridgeID, "playback_id", r.PlaybackID)
 		if r.Err != nil {
 			f = append(f, zap.String("error", r.Message()))
 		}
