@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ariapp/ariapp/ari"
+	"github.com/ariapp/ariapp/holdmusic"
 	"github.com/ariapp/ariapp/internal/retry"
 )
 
@@ -109,7 +110,7 @@ func (c *call) toMusic(ctx context.Context, held *party, vars ...string) error {
 	}
 	if held.music == nil {
 		c.setMedia(held, mediaLeaving)
-		playing, err := c.app.music.Start(ctx, c.app.ari, held.channelID, pbID)
+		playing, err := c.startMusic(ctx, held, pbID)
 		if err != nil {
 			return fmt.Errorf("starting hold music: %w", err)
 		}
@@ -122,6 +123,27 @@ func (c *call) toMusic(ctx context.Context, held *party, vars ...string) error {
 	}
 	c.setMedia(held, mediaOnMusic)
 	return nil
+}
+
+// startMusic starts held's hold music under pbID as a step: tried again
+// when Asterisk did not answer in time, and if a try went through all the
+// same (a later one is then refused), the playback Asterisk has is taken.
+func (c *call) startMusic(ctx context.Context, held *party, pbID string) (*holdmusic.Playing, error) {
+	var playing *holdmusic.Playing
+	err := c.step(ctx, func(ctx context.Context) error {
+		var err error
+		playing, err = c.app.music.Start(ctx, c.app.ari, held.channelID, pbID)
+		return err
+	})
+	if err == nil || errors.Is(err, ari.ErrChannelNotFound) {
+		return playing, err
+	}
+	if pb, perr := c.app.ari.Playback(ctx, pbID); perr == nil && pb.TargetURI == "channel:"+held.channelID {
+		c.log.Info("hold music found playing after its start failed; taken", zap.String("party", string(held.role)),
+			zap.String("playback_id", pbID), zap.NamedError("start_error", err))
+		return c.app.music.AdoptPlayback(held.channelID, pbID, pbID), nil
+	}
+	return nil, err
 }
 
 // awaitMusicStart waits for the music's PlaybackStarted; a PlaybackFinished
@@ -219,7 +241,7 @@ func (c *call) toBridge(ctx context.Context, p *party) error {
 	}
 	if p.music != nil {
 		pbID := p.music.PlaybackID
-		if err := c.app.music.Stop(ctx, c.app.ari, p.music); err != nil {
+		if err := c.step(ctx, func(ctx context.Context) error { return c.app.music.Stop(ctx, c.app.ari, p.music) }); err != nil {
 			return fmt.Errorf("stopping hold music: %w", err)
 		}
 		if pbID != "" {

@@ -41,6 +41,7 @@ var specRules = []struct {
 	{"RestartKeepsHoldOrder", specRestartKeepsHoldOrder},
 	{"SweepRemovesWhatNoCallOwns", specSweepRemovesWhatNoCallOwns},
 	{"OriginateRefusals", specOriginateRefusals},
+	{"SlowAsterisk", specSlowAsterisk},
 	{"ReconnectResync", specReconnectResync},
 	{"ReconnectStartsMissedCall", specReconnectStartsMissedCall},
 	{"TimingOfReplies", specTimingOfReplies},
