@@ -49,6 +49,10 @@ type Config struct {
 	// call that was given up and created late, a hang-up that failed. One
 	// seen unowned in two sweeps in a row is hung up.
 	SweepInterval time.Duration
+	// OnEvent, if set, observes every call event (metrics). It runs in the
+	// call's goroutine before the event goes to subscribers, so it must be
+	// quick and never block.
+	OnEvent func(Event)
 }
 
 // DTMFConfig are the keypad codes with which a party holds and resumes.
