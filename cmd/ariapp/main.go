@@ -93,6 +93,12 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		reqLevel = zapcore.InfoLevel
 	}
 	ariCfg.OnRequest = requestLog(log.Named("ari_request"), reqLevel)
+	var observeRequest func(*ari.Request)
+	mx := newMetrics(cfg)
+	if mx != nil {
+		observeRequest, cfg.App.OnEvent = mx.ObserveARIRequest, mx.ObserveCallEvent
+		ariCfg.OnRequest = onRequests(ariCfg.OnRequest, observeRequest)
+	}
 	client, err := ari.New(ariCfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "ariapp: %v\n", err)
@@ -105,6 +111,12 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return exitConfig
 	}
 	defer a.Close()
+	if mx != nil {
+		if err := watchMetrics(mx, a, client); err != nil {
+			fmt.Fprintf(stderr, "ariapp: %v\n", err)
+			return exitRuntime
+		}
+	}
 
 	// Check reachability and credentials with one request before anything
 	// else, so a mistake ends with one clear line.
@@ -113,6 +125,9 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		fmt.Fprintf(stderr, "ariapp: %s\n", ariFailure(cfg, err))
 		return exitRuntime
 	}
+	if mx != nil {
+		mx.SetAsteriskVersion(info.System.Version)
+	}
 	log.Info("connected to Asterisk", zap.String("asterisk_version", info.System.Version),
 		zap.String("asterisk_entity_id", info.System.EntityID), zap.String("ari_url", cfg.ARI.URL))
 
@@ -120,6 +135,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	// client, which the stop closes before the record is released.
 	guardCfg := cfg.ariClientConfig()
 	guardCfg.MaxConns = 2
+	guardCfg.OnRequest = observeRequest // its heartbeats are ARI traffic too
 	guardClient, err := ari.New(guardCfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "ariapp: %v\n", err)
@@ -160,6 +176,9 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		apiCfg := cfg.apiServerConfig()
 		apiCfg.Listener = ln
 		apiCfg.Stats = func() any { return processStats(a, client) }
+		if mx != nil {
+			apiCfg.Metrics = mx.Handler()
+		}
 		server = api.New(apiCfg, a, func() error {
 			if !client.Connected() {
 				return errors.New("the ARI event connection to Asterisk is down")

@@ -162,7 +162,7 @@ func TestARIRequests(t *testing.T) {
 	}{
 		{"ok", ari.Request{Method: "POST", Route: "/bridges/{id}/removeChannel", BridgeID: "b-1", ChannelID: "ch-1", Status: 204, Duration: 2 * time.Millisecond}, "POST", "/bridges/{id}/removeChannel", "2xx"},
 		{"not found", ari.Request{Method: "DELETE", Route: "/channels/{id}", ChannelID: "ch-2", Status: 404, Err: errors.New("Channel not found")}, "DELETE", "/channels/{id}", "4xx"},
-		{"server error", ari.Request{Method: "POST", Route: "/channels/{id}/play/{playback}", Status: 500}, "POST", "/channels/{id}/play/{playback}", "5xx"},
+		{"server error", ari.Request{Method: "POST", Route: "/channels/{id}/play/{id}", Status: 500}, "POST", "/channels/{id}/play/{id}", "5xx"},
 		{"no reply", ari.Request{Method: "GET", Route: "/channels", Status: 0, Err: errors.New("connection refused")}, "GET", "/channels", "none"},
 		{"no route", ari.Request{Method: "GET", Status: 200}, "GET", "unknown", "2xx"},
 	}
@@ -350,7 +350,7 @@ func busy(t *testing.T, m *metrics.Metrics) {
 			m.ObserveCallEvent(e)
 		}
 	}
-	m.ObserveARIRequest(&ari.Request{Method: "POST", Route: "/channels/{id}/play/{playback}", ChannelID: "chan-caller-1",
+	m.ObserveARIRequest(&ari.Request{Method: "POST", Route: "/channels/{id}/play/{id}", ChannelID: "chan-caller-1",
 		PlaybackID: "c0ffee00c0ffee00-caller-music", Tag: ari.Tag{CallID: "c0ffee00c0ffee00", Party: "caller"}, Status: 201, Duration: time.Millisecond})
 }
 
