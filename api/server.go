@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/ariapp/ariapp/app"
 	"github.com/ariapp/ariapp/internal/confcheck"
@@ -45,7 +46,8 @@ type Config struct {
 	// that binds the port first learns that it is taken before doing
 	// anything else. Close closes it.
 	Listener net.Listener
-	// Token, if set, is required as "Authorization: Bearer TOKEN" on /v1.
+	// Token, if set, is required as "Authorization: Bearer TOKEN" on /v1
+	// and /metrics.
 	Token string
 	// OperationTimeout bounds one hold, resume, hangup or originate
 	// (default 30 s).
@@ -69,7 +71,13 @@ type Config struct {
 	// of it free of losses. It is counted (StreamStats.Stalled) and logged
 	// once.
 	StreamStallTimeout time.Duration
+	// Metrics, if set, serves GET /metrics (the Prometheus exposition),
+	// behind the token like /v1: the figures tell who calls how much.
+	Metrics http.Handler
 }
+
+// metricsPath is where Config.Metrics is served.
+const metricsPath = "/metrics"
 
 // Server serves the control API.
 type Server struct {
@@ -169,6 +177,9 @@ func New(cfg Config, calls Calls, ready func() error, log *zap.Logger) *Server {
 	mux.Handle("POST /v1/calls/{id}/unhold", s.v1(s.unhold))
 	mux.Handle("GET /v1/events", s.v1(s.events))
 	mux.Handle("GET /v1/stats", s.v1(s.stats))
+	if cfg.Metrics != nil {
+		mux.Handle("GET "+metricsPath, cfg.Metrics)
+	}
 	s.mux = mux
 	return s
 }
@@ -187,7 +198,7 @@ func (s *Server) route() http.Handler {
 		}
 		// The token guards every /v1 path, also one that does not exist:
 		// without it nobody learns which routes there are.
-		if p := r.URL.Path; (p == "/v1" || strings.HasPrefix(p, "/v1/")) && !s.authorized(w, r) {
+		if p := r.URL.Path; (p == "/v1" || strings.HasPrefix(p, "/v1/") || p == metricsPath) && !s.authorized(w, r) {
 			return
 		}
 		h, pattern := s.mux.Handler(r)
@@ -510,7 +521,11 @@ func (s *Server) logRequests(h http.Handler) http.Handler {
 		t0 := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		h.ServeHTTP(rec, r)
-		s.log.Info("api request", zap.String("method", r.Method), zap.String("path", r.URL.Path),
+		level := zapcore.InfoLevel
+		if r.URL.Path == metricsPath && rec.status == http.StatusOK {
+			level = zapcore.DebugLevel // a scrape every few seconds
+		}
+		s.log.Log(level, "api request", zap.String("method", r.Method), zap.String("path", r.URL.Path),
 			zap.Int("status", rec.status), zap.Duration("duration", time.Since(t0)),
 			zap.String("remote", r.RemoteAddr))
 	})

@@ -89,6 +89,7 @@ type App struct {
 	// Asterisk (Config.MaxOriginates).
 	originates chan struct{}
 	sweeper    sweeper
+	resyncs    resyncCounters
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 	startOnce  sync.Once

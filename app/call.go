@@ -219,13 +219,22 @@ func (c *call) peer(p *party) *party {
 	return c.caller
 }
 
-// emit reports one state change: snapshot, log line, subscribers, metrics.
+// emit reports one state change: snapshot, log line, observer, subscribers.
 func (c *call) emit(name EventName, by Role, src Source, reason string) {
+	c.report(Event{Name: name, Party: by, Source: src, Reason: reason})
+}
+
+// report completes ev with the call's id, next sequence number, the time
+// and a new snapshot, and reports it. Config.OnEvent runs here, in the
+// call's goroutine, so it sees every call's events in order.
+func (c *call) report(ev Event) {
 	c.seq++
-	info := c.updateSnapshot()
-	ev := Event{Name: name, CallID: c.id, Seq: c.seq, Party: by, Source: src, Reason: reason, Time: time.Now(), Call: info}
-	c.timeline.add(TimelineEntry{Time: ev.Time, Kind: "call_event", Name: string(name), Party: by, Detail: reason})
+	ev.CallID, ev.Seq, ev.Time, ev.Call = c.id, c.seq, time.Now(), c.updateSnapshot()
+	c.timeline.add(TimelineEntry{Time: ev.Time, Kind: "call_event", Name: string(ev.Name), Party: ev.Party, Detail: ev.Reason})
 	logEvent(c.app.log, &ev)
+	if observe := c.app.cfg.OnEvent; observe != nil {
+		observe(ev)
+	}
 	c.app.hub.publish(ev)
 }
 

@@ -53,6 +53,10 @@ type Config struct {
 	// events) of each call's recent story ariapp keeps for Timeline
 	// (default 32; each costs about 150 bytes).
 	TimelineSize int
+	// OnEvent, if set, observes every call event (metrics). It runs in the
+	// call's goroutine before the event goes to subscribers, so it must be
+	// quick and never block.
+	OnEvent func(Event)
 }
 
 // DTMFConfig are the keypad codes with which a party holds and resumes.

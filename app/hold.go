@@ -29,8 +29,10 @@ func (c *call) policy(holder *party) string {
 // hold music (H2–H4). Any failure is rolled back so the media is exactly as
 // before, and reported as hold_failed (H5).
 func (c *call) hold(ctx context.Context, holder *party, src Source) error {
+	start := time.Now()
 	failed := func(err *OpError) error {
-		c.emit(EventHoldFailed, holder.role, src, err.Reason)
+		c.report(Event{Name: EventHoldFailed, Party: holder.role, Source: src, Reason: err.Reason,
+			Took: time.Since(start), Refused: err.Err == nil})
 		return err
 	}
 	if c.state != CallAnswered {
@@ -58,7 +60,7 @@ func (c *call) hold(ctx context.Context, holder *party, src Source) error {
 	}
 	holder.holdSince = time.Now()
 	c.holdCount++
-	c.emit(EventHoldSuccess, holder.role, src, "")
+	c.report(Event{Name: EventHoldSuccess, Party: holder.role, Source: src, Took: time.Since(start)})
 	return nil
 }
 
@@ -97,6 +99,7 @@ func (c *call) rollbackHold(ctx context.Context, holder, held *party) {
 // holds too, it stays on the music (M2). Only the holder may resume (R1). A
 // failure hangs the call up (R3).
 func (c *call) resume(ctx context.Context, holder *party, src Source) error {
+	start := time.Now()
 	if c.state != CallAnswered {
 		return c.refusal(OpResume, holder.role, ErrNotEstablished, "call is %s", c.state)
 	}
@@ -112,12 +115,12 @@ func (c *call) resume(ctx context.Context, holder *party, src Source) error {
 	if err := c.toBridge(ctx, c.peer(holder)); err != nil {
 		opErr := c.opError(OpResume, holder.role, ErrUnholdFailed, "", err)
 		reason := "resume failed: " + opErr.Reason
-		c.emit(EventUnholdFailed, holder.role, src, reason)
+		c.report(Event{Name: EventUnholdFailed, Party: holder.role, Source: src, Reason: reason, Took: time.Since(start)})
 		c.endCall(ctx, "unhold_failed", "", reason)
 		return opErr
 	}
 	holder.holdSince = time.Time{}
-	c.emit(EventUnholdSuccess, holder.role, src, "")
+	c.report(Event{Name: EventUnholdSuccess, Party: holder.role, Source: src, Took: time.Since(start)})
 	return nil
 }
 

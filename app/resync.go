@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -24,6 +25,7 @@ func (a *App) resync(ctx context.Context, reconnect bool) {
 	t0 := time.Now()
 	snap, err := a.asteriskNow(ctx)
 	if err != nil {
+		a.resyncs.failed.Add(1)
 		a.log.Error("resync: calls are not reconciled", zap.Error(err))
 		return
 	}
@@ -81,10 +83,50 @@ func (a *App) resync(ctx context.Context, reconnect bool) {
 	for callID, parts := range groups {
 		a.adopt(ctx, callID, parts, snap)
 	}
+	a.resyncs.count(len(known), len(groups), ringing, started, strays)
 	a.log.Info("resync with Asterisk done", zap.Bool("reconnect", reconnect), zap.Int("calls_checked", len(known)),
 		zap.Int("calls_adopted", len(groups)), zap.Int("ringing_calls_adopted", ringing), zap.Int("calls_started", started),
 		zap.Int("strays_hung_up", strays),
 		zap.Duration("took", time.Since(t0)))
+}
+
+// ResyncStats counts the resyncs since New and what they did, as the
+// "resync with Asterisk done" log line reports each one.
+type ResyncStats struct {
+	Done   uint64 // resyncs that reconciled the calls
+	Failed uint64 // resyncs that could not list Asterisk's channels and bridges
+	// CallsChecked are the calls this App ran that checked themselves
+	// against Asterisk; CallsAdopted the calls rebuilt from channel
+	// variables, RingingAdopted the unanswered ones taken over while their
+	// callee rang, CallsStarted those whose StasisStart was missed.
+	CallsChecked, CallsAdopted, RingingAdopted, CallsStarted uint64
+	// StraysHungUp are channels in ariapp's Stasis application with no call.
+	StraysHungUp uint64
+}
+
+// resyncCounters are ResyncStats as the dispatcher counts them.
+type resyncCounters struct {
+	done, failed                                     atomic.Uint64
+	checked, adopted, ringing, started, straysHungUp atomic.Uint64
+}
+
+func (r *resyncCounters) count(checked, adopted, ringing, started, strays int) {
+	r.checked.Add(uint64(checked))
+	r.adopted.Add(uint64(adopted))
+	r.ringing.Add(uint64(ringing))
+	r.started.Add(uint64(started))
+	r.straysHungUp.Add(uint64(strays))
+	r.done.Add(1)
+}
+
+// ResyncStats returns the resync counters (metrics).
+func (a *App) ResyncStats() ResyncStats {
+	r := &a.resyncs
+	return ResyncStats{
+		Done: r.done.Load(), Failed: r.failed.Load(),
+		CallsChecked: r.checked.Load(), CallsAdopted: r.adopted.Load(), RingingAdopted: r.ringing.Load(),
+		CallsStarted: r.started.Load(), StraysHungUp: r.straysHungUp.Load(),
+	}
 }
 
 // asteriskState is what Asterisk had at a resync or sweep.

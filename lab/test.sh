@@ -6,7 +6,8 @@
 # 1. installs the host packages the tests need if missing (debootstrap,
 #    curl, sip-tester for sipp, gcc and libc6-dev for -race, ca-certificates,
 #    openssl for the lab's TLS certificates, systemd for systemd-analyze,
-#    which verifies deploy/ariapp.service);
+#    which verifies deploy/ariapp.service, prometheus for promtool, which
+#    checks /metrics);
 # 2. starts the lab (lab/lab.sh up);
 # 3. runs go vet ./... and
 #    ARIAPP_REQUIRE_LAB=1 go test -race -count=1 -timeout 20m -skip Disruptive ./... [flags]
@@ -50,6 +51,7 @@ declare -A pkgs=(
 	[ca-certificates]=/etc/ssl/certs/ca-certificates.crt
 	[openssl]=/usr/bin/openssl
 	[systemd]=/usr/bin/systemd-analyze
+	[prometheus]=/usr/bin/promtool
 )
 missing=()
 for p in "${!pkgs[@]}"; do
@@ -59,7 +61,22 @@ if [ ${#missing[@]} -gt 0 ]; then
 	command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get to install them"
 	log "installing ${missing[*]}"
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+	# prometheus is wanted for promtool alone: without its recommended
+	# node exporter, and its server, which a systemd host starts on
+	# install, stopped again.
+	rest=() prom=()
+	for p in "${missing[@]}"; do
+		if [ "$p" = prometheus ]; then prom+=("$p"); else rest+=("$p"); fi
+	done
+	if [ ${#rest[@]} -gt 0 ]; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${rest[@]}" >/dev/null
+	fi
+	if [ ${#prom[@]} -gt 0 ]; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${prom[@]}" >/dev/null
+		if [ -d /run/systemd/system ]; then
+			systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+		fi
+	fi
 fi
 
 check_go

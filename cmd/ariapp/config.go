@@ -51,6 +51,9 @@ type Config struct {
 	Hold         HoldConfig
 	Shutdown     ShutdownConfig
 	Instance     InstanceConfig
+	// Metrics serves the Prometheus metrics on GET /metrics of the API
+	// listener (README "Metrics").
+	Metrics bool
 }
 
 // LogConfig selects the log level and encoding.
@@ -107,6 +110,7 @@ func newConfig() Config {
 		Hold:     HoldConfig{Media: "tone:" + holdmusic.DefaultTone},
 		Shutdown: ShutdownConfig{HangupTimeout: 10 * time.Second, Timeout: 10 * time.Second},
 		Instance: InstanceConfig{Heartbeat: defaultHeartbeat},
+		Metrics:  true,
 	}
 }
 
@@ -170,6 +174,7 @@ func (c *Config) keys() []keySpec {
 		{key: "api.sse_heartbeat", ptr: &c.API.Heartbeat, usage: "interval of keep-alive comments on /v1/events"},
 		{key: "api.max_streams", ptr: &c.API.MaxStreams, usage: "most /v1/events streams at once; beyond it 503 overloaded"},
 		{key: "api.stream_stall_timeout", ptr: &c.API.StreamStallTimeout, usage: "how long a /v1/events client may stall (or keep losing events) before its stream is dropped"},
+		{key: "api.metrics", ptr: &c.Metrics, usage: "serve the Prometheus metrics on GET /metrics (behind api.token when set)"},
 		{key: "api.subscriber_buffer", ptr: &c.App.SubscriberBuffer, usage: "events a /v1/events client may lag behind before it loses some (4x for all calls)"},
 		{key: "shutdown.hangup_calls", ptr: &c.Shutdown.HangupCalls, usage: "on SIGTERM, hang every call up first"},
 		{key: "shutdown.hangup_timeout", ptr: &c.Shutdown.HangupTimeout, usage: "limit for hanging every call up on a stop (with shutdown.hangup_calls)"},

@@ -92,6 +92,7 @@ func defaultConfig() Config {
 		Hold:        HoldConfig{Media: "tone:440/500|0/2500"},
 		Shutdown:    ShutdownConfig{HangupTimeout: 10 * time.Second, Timeout: 10 * time.Second},
 		Instance:    InstanceConfig{Heartbeat: 2 * time.Second},
+		Metrics:     true,
 	}
 }
 

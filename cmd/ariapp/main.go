@@ -98,19 +98,23 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	if cfg.Log.ARIRequests == "info" {
 		reqLevel = zapcore.InfoLevel
 	}
-	// Each request goes to the request log (if its level is on) and to its
-	// call's timeline; the App exists only once the client does.
+	// Each request goes to the request log (if its level is on), the
+	// metrics and its call's timeline; the App exists only once the
+	// client does.
 	var a *app.App
-	logRequest := func(*ari.Request) {}
+	var logRequest, observeRequest func(*ari.Request)
 	if log.Core().Enabled(reqLevel) {
 		logRequest = requestLog(log.Named("ari_request"), reqLevel)
 	}
-	ariCfg.OnRequest = func(r *ari.Request) {
-		logRequest(r)
+	mx := newMetrics(cfg)
+	if mx != nil {
+		observeRequest, cfg.App.OnEvent = mx.ObserveARIRequest, mx.ObserveCallEvent
+	}
+	ariCfg.OnRequest = onRequests(logRequest, observeRequest, func(r *ari.Request) {
 		if a != nil {
 			a.RecordRequest(r)
 		}
-	}
+	})
 	client, err := ari.New(ariCfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "ariapp: %v\n", err)
@@ -123,6 +127,12 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return exitConfig
 	}
 	defer a.Close()
+	if mx != nil {
+		if err := watchMetrics(mx, a, client); err != nil {
+			fmt.Fprintf(stderr, "ariapp: %v\n", err)
+			return exitRuntime
+		}
+	}
 
 	// Check reachability and credentials with one request before anything
 	// else, so a mistake ends with one clear line.
@@ -131,6 +141,9 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		fmt.Fprintf(stderr, "ariapp: %s\n", ariFailure(cfg, err))
 		return exitRuntime
 	}
+	if mx != nil {
+		mx.SetAsteriskVersion(info.System.Version)
+	}
 	log.Info("connected to Asterisk", zap.String("asterisk_version", info.System.Version),
 		zap.String("asterisk_entity_id", info.System.EntityID), zap.String("ari_url", cfg.ARI.URL))
 
@@ -138,6 +151,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	// client, which the stop closes before the record is released.
 	guardCfg := cfg.ariClientConfig()
 	guardCfg.MaxConns = 2
+	guardCfg.OnRequest = observeRequest // its heartbeats are ARI traffic too
 	guardClient, err := ari.New(guardCfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "ariapp: %v\n", err)
@@ -178,6 +192,9 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		apiCfg := cfg.apiServerConfig()
 		apiCfg.Listener = ln
 		apiCfg.Stats = func() any { return processStats(a, client) }
+		if mx != nil {
+			apiCfg.Metrics = mx.Handler()
+		}
 		server = api.New(apiCfg, a, func() error {
 			if !client.Connected() {
 				return errors.New("the ARI event connection to Asterisk is down")
