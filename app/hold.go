@@ -113,6 +113,11 @@ func (c *call) resume(ctx context.Context, holder *party, src Source) error {
 		return c.refusal(OpResume, holder.role, ErrNotHolding, "%s", reason)
 	}
 	if err := c.toBridge(ctx, c.peer(holder)); err != nil {
+		if ctx.Err() != nil {
+			// Not Asterisk's failure: the application closes. The call
+			// stays up, half resumed, for the next ariapp's repair.
+			return ErrClosed
+		}
 		opErr := c.opError(OpResume, holder.role, ErrUnholdFailed, "", err)
 		reason := "resume failed: " + opErr.Reason
 		c.report(Event{Name: EventUnholdFailed, Party: holder.role, Source: src, Reason: reason, Took: time.Since(start)})

@@ -185,6 +185,9 @@ func (c *call) start(ctx context.Context) {
 		cid = fmt.Sprintf("%q <%s>", c.callerID.Name, c.callerID.Number)
 	}
 	if err := c.app.waitOriginate(ctx); err != nil {
+		if c.leftForNextAriapp(ctx, "waiting to dial the callee", err) {
+			return
+		}
 		// Asterisk is swamped with originates: the caller hears
 		// congestion, the telephone network's "try again later".
 		c.endCall(ctx, "congestion", "", fmt.Sprintf("callee %s not dialled: %v", c.target, err))
@@ -202,6 +205,9 @@ func (c *call) start(ctx context.Context) {
 		Timeout: c.app.cfg.AnswerTimeout + originateTimeoutSlack,
 	})
 	c.app.originateDone()
+	if err != nil && c.leftForNextAriapp(ctx, "dialling the callee", err) {
+		return
+	}
 	if err != nil {
 		if !errors.Is(err, ari.ErrUnreachable) { // see originateCaller
 			c.callee.channel = channelAbsent
@@ -223,6 +229,20 @@ func (c *call) start(ctx context.Context) {
 	c.timers.start(ringTimer, c.app.cfg.AnswerTimeout, answerTimeout{})
 }
 
+// leftForNextAriapp reports whether a step failed only because the
+// application is closing. Then the call is not ended: Close leaves calls
+// up in Asterisk, and the next ariapp adopts this one from where Asterisk
+// has it (a ringing callee, a caller still waiting) rather than find it
+// hung up.
+func (c *call) leftForNextAriapp(ctx context.Context, step string, err error) bool {
+	if ctx.Err() == nil {
+		return false
+	}
+	c.log.Info("application closing during the call's set-up; call left in Asterisk for the next ariapp",
+		zap.String("step", step), zap.Error(err))
+	return true
+}
+
 // answerTimeout ends a call whose callee still rings.
 func (c *call) answerTimeout(ctx context.Context) {
 	if c.state == CallRinging {
@@ -237,6 +257,9 @@ func (c *call) answered(ctx context.Context) {
 	}
 	c.timers.stop(ringTimer)
 	fail := func(step string, err error) {
+		if c.leftForNextAriapp(ctx, step, err) {
+			return
+		}
 		c.endCall(ctx, "setup_failed", "", fmt.Sprintf("%s: %v", step, err))
 	}
 	if err := c.app.ari.Answer(ctx, c.caller.channelID); err != nil {

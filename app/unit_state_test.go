@@ -394,3 +394,38 @@ func TestUnitTimeline(t *testing.T) {
 		t.Errorf("timeline of an unknown call: %v", err)
 	}
 }
+
+// TestUnitCloseDuringSetUp: a set-up step that fails because the
+// application closes (its context is cancelled) does not end the call:
+// Close leaves calls in Asterisk for the next ariapp. The same failure
+// while running ends it.
+func TestUnitCloseDuringSetUp(t *testing.T) {
+	for _, closing := range []bool{true, false} {
+		t.Run(fmt.Sprintf("closing %v", closing), func(t *testing.T) {
+			canceled := fmt.Errorf("%w: context canceled", ari.ErrUnreachable)
+			f := &unitARI{fail: map[string]error{"Originate": canceled}}
+			a, err := New(Config{}, f, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			c := unitCall(t, a, "Local/noanswer@x")
+			c.caller.channel = channelInStasis
+			ctx, cancel := context.WithCancel(context.Background())
+			if closing {
+				cancel()
+			} else {
+				defer cancel()
+			}
+			c.start(ctx)
+			if ended := c.state == CallEnded; ended == closing {
+				t.Fatalf("call state %s after a failed callee originate (closing %v)", c.state, closing)
+			}
+			for _, r := range f.recorded() {
+				if closing && strings.HasPrefix(r, "Hangup") {
+					t.Errorf("request %q while closing: the call must be left up", r)
+				}
+			}
+		})
+	}
+}
