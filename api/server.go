@@ -169,6 +169,8 @@ func New(cfg Config, calls Calls, ready func() error, log *zap.Logger) *Server {
 	mux.Handle("POST /v1/calls/{id}/unhold", s.v1(s.unhold))
 	mux.Handle("GET /v1/events", s.v1(s.events))
 	mux.Handle("GET /v1/stats", s.v1(s.stats))
+	mux.Handle("GET /v1/openapi.json", s.v1(s.openapi))
+	s.handleConsole(mux)
 	s.mux = mux
 	return s
 }
