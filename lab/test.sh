@@ -4,7 +4,8 @@
 #   sudo lab/test.sh [go test flags...]   e.g. sudo lab/test.sh -run Hold -v
 #
 # 1. installs the host packages the tests need if missing (debootstrap,
-#    curl, sip-tester for sipp, gcc and libc6-dev for -race, ca-certificates);
+#    curl, sip-tester for sipp, gcc and libc6-dev for -race, ca-certificates,
+#    chromium for the console's browser tests);
 # 2. starts the lab (lab/lab.sh up);
 # 3. runs go vet ./... and
 #    ARIAPP_REQUIRE_LAB=1 go test -race -count=1 -timeout 20m -skip Disruptive ./... [flags]
@@ -46,6 +47,7 @@ declare -A pkgs=(
 	[gcc]=/usr/bin/gcc
 	[libc6-dev]=/usr/include/stdio.h
 	[ca-certificates]=/etc/ssl/certs/ca-certificates.crt
+	[chromium]=/usr/bin/chromium
 )
 missing=()
 for p in "${!pkgs[@]}"; do
