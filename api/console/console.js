@@ -43,7 +43,7 @@
     let data = null;
     try { data = await resp.json(); } catch (e) { /* not JSON */ }
     if (resp.status === 401) {
-      askToken("The token was refused.");
+      askToken(token ? "The token was refused." : "");
     }
     if (!resp.ok) {
       const err = data && data.error ? data.error : { code: "http_" + resp.status, message: resp.statusText };

@@ -44,6 +44,7 @@ type lab struct {
 	// restarting ariapp would.
 	streamDown atomic.Bool
 	tab        context.Context
+	shots      string // where screenshots go
 }
 
 // chromium finds the browser: missing, the test fails in CI (lab/test.sh
@@ -85,7 +86,7 @@ func newLab(t *testing.T) *lab {
 		t.Fatalf("connect as application ariapp (is another ariapp running?): %v", err)
 	}
 	a.Start(client.Events())
-	l := &lab{t: t, app: a, events: labtest.NewLog[app.Event]()}
+	l := &lab{t: t, app: a, events: labtest.NewLog[app.Event](), shots: t.TempDir()}
 	s := api.New(api.Config{Token: token, Heartbeat: time.Second}, a, nil, zaptest.NewLogger(t))
 	h := s.Handler()
 	l.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -189,7 +190,9 @@ func (l *lab) eval(js string) string {
 	return string(data)
 }
 
-// screenshot writes the page to docs/console/NAME.png.
+// screenshot takes a picture of the page: into docs/console/NAME.png with
+// ARIAPP_CONSOLE_SCREENSHOTS=1 (to refresh the README's pictures), else
+// into the test's temporary directory, so a test run leaves the tree clean.
 func (l *lab) screenshot(name string) {
 	l.t.Helper()
 	ctx, cancel := context.WithTimeout(l.tab, 10*time.Second)
@@ -198,7 +201,11 @@ func (l *lab) screenshot(name string) {
 	if err != nil {
 		l.t.Fatalf("screenshot %s: %v", name, err)
 	}
-	path := filepath.Join("..", "..", "docs", "console", name+".png")
+	dir := l.shots
+	if os.Getenv("ARIAPP_CONSOLE_SCREENSHOTS") == "1" {
+		dir = filepath.Join("..", "..", "docs", "console")
+	}
+	path := filepath.Join(dir, name+".png")
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		l.t.Fatal(err)
 	}
