@@ -9,7 +9,10 @@
 //	POST   /v1/calls/{id}/hold       {"party":"caller"|"callee"|CHANNEL_ID}
 //	POST   /v1/calls/{id}/unhold     {"party":...}
 //	GET    /v1/events[?call_id=ID]   live SPEC events, as Server-Sent Events
+//	GET    /v1/calls/{id}/timeline   its recent story
 //	GET    /v1/stats                 process, ARI, event and stream counters
+//	GET    /v1/openapi.json          this API as OpenAPI 3.1 (openapi.json)
+//	GET    /                         the operator console (console/)
 //	GET    /healthz                  the process is up
 //	GET    /readyz                   ARI is connected
 //

@@ -80,6 +80,7 @@ func (l *lab) do(method, path, body string, out any) int {
 		l.t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	openAPI(l.t).check(l.t, req, resp) // real answers match api/openapi.json
 	data, _ := io.ReadAll(resp.Body)
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {

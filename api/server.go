@@ -180,6 +180,8 @@ func New(cfg Config, calls Calls, ready func() error, log *zap.Logger) *Server {
 	if cfg.Metrics != nil {
 		mux.Handle("GET "+metricsPath, cfg.Metrics)
 	}
+	mux.Handle("GET /v1/openapi.json", s.v1(s.openapi))
+	s.handleConsole(mux)
 	s.mux = mux
 	return s
 }

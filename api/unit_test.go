@@ -698,7 +698,7 @@ func TestUnitRouting(t *testing.T) {
 			}
 		})
 	}
-	for _, target := range []string{"/", "/v1", "/v1/", "/v2/calls", "/v1/calls/x/hold/now", "/v1/calls/x/y", "/v1/eventsx", "/healthz/x", "/favicon.ico"} {
+	for _, target := range []string{"/v1", "/v1/", "/v2/calls", "/console/", "/v1/calls/x/hold/now", "/v1/calls/x/y", "/v1/eventsx", "/healthz/x", "/favicon.ico"} {
 		for _, method := range []string{http.MethodGet, http.MethodPost} {
 			t.Run(method+" "+target, func(t *testing.T) {
 				u := newUnit(t, api.Config{}, nil, "x")

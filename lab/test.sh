@@ -7,7 +7,8 @@
 #    curl, sip-tester for sipp, gcc and libc6-dev for -race, ca-certificates,
 #    openssl for the lab's TLS certificates, systemd for systemd-analyze,
 #    which verifies deploy/ariapp.service, prometheus for promtool, which
-#    checks /metrics);
+#    checks /metrics,
+#    chromium for the console's browser tests);
 # 2. starts the lab (lab/lab.sh up);
 # 3. runs go vet ./... and
 #    ARIAPP_REQUIRE_LAB=1 go test -race -count=1 -timeout 20m -skip Disruptive ./... [flags]
@@ -52,6 +53,7 @@ declare -A pkgs=(
 	[openssl]=/usr/bin/openssl
 	[systemd]=/usr/bin/systemd-analyze
 	[prometheus]=/usr/bin/promtool
+	[chromium]=/usr/bin/chromium
 )
 missing=()
 for p in "${!pkgs[@]}"; do
