@@ -51,6 +51,7 @@ func composeFromEnv(t *testing.T) composeEnv {
 type composeLab struct {
 	*lab
 	env composeEnv
+	hc  *http.Client // its own connections, closed at the end (goleak)
 }
 
 // stream reads ariapp's event stream into a fresh log until ariapp closes
@@ -59,7 +60,7 @@ func (c *composeLab) stream() <-chan struct{} {
 	c.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "GET", c.env.api+"/v1/events", nil)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.hc.Do(req)
 	if err != nil {
 		cancel()
 		c.t.Fatalf("event stream: %v", err)
@@ -103,7 +104,7 @@ func (c *composeLab) apiCall(method, path, body string, out any) (int, string) {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.hc.Do(req)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -122,7 +123,7 @@ func (c *composeLab) channels() []string {
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", c.env.ari+"/channels", nil)
 	req.SetBasicAuth("ariapp", envOr("ARIAPP_ARI_PASSWORD", "ariapp-lab-secret"))
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.hc.Do(req)
 	if err != nil {
 		c.t.Fatalf("ARI channels: %v", err)
 	}
@@ -158,7 +159,7 @@ func (c *composeLab) restartAriapp() {
 	}
 	for {
 		req, _ := http.NewRequestWithContext(ctx, "GET", c.env.api+"/readyz", nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
+		if resp, err := c.hc.Do(req); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return
@@ -181,7 +182,8 @@ func (c *composeLab) restartAriapp() {
 // stream.
 func TestCompose(t *testing.T) {
 	env := composeFromEnv(t)
-	c := &composeLab{lab: &lab{t: t}, env: env}
+	c := &composeLab{lab: &lab{t: t}, env: env, hc: &http.Client{Transport: &http.Transport{}}}
+	t.Cleanup(c.hc.CloseIdleConnections) // runs last: after the streams end
 	c.alice = c.phone("alice", env.phoneHost+":5071", env.sip, aliceHz)
 	c.bob = c.phone("bob", env.phoneHost+":5072", env.sip, bobHz)
 	first := c.stream()

@@ -21,9 +21,12 @@
 #   debian:SUITE, debian:SUITE-slim   debootstrap --variant=minbase SUITE,
 #                                     trimmed, docker import
 #   golang:X.Y                        the debian:trixie-slim stand-in plus
-#                                     ca-certificates and this machine's Go
-#                                     toolchain (which must be Go X.Y); its
-#                                     GOPROXY is this machine's
+#                                     this machine's Go toolchain (which
+#                                     must be Go X.Y) and CA certificates
+#                                     (/etc/ssl/certs/ca-certificates.crt,
+#                                     so that go mod download trusts what
+#                                     this machine trusts); its GOPROXY and
+#                                     GOSUMDB are this machine's
 # Each carries the label org.ariapp.standin. A machine with a registry needs
 # none of this: docker compose up --build pulls the real images.
 #
@@ -41,6 +44,8 @@ repo=$(cd "$here/.." && pwd)
 . "$here/lib.sh"
 
 label=org.ariapp.standin
+# Raised whenever a stand-in recipe changes: older stand-ins are rebuilt.
+recipe=2
 lab_images=(ariapp:local ariapp-asterisk:local)
 # The test's own stack: another project name and other host ports than a
 # stack that lab/compose.sh up started, so both may run at once.
@@ -108,9 +113,15 @@ standin_debian() {
 		"$dir/root"/var/log/*.log "$dir/root"/var/cache/debconf/*-old "$dir/root"/var/lib/dpkg/*-old
 	: >"$dir/root/etc/resolv.conf"
 	rm -f "$dir/root/etc/hostname"
+	# The packages are this machine's: so is what apt checks of their
+	# Release files (a mirror of a snapshot has an expired Valid-Until, and
+	# the machine's apt is told not to mind).
+	apt-config dump Acquire::Check-Valid-Until Acquire::Check-Date 2>/dev/null |
+		grep -E '^Acquire::Check-(Valid-Until|Date) ' >"$dir/root/etc/apt/apt.conf.d/99ariapp-host" || true
+	[ -s "$dir/root/etc/apt/apt.conf.d/99ariapp-host" ] || rm -f "$dir/root/etc/apt/apt.conf.d/99ariapp-host"
 	tar -C "$dir/root" --numeric-owner -c . |
 		docker import \
-			--change "LABEL $label=debootstrap-$suite" \
+			--change "LABEL $label=debootstrap-$suite $label.recipe=$recipe" \
 			--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
 			--change 'CMD ["bash"]' - "$image" >/dev/null
 	rm -rf "$dir"
@@ -119,7 +130,7 @@ standin_debian() {
 
 # standin_golang IMAGE VERSION: debian:trixie-slim plus this machine's Go.
 standin_golang() {
-	local image=$1 want=$2 goroot have t0=$SECONDS ctx
+	local image=$1 want=$2 goroot have t0=$SECONDS ctr
 	check_go
 	goroot=$(go env GOROOT)
 	have=$(go env GOVERSION)
@@ -128,38 +139,46 @@ standin_golang() {
 	*) die "$image needs Go $want, this machine has $have in $goroot: install Go $want to build the stand-in" ;;
 	esac
 	ensure_image debian:trixie-slim
-	log "building $image from debian:trixie-slim and $goroot ($have)"
-	ctx=$(mktemp -d /var/tmp/ariapp-standin.XXXXXX)
-	cat >"$ctx/Dockerfile" <<-EOF
-		FROM debian:trixie-slim
-		RUN apt-get update \\
-		 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates \\
-		 && rm -rf /var/lib/apt/lists/*
-		COPY go /usr/local/go
-		ENV GOLANG_VERSION=${have#go} GOTOOLCHAIN=local GOPATH=/go \\
-		    GOPROXY=$(go env GOPROXY) GOSUMDB=$(go env GOSUMDB) \\
-		    PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-		WORKDIR /go
-		LABEL $label=go-$have
-	EOF
-	# The build context is a tar of the Dockerfile and GOROOT (as "go"),
-	# streamed: nothing is copied on disk.
-	if ! tar -c -C "$ctx" Dockerfile -C "$(dirname "$goroot")" --exclude="$(basename "$goroot")/test" \
-		--transform "s,^$(basename "$goroot"),go," "$(basename "$goroot")" |
-		docker build -q -t "$image" - >"$ctx/log" 2>&1; then
-		cat "$ctx/log" >&2
-		rm -rf "$ctx"
+	log "building $image from debian:trixie-slim, $goroot ($have) and this machine's CA certificates"
+	# docker create + cp + commit: no build context to send, no apt run.
+	ctr=$(docker create debian:trixie-slim)
+	if ! { docker cp "$goroot/." "$ctr:/usr/local/go" &&
+		tar -C / -ch etc/ssl/certs/ca-certificates.crt | docker cp - "$ctr:/" &&
+		docker commit \
+			--change "ENV GOLANG_VERSION=${have#go}" --change 'ENV GOTOOLCHAIN=local' --change 'ENV GOPATH=/go' \
+			--change "ENV GOPROXY=$(go env GOPROXY)" --change "ENV GOSUMDB=$(go env GOSUMDB)" \
+			--change 'ENV PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+			--change 'WORKDIR /go' --change "LABEL $label=go-$have $label.recipe=$recipe" --change 'CMD ["bash"]' \
+			"$ctr" "$image" >/dev/null; }; then
+		docker rm -f "$ctr" >/dev/null 2>&1 || true
 		die "building $image failed"
 	fi
-	rm -rf "$ctx"
+	docker rm -f "$ctr" >/dev/null
 	log "$image built in $((SECONDS - t0)) s"
+}
+
+# fresh_standin IMAGE: is IMAGE present and not an outdated stand-in?
+fresh_standin() {
+	local labels
+	have_image "$1" || return 1
+	labels=$(docker image inspect -f '{{json .Config.Labels}}' "$1")
+	case $labels in
+	*"\"$label\":"*) ;;
+	*) return 0 ;; # not a stand-in: the real image
+	esac
+	case $labels in *"\"$label.recipe\":\"$recipe\""*) return 0 ;; esac
+	return 1
 }
 
 # ensure_image IMAGE: present (pulled earlier, or a stand-in built before),
 # or build a stand-in.
 ensure_image() {
 	local image=$1 name tag
-	have_image "$image" && return 0
+	fresh_standin "$image" && return 0
+	if have_image "$image"; then
+		log "$image is a stand-in of an older recipe: rebuilding it"
+		docker image rm "$image" >/dev/null
+	fi
 	name=${image%%:*}
 	tag=${image#*:}
 	[ "$tag" != "$image" ] || tag=latest
@@ -171,7 +190,20 @@ ensure_image() {
 }
 
 cmd_seed() {
-	local img t0=$SECONDS
+	local img t0=$SECONDS pids=() suite
+	# The Debian stand-ins first, side by side (debootstrap mostly waits
+	# for the network).
+	for img in $(base_images) debian:trixie-slim; do
+		case $img in debian:*) ;; *) continue ;; esac
+		fresh_standin "$img" && continue
+		case " ${pids[*]} " in *" $img="*) continue ;; esac
+		suite=${img#debian:}
+		standin_debian "$img" "${suite%-slim}" &
+		pids+=("$img=$!")
+	done
+	for img in "${pids[@]}"; do
+		wait "${img#*=}" || die "stand-in ${img%%=*} failed"
+	done
 	while read -r img; do
 		ensure_image "$img"
 	done < <(base_images)
@@ -309,11 +341,19 @@ cmd_images() {
 
 cmd_clean() {
 	ensure_tools
-	local ids
+	local img pass left
 	docker image rm "${lab_images[@]}" >/dev/null 2>&1 || true
-	ids=$(docker images -q --filter "label=$label" | sort -u)
-	# shellcheck disable=SC2086 # one word per id
-	[ -z "$ids" ] || docker image rm -f $ids >/dev/null
+	# A stand-in built on another (golang on debian) goes first: repeat
+	# until none is left.
+	for pass in 1 2 3; do
+		left=$(docker images --filter "label=$label" --format '{{.Repository}}:{{.Tag}}')
+		[ -n "$left" ] || break
+		for img in $left; do
+			docker image rm "$img" >/dev/null 2>&1 || true
+		done
+	done
+	left=$(docker images --filter "label=$label" --format '{{.Repository}}:{{.Tag}}')
+	[ -z "$left" ] || die "could not remove $left"
 	docker image prune -f >/dev/null
 	log "stand-ins and lab images removed"
 }
