@@ -239,7 +239,12 @@ stack_up() {
 	local project=$1 t0=$SECONDS logf
 	log "docker compose -p $project up --build -d (the first build takes a few minutes)"
 	logf=$(mktemp)
-	if ! (cd "$repo" && "${compose[@]}" -p "$project" up --build -d) >"$logf" 2>&1; then
+	# docker-compose 1.x builds with the legacy builder, which keeps a
+	# failed step's container unless told otherwise.
+	local rmflag=()
+	[ "${compose[0]}" = docker-compose ] && rmflag=(--force-rm)
+	if ! (cd "$repo" && "${compose[@]}" -p "$project" build "${rmflag[@]}" &&
+		"${compose[@]}" -p "$project" up -d) >"$logf" 2>&1; then
 		tail -n 60 "$logf" >&2
 		rm -f "$logf"
 		die "docker compose up failed"
