@@ -337,28 +337,30 @@ cmd_test() {
 }
 
 cmd_images() {
-	docker images --filter "label=$label" --format '{{.Repository}}:{{.Tag}}\t{{.Size}}\t(stand-in)'
-	local i
-	for i in "${lab_images[@]}"; do
-		docker images --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' "$i"
+	local i kind
+	for i in $(base_images) "${lab_images[@]}"; do
+		have_image "$i" || { printf '%-26s (none)\n' "$i"; continue; }
+		kind=built
+		case " ${lab_images[*]} " in *" $i "*) ;; *) kind=base; fresh_standin "$i" && docker image inspect -f '{{json .Config.Labels}}' "$i" | grep -q "\"$label\"" && kind=stand-in ;; esac
+		printf '%-26s %8s  %s\n' "$i" "$(docker images --format '{{.Size}}' "$i")" "$kind"
 	done
 }
 
 cmd_clean() {
 	ensure_tools
-	local img pass left
+	local id pass left
 	docker image rm "${lab_images[@]}" >/dev/null 2>&1 || true
-	# A stand-in built on another (golang on debian) goes first: repeat
-	# until none is left.
-	for pass in 1 2 3; do
-		left=$(docker images --filter "label=$label" --format '{{.Repository}}:{{.Tag}}')
+	# Stand-ins, also untagged older ones; one built on another (golang
+	# on debian) must go first: repeat until none is left.
+	for pass in 1 2 3 4; do
+		left=$(docker images -aq --filter "label=$label" | sort -u)
 		[ -n "$left" ] || break
-		for img in $left; do
-			docker image rm "$img" >/dev/null 2>&1 || true
+		for id in $left; do
+			docker image rm -f "$id" >/dev/null 2>&1 || true
 		done
 	done
-	left=$(docker images --filter "label=$label" --format '{{.Repository}}:{{.Tag}}')
-	[ -z "$left" ] || die "could not remove $left"
+	left=$(docker images -aq --filter "label=$label" | sort -u | tr '\n' ' ')
+	[ -z "$left" ] || die "could not remove images $left"
 	docker image prune -f >/dev/null
 	log "stand-ins and lab images removed"
 }

@@ -131,5 +131,5 @@ if [ -n "${ARIAPP_ARI_PASSWORD:-}" ]; then
 fi
 
 echo "entrypoint: phones at $phone_host, local nets:$nets, external ${ARIAPP_LAB_EXTERNAL_ADDR:-(none)}, RTP $rtp_start-$rtp_end" >&2
-# -f: stay in the foreground; -n: no colour in the output.
-exec asterisk -f -n "$@"
+# The image's CMD: asterisk -f -n (foreground, no colour).
+exec "$@"
