@@ -28,6 +28,11 @@
 #      checked; calls shed at capacity are counted apart, within a bound);
 #    - the disruptive tests, which restart Asterisk, on their own:
 #      ARIAPP_DISRUPTIVE=1 go test -race -count=1 -run Disruptive ./cmd/ariapp/
+#    - last, so that building images does not load the machine during the
+#      timing-sensitive stages: the docker-compose lab, lab/compose.sh test
+#      (its own ports, beside the chroot lab; on a machine without a
+#      Docker engine this stage is reported as skipped, not passed, except
+#      under CI, where it fails)
 # 5. prints a summary. Exit status: 0 only if every stage passed.
 #
 # The lab is left running afterwards (lab/lab.sh down stops it).
@@ -87,7 +92,7 @@ check_go
 cd "$repo"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-declare -a names=() results=()
+declare -a names=() results=() skipped=()
 record() { names+=("$1"); results+=("$2"); }
 
 printf '\n=== go vet ./...\n'
@@ -127,6 +132,17 @@ if [ $# -eq 0 ]; then
 	set -e
 	record "disruptive tests ($((SECONDS - t0)) s)" "$rc"
 	"$here/lab.sh" up >/dev/null 2>&1 || true
+
+	printf '\n=== lab/compose.sh test (the docker-compose lab, images built here)\n'
+	t0=$SECONDS
+	if [ -n "${CI:-}" ] || { command -v docker >/dev/null && docker info >/dev/null 2>&1; }; then
+		rc=0
+		"$here/compose.sh" test || rc=$?
+		record "docker-compose lab ($((SECONDS - t0)) s)" "$rc"
+	else
+		echo "no Docker engine: skipped"
+		skipped+=("docker-compose lab (no Docker engine)")
+	fi
 fi
 
 verdict() { if [ "$1" = 0 ]; then echo ok; else echo "FAILED (exit $1)"; fi; }
@@ -136,6 +152,9 @@ final=0
 for i in "${!names[@]}"; do
 	printf '%-52s %s\n' "${names[$i]}:" "$(verdict "${results[$i]}")"
 	[ "${results[$i]}" = 0 ] || final=${results[$i]}
+done
+for n in "${skipped[@]}"; do
+	printf '%-52s %s\n' "$n:" "SKIPPED"
 done
 echo "go test per package (step 2):"
 grep -E '^(ok |FAIL|\? |panic:)' "$out" || echo "(no package results; see the output above)"

@@ -250,10 +250,13 @@ func TestPhoneRejectAndCancel(t *testing.T) {
 	}
 }
 
-func TestNewRejectsNonLoopback(t *testing.T) {
+// TestNewRejectsPublicAddresses: a phone listens and talks on loopback or
+// private addresses only.
+func TestNewRejectsPublicAddresses(t *testing.T) {
 	for _, cfg := range []Config{
-		{User: "x", SIPAddr: "10.0.0.1:5071", Server: "127.0.0.1:5060", ToneHz: 700},
-		{User: "x", SIPAddr: "127.0.0.1:5071", Server: "192.168.1.1:5060", ToneHz: 700},
+		{User: "x", SIPAddr: "203.0.113.1:5071", Server: "127.0.0.1:5060", ToneHz: 700},
+		{User: "x", SIPAddr: "127.0.0.1:5071", Server: "198.51.100.1:5060", ToneHz: 700},
+		{User: "x", SIPAddr: "[::1]:5071", Server: "127.0.0.1:5060", ToneHz: 700},
 		{User: "x", SIPAddr: "127.0.0.1:0", Server: "127.0.0.1:5060", ToneHz: 700},
 		{User: "", SIPAddr: "127.0.0.1:5071", Server: "127.0.0.1:5060", ToneHz: 700},
 		{User: "x", SIPAddr: "127.0.0.1:5071", Server: "127.0.0.1:5060", ToneHz: 5000},

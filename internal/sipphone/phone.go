@@ -23,9 +23,11 @@ type Config struct {
 	User string
 	// SIPAddr is where the phone listens for SIP over UDP, its static
 	// contact in pjsip.conf ("127.0.0.1:5071"). It must be a loopback
-	// address.
+	// address, or a private one (RFC 1918) such as the host's address on a
+	// container network, so the phone never listens on a public interface.
 	SIPAddr string
-	// Server is Asterisk's SIP address ("127.0.0.1:5060"); loopback only.
+	// Server is Asterisk's SIP address ("127.0.0.1:5060"); loopback or
+	// private, as SIPAddr.
 	Server string
 	// ToneHz is the sine the phone sends continuously while in a call
 	// (e.g. alice 700, bob 1300, carol 1900), between 50 and 3900 Hz.
@@ -204,8 +206,8 @@ func loopback(name, s string) (netip.AddrPort, error) {
 	if err != nil {
 		return ap, fmt.Errorf("sipphone: %s %q: %w", name, s, err)
 	}
-	if !ap.Addr().Is4() || !ap.Addr().IsLoopback() || ap.Port() == 0 {
-		return ap, fmt.Errorf("sipphone: %s %q must be an IPv4 loopback address with a port", name, s)
+	if !ap.Addr().Is4() || !(ap.Addr().IsLoopback() || ap.Addr().IsPrivate()) || ap.Port() == 0 {
+		return ap, fmt.Errorf("sipphone: %s %q must be an IPv4 loopback or private address with a port", name, s)
 	}
 	return ap, nil
 }
@@ -213,7 +215,7 @@ func loopback(name, s string) (netip.AddrPort, error) {
 // User is the phone's From user.
 func (p *Phone) User() string { return p.cfg.User }
 
-// RTPPort is the loopback port the phone receives RTP on.
+// RTPPort is the port the phone receives RTP on (at its SIP address).
 func (p *Phone) RTPPort() int { return p.rtpPort }
 
 // Close hangs up the phone's live calls (best effort, within about two
