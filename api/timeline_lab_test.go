@@ -12,7 +12,6 @@ import (
 
 	"github.com/ariapp/ariapp/api"
 	"github.com/ariapp/ariapp/app"
-	"github.com/ariapp/ariapp/ari"
 	"github.com/ariapp/ariapp/internal/labtest"
 )
 
@@ -21,32 +20,13 @@ import (
 // caused, and still does once the call has ended.
 func TestLabTimeline(t *testing.T) {
 	cfg := labtest.Require(t)
-	var a *app.App
-	cfg.OnRequest = func(r *ari.Request) {
-		if a != nil {
-			a.RecordRequest(r)
-		}
-	}
-	client, err := ari.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	a, err = app.New(app.Config{}, client, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	_, a := labtest.StartApp(t, cfg, app.Config{}, zaptest.NewLogger(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := client.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	a.Start(client.Events())
 	srv := httptest.NewServer(api.New(api.Config{}, a, func() error { return nil }, zaptest.NewLogger(t)).Handler())
 	defer srv.Close()
 
-	info, err := a.Originate(ctx, "Local/idle@"+labtest.TestContext, "Local/idle@"+labtest.TestContext)
+	info, err := a.Originate(ctx, labtest.LocalIdle, labtest.LocalIdle)
 	if err != nil {
 		t.Fatal(err)
 	}

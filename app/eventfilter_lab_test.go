@@ -30,25 +30,12 @@ func TestLabEventFilter(t *testing.T) {
 			byType[ev.GetType()]++
 			mu.Unlock()
 		}
-		client, err := ari.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer client.Close()
-		a, err := app.New(app.Config{}, client, zaptest.NewLogger(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer a.Close()
+		_, a := labtest.StartApp(t, cfg, app.Config{}, zaptest.NewLogger(t))
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		if err := client.Connect(ctx); err != nil {
-			t.Fatal(err)
-		}
-		a.Start(client.Events())
 		sub := a.Subscribe("")
 		defer sub.Close()
-		info, err := a.Originate(ctx, "Local/idle@"+labtest.TestContext, "Local/idle@"+labtest.TestContext)
+		info, err := a.Originate(ctx, labtest.LocalIdle, labtest.LocalIdle)
 		if err != nil {
 			t.Fatal(err)
 		}

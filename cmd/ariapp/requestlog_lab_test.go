@@ -23,25 +23,12 @@ func TestLabRequestLog(t *testing.T) {
 	cfg := labtest.Require(t)
 	core, logs := observer.New(zapcore.DebugLevel)
 	cfg.OnRequest = requestLog(zap.New(core), zapcore.DebugLevel)
-	client, err := ari.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	a, err := app.New(app.Config{}, client, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	client, a := labtest.StartApp(t, cfg, app.Config{}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := client.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	a.Start(client.Events())
 	sub := a.Subscribe("")
 	defer sub.Close()
-	info, err := a.Originate(ctx, "Local/idle@"+labtest.TestContext, "Local/idle@"+labtest.TestContext)
+	info, err := a.Originate(ctx, labtest.LocalIdle, labtest.LocalIdle)
 	if err != nil {
 		t.Fatal(err)
 	}

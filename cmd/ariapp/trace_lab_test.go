@@ -32,19 +32,7 @@ func TestLabTrace(t *testing.T) {
 		onEvent, _ := eventLog(log.Named("ari_event"))
 		c := cfg
 		c.OnEvent, c.OnRequest = onEvent, requestLog(log.Named("ari_request"), zapcore.DebugLevel)
-		client, err := ari.New(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := app.New(app.Config{}, client, log.Named("app"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := client.Connect(ctx); err != nil {
-			t.Fatal(err)
-		}
-		a.Start(client.Events())
-		return client, a
+		return labtest.StartApp(t, c, app.Config{}, log.Named("app"))
 	}
 	waitFor := func(a *app.App, callID string, what func(app.CallInfo) bool) {
 		t.Helper()
@@ -58,7 +46,7 @@ func TestLabTrace(t *testing.T) {
 		}
 	}
 	client, a := start()
-	info, err := a.Originate(ctx, "Local/idle@"+labtest.TestContext, "Local/idle@"+labtest.TestContext)
+	info, err := a.Originate(ctx, labtest.LocalIdle, labtest.LocalIdle)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,8 +62,6 @@ func TestLabTrace(t *testing.T) {
 	a.Close()
 	client.Close()
 	client, a = start()
-	defer client.Close()
-	defer a.Close()
 	waitFor(a, callID, func(i app.CallInfo) bool { return len(i.Holders) == 1 })
 	if _, err := a.Resume(ctx, callID, "caller", app.SourceAPI); err != nil {
 		t.Fatal(err)
