@@ -87,6 +87,12 @@ func (s *sink) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 }
 
+func (s *sink) badSignatures() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.badSig
+}
+
 func (s *sink) accepted() []got {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -180,10 +186,12 @@ func TestDeliversSignedInOrder(t *testing.T) {
 	for _, k := range []*sink{a, b} {
 		waitFor(t, 5*time.Second, "every event", func() bool { return len(k.accepted()) == n })
 		checkOrder(t, k.accepted(), 5, "c1", "c2")
-		if k.badSig != 0 {
-			t.Errorf("%d messages with a bad signature", k.badSig)
+		if bad := k.badSignatures(); bad != 0 {
+			t.Errorf("%d messages with a bad signature", bad)
 		}
 	}
+	// The sink records an event before its answer reaches the Sender.
+	waitFor(t, 5*time.Second, "the counts", func() bool { return s.Stats().Delivered == uint64(2*n) })
 	if st := s.Stats(); st.Delivered != uint64(2*n) || st.Retries != 0 || st.Dropped != 0 {
 		t.Errorf("Stats %+v, want %d delivered, nothing else", st, 2*n)
 	}
@@ -199,8 +207,8 @@ func TestWrongSecretFails(t *testing.T) {
 	s := start(t, cfg, nil)
 	s.Publish(callEvents("c1")[0])
 	waitFor(t, 5*time.Second, "a rejection", func() bool { return s.Stats().Rejected == 1 })
-	if len(k.accepted()) != 0 || k.badSig != 1 || s.Stats().Retries != 0 {
-		t.Errorf("accepted %v, %d bad signatures, stats %+v", k.accepted(), k.badSig, s.Stats())
+	if len(k.accepted()) != 0 || k.badSignatures() != 1 || s.Stats().Retries != 0 {
+		t.Errorf("accepted %v, %d bad signatures, stats %+v", k.accepted(), k.badSignatures(), s.Stats())
 	}
 }
 
@@ -226,6 +234,7 @@ func TestRetriesUntilBack(t *testing.T) {
 	n := publishInterleaved(s, "c1", "c2")
 	waitFor(t, 5*time.Second, "every event", func() bool { return len(k.accepted()) == n })
 	checkOrder(t, k.accepted(), 5, "c1", "c2")
+	waitFor(t, 5*time.Second, "the counts", func() bool { return s.Stats().Delivered == uint64(n) })
 	if st := s.Stats(); st.Retries != failures || st.Delivered != uint64(n) || st.GivenUp != 0 {
 		t.Errorf("Stats %+v, want %d retries, %d delivered", st, failures, n)
 	}
@@ -263,6 +272,7 @@ func TestSlowReceiverTimesOut(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "the slow receiver", func() bool { return len(slow.accepted()) == n })
 	checkOrder(t, slow.accepted(), 5, "c1")
+	waitFor(t, 5*time.Second, "the counts", func() bool { return s.Stats().Delivered == uint64(2*n) })
 	if st := s.Stats(); st.Retries != 1 || st.Delivered != uint64(2*n) {
 		t.Errorf("Stats %+v, want 1 retry and %d delivered", st, 2*n)
 	}
@@ -297,7 +307,7 @@ func TestDeadReceiverGivesUp(t *testing.T) {
 	if took := time.Since(begin); took > cfg.RetryFor {
 		t.Errorf("the live receiver took %s", took)
 	}
-	waitFor(t, 5*time.Second, "two give-ups", func() bool { return s.Stats().GivenUp == 2 })
+	waitFor(t, 5*time.Second, "two give-ups", func() bool { st := s.Stats(); return st.GivenUp == 2 && st.Delivered == 2 })
 	took := time.Since(begin)
 	if took < 2*cfg.RetryFor || took > 2*cfg.RetryFor+time.Second {
 		t.Errorf("two events given up after %s, want about %s", took, 2*cfg.RetryFor)
