@@ -34,8 +34,8 @@ type Config struct {
 	// (default 1 min). Events behind it wait meanwhile, to keep the order.
 	RetryFor time.Duration
 
-	// backoff is the retry schedule's first and longest wait; tests
-	// shorten them.
+	// backoff is the retry schedule's first and longest wait (0: the
+	// defaults, set by New); tests shorten them.
 	backoffMin, backoffMax time.Duration
 }
 
@@ -66,12 +66,6 @@ func (c Config) WithDefaults() Config {
 	confcheck.Default(&c.QueueSize, DefaultQueueSize)
 	if c.RetryFor == 0 {
 		c.RetryFor = DefaultRetryFor
-	}
-	if c.backoffMin == 0 {
-		c.backoffMin = defaultBackoffMin
-	}
-	if c.backoffMax == 0 {
-		c.backoffMax = defaultBackoffMax
 	}
 	return c
 }

@@ -81,6 +81,12 @@ func New(cfg Config, log *zap.Logger) (*Sender, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.backoffMin == 0 {
+		cfg.backoffMin = defaultBackoffMin
+	}
+	if cfg.backoffMax == 0 {
+		cfg.backoffMax = defaultBackoffMax
+	}
 	key, err := SecretKey(cfg.Secret)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
