@@ -167,6 +167,15 @@ func (s *Sender) Publish(ev app.Event) {
 	}
 }
 
+// Publisher returns Publish as a hook, or nil for a nil Sender, so that
+// no webhooks means no hook.
+func (s *Sender) Publisher() func(app.Event) {
+	if s == nil {
+		return nil
+	}
+	return s.Publish
+}
+
 // Stats returns the counters.
 func (s *Sender) Stats() Stats {
 	st := Stats{
