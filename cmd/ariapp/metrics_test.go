@@ -78,6 +78,7 @@ func TestReadmeListsMetrics(t *testing.T) {
 		Calls: func() []app.CallInfo { return nil }, ARI: func() ari.Stats { return ari.Stats{} },
 		Connected: func() bool { return false }, Synced: func() bool { return false },
 		Resync: func() app.ResyncStats { return app.ResyncStats{} }, Swept: zero,
+		Webhooks: func() webhook.Stats { return webhook.Stats{} },
 	}); err != nil {
 		t.Fatal(err)
 	}
