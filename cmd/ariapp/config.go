@@ -15,6 +15,7 @@ import (
 	"github.com/ariapp/ariapp/ari"
 	"github.com/ariapp/ariapp/holdmusic"
 	"github.com/ariapp/ariapp/internal/confcheck"
+	"github.com/ariapp/ariapp/webhook"
 )
 
 // envPrefix starts the name of every environment variable ariapp reads:
@@ -54,6 +55,10 @@ type Config struct {
 	// Metrics serves the Prometheus metrics on GET /metrics of the API
 	// listener (README "Metrics").
 	Metrics bool
+	// Webhooks are the event receivers without the secret (see
+	// webhookConfig), which comes only from the environment.
+	Webhooks       webhook.Config
+	WebhooksSecret Secret
 }
 
 // LogConfig selects the log level and encoding.
@@ -111,6 +116,7 @@ func newConfig() Config {
 		Shutdown: ShutdownConfig{HangupTimeout: 10 * time.Second, Timeout: 10 * time.Second},
 		Instance: InstanceConfig{Heartbeat: defaultHeartbeat},
 		Metrics:  true,
+		Webhooks: webhook.Config{}.WithDefaults(),
 	}
 }
 
@@ -181,6 +187,11 @@ func (c *Config) keys() []keySpec {
 		{key: "shutdown.timeout", ptr: &c.Shutdown.Timeout, usage: "limit for the rest of the graceful stop (API server, application, ARI client)"},
 		{key: "instance.takeover", ptr: &c.Instance.Takeover, usage: "take the Stasis application from a running ariapp on purpose (it then stops)"},
 		{key: "instance.heartbeat", ptr: &c.Instance.Heartbeat, usage: "how often the owner record is rewritten; three missed make a dead owner"},
+		{key: "webhooks.urls", ptr: &c.Webhooks.URLs, usage: "http(s) URLs that receive every call event as a signed POST (empty: none)"},
+		{key: "webhooks.secret", ptr: &c.WebhooksSecret, envOnly: true, usage: "key that signs the webhooks: whsec_ and base64 (Standard Webhooks), or plain text; required with webhooks.urls"},
+		{key: "webhooks.timeout", ptr: &c.Webhooks.Timeout, usage: "limit for one webhook POST"},
+		{key: "webhooks.queue_size", ptr: &c.Webhooks.QueueSize, usage: "events that may wait for each webhook receiver; beyond it new ones are dropped"},
+		{key: "webhooks.retry_for", ptr: &c.Webhooks.RetryFor, usage: "how long one event is retried to a failing receiver before it is given up"},
 	}
 	for i := range specs {
 		if !specs[i].envOnly {
@@ -195,7 +206,7 @@ var keySpecs = func() []keySpec { c := newConfig(); return c.keys() }()
 
 // fieldKeys names, for the errors of the libraries' Validate, the key of
 // a field that no key sets directly.
-var fieldKeys = map[string]string{"App.Music": "hold.media"}
+var fieldKeys = map[string]string{"App.Music": "hold.media", "Webhooks.Secret": "webhooks.secret"}
 
 // envName returns the environment variable for a config key.
 func envName(key string) string {
@@ -285,6 +296,13 @@ func (c Config) apiServerConfig() api.Config {
 	a := c.API
 	a.Token = c.APIToken.Reveal()
 	return a
+}
+
+// webhookConfig is the webhooks' config with the secret.
+func (c Config) webhookConfig() webhook.Config {
+	w := c.Webhooks
+	w.Secret = c.WebhooksSecret.Reveal()
+	return w
 }
 
 // usage writes ariapp's command-line help, including the environment

@@ -277,6 +277,7 @@ func (l *loader) build(c *Config) error {
 		apiCfg.Listen = api.DefaultListen
 	}
 	l.fieldErrors(paths, "API.", apiCfg.Validate())
+	l.fieldErrors(paths, "Webhooks.", c.webhookConfig().Validate())
 	l.fieldErrors(paths, "", c.validate())
 
 	if len(l.errs) == 0 {

@@ -19,6 +19,7 @@ import (
 	"github.com/ariapp/ariapp/app"
 	"github.com/ariapp/ariapp/ari"
 	"github.com/ariapp/ariapp/holdmusic"
+	"github.com/ariapp/ariapp/webhook"
 )
 
 const testPassword = "s3cret-Pa55"
@@ -92,6 +93,7 @@ func defaultConfig() Config {
 		Hold:        HoldConfig{Media: "tone:440/500|0/2500"},
 		Shutdown:    ShutdownConfig{HangupTimeout: 10 * time.Second, Timeout: 10 * time.Second},
 		Instance:    InstanceConfig{Heartbeat: 2 * time.Second},
+		Webhooks:    webhook.Config{URLs: []string{}, Timeout: 5 * time.Second, QueueSize: 1024, RetryFor: time.Minute},
 		Metrics:     true,
 	}
 }
@@ -320,6 +322,14 @@ func TestLoadConfigErrors(t *testing.T) {
 		{name: "positional argument", args: []string{"run"}, want: []string{`flags: unexpected argument "run"`}},
 		{name: "no password", noPass: true, want: []string{"ari.password: not set; export ARIAPP_ARI_PASSWORD"}},
 		{name: "empty password", noPass: true, env: map[string]string{passwordEnv: ""}, want: []string{"ari.password: not set"}},
+		{name: "webhook urls without secret", file: "webhooks:\n  urls: [https://hooks.example/a]\n",
+			want: []string{"webhooks.secret: must be set with webhooks.urls"}},
+		{name: "webhook url not http", env: map[string]string{"ARIAPP_WEBHOOKS_URLS": "ftp://h/x", "ARIAPP_WEBHOOKS_SECRET": "s"},
+			want: []string{"webhooks.urls: item 0: ftp://h/x: scheme must be http or https"}},
+		{name: "webhook secret bad base64", env: map[string]string{"ARIAPP_WEBHOOKS_URLS": "http://h/x", "ARIAPP_WEBHOOKS_SECRET": "whsec_%"},
+			want: []string{"webhooks.secret: ", "base64"}},
+		{name: "webhook secret in the file", file: "webhooks:\n  secret: abc\n", want: []string{"webhooks.secret: must not be set in the config file"}},
+		{name: "webhook queue zero", args: []string{"--webhooks-queue-size", "0"}, want: []string{"webhooks.queue_size: must be between 1 and"}},
 		{name: "all problems in one line", file: "ari:\n  request_timeout: x\nlog:\n  level: loud\n  format: xml\n",
 			want: []string{"ari.request_timeout: ", "; log.level: ", "; log.format: "}},
 		{name: "several bad file keys in one line", file: "ari:\n  password: p\n  foo: 1\n",

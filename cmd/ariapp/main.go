@@ -28,6 +28,7 @@ import (
 	"github.com/ariapp/ariapp/api"
 	"github.com/ariapp/ariapp/app"
 	"github.com/ariapp/ariapp/ari"
+	"github.com/ariapp/ariapp/webhook"
 )
 
 // version is set at build time: go build -ldflags "-X main.version=v1.2.3".
@@ -107,9 +108,23 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		logRequest = requestLog(log.Named("ari_request"), reqLevel)
 	}
 	mx := newMetrics(cfg)
+	var observeEvent func(app.Event)
 	if mx != nil {
-		observeRequest, cfg.App.OnEvent = mx.ObserveARIRequest, mx.ObserveCallEvent
+		observeRequest, observeEvent = mx.ObserveARIRequest, mx.ObserveCallEvent
 	}
+	// The webhooks start now, before any call event, and stop after the
+	// application (deferred earlier, run later), so that the events of its
+	// stop are queued too.
+	var hooks *webhook.Sender
+	if len(cfg.Webhooks.URLs) > 0 {
+		if hooks, err = webhook.New(cfg.webhookConfig(), log.Named("webhook")); err != nil {
+			fmt.Fprintf(stderr, "ariapp: %v\n", err)
+			return exitConfig
+		}
+		hooks.Start()
+		defer hooks.Close()
+	}
+	cfg.App.OnEvent = onEvents(observeEvent, hooks.Publisher())
 	ariCfg.OnRequest = onRequests(logRequest, observeRequest, func(r *ari.Request) {
 		if a != nil {
 			a.RecordRequest(r)
@@ -128,7 +143,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	}
 	defer a.Close()
 	if mx != nil {
-		if err := watchMetrics(mx, a, client); err != nil {
+		if err := watchMetrics(mx, a, client, hooks); err != nil {
 			fmt.Fprintf(stderr, "ariapp: %v\n", err)
 			return exitRuntime
 		}

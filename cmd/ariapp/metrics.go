@@ -4,6 +4,7 @@ import (
 	"github.com/ariapp/ariapp/app"
 	"github.com/ariapp/ariapp/ari"
 	"github.com/ariapp/ariapp/internal/metrics"
+	"github.com/ariapp/ariapp/webhook"
 )
 
 // newMetrics builds the Prometheus metrics when the API serves them
@@ -15,23 +16,36 @@ func newMetrics(cfg Config) *metrics.Metrics {
 	return metrics.New(version)
 }
 
-// watchMetrics points m at the application's and the ARI client's own
-// counters, read at every scrape.
-func watchMetrics(m *metrics.Metrics, a *app.App, c *ari.Client) error {
-	return m.Watch(metrics.Sources{
+// watchMetrics points m at the application's, the ARI client's and the
+// webhooks' own counters (hooks may be nil: no webhooks), read at every
+// scrape.
+func watchMetrics(m *metrics.Metrics, a *app.App, c *ari.Client, hooks *webhook.Sender) error {
+	src := metrics.Sources{
 		Calls:     a.Calls,
 		ARI:       c.Stats,
 		Connected: c.Connected,
 		Synced:    a.Synced,
 		Resync:    a.ResyncStats,
 		Swept:     a.Swept,
-	})
+	}
+	if hooks != nil {
+		src.Webhooks = hooks.Stats
+	}
+	return m.Watch(src)
 }
+
+// onEvents is one app.Config.OnEvent hook that calls each of hooks (nil
+// ones left out) in turn: the metrics and the webhooks.
+func onEvents(hooks ...func(app.Event)) func(app.Event) { return fanOut(hooks...) }
 
 // onRequests is one ari.Config.OnRequest hook that calls each of hooks
 // (nil ones left out) in turn.
-func onRequests(hooks ...func(*ari.Request)) func(*ari.Request) {
-	var hs []func(*ari.Request)
+func onRequests(hooks ...func(*ari.Request)) func(*ari.Request) { return fanOut(hooks...) }
+
+// fanOut is one hook that calls each of hooks, nil ones left out; nil if
+// none is left, so that an unused hook costs nothing.
+func fanOut[T any](hooks ...func(T)) func(T) {
+	var hs []func(T)
 	for _, h := range hooks {
 		if h != nil {
 			hs = append(hs, h)
@@ -43,9 +57,9 @@ func onRequests(hooks ...func(*ari.Request)) func(*ari.Request) {
 	case 1:
 		return hs[0]
 	}
-	return func(r *ari.Request) {
+	return func(v T) {
 		for _, h := range hs {
-			h(r)
+			h(v)
 		}
 	}
 }

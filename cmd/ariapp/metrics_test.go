@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"github.com/ariapp/ariapp/ari"
 	"github.com/ariapp/ariapp/internal/metrics"
 	"github.com/ariapp/ariapp/internal/metrics/metricstest"
+	"github.com/ariapp/ariapp/webhook"
 )
 
 func TestOnRequests(t *testing.T) {
@@ -76,6 +78,7 @@ func TestReadmeListsMetrics(t *testing.T) {
 		Calls: func() []app.CallInfo { return nil }, ARI: func() ari.Stats { return ari.Stats{} },
 		Connected: func() bool { return false }, Synced: func() bool { return false },
 		Resync: func() app.ResyncStats { return app.ResyncStats{} }, Swept: zero,
+		Webhooks: func() webhook.Stats { return webhook.Stats{} },
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -111,5 +114,34 @@ func TestReadmeListsMetrics(t *testing.T) {
 		if !slices.Contains(exposed, f) {
 			t.Errorf("README's Metrics section names %s, which /metrics does not expose", f)
 		}
+	}
+}
+
+// TestOnEventsFeedsMetricsAndWebhooks: the one OnEvent hook reaches both
+// the metrics and a webhook receiver.
+func TestOnEventsFeedsMetricsAndWebhooks(t *testing.T) {
+	got := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get(webhook.HeaderID)
+	}))
+	defer srv.Close()
+	hooks, err := webhook.New(webhook.Config{URLs: []string{srv.URL}, Secret: "s"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooks.Start()
+	defer hooks.Close()
+	m := metrics.New("v-test")
+	if onEvents(nil, (*webhook.Sender)(nil).Publisher()) != nil {
+		t.Error("no hooks, but a hook")
+	}
+	onEvents(m.ObserveCallEvent, hooks.Publisher())(app.Event{Name: app.EventCallStarted, CallID: "c1", Seq: 1})
+	if id := <-got; id != "msg_c1_1" {
+		t.Errorf("webhook-id %q", id)
+	}
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if v, ok := metricstest.MustParse(t, rec.Body.Bytes()).Value("ariapp_calls_started_total"); !ok || v != 1 {
+		t.Errorf("calls started %g, want 1", v)
 	}
 }

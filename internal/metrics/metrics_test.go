@@ -18,6 +18,7 @@ import (
 	"github.com/ariapp/ariapp/ari"
 	"github.com/ariapp/ariapp/internal/metrics"
 	"github.com/ariapp/ariapp/internal/metrics/metricstest"
+	"github.com/ariapp/ariapp/webhook"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -188,6 +189,7 @@ type fakeSources struct {
 	synced    bool
 	resync    app.ResyncStats
 	swept     uint64
+	webhooks  webhook.Stats
 }
 
 func (f *fakeSources) sources() metrics.Sources {
@@ -199,6 +201,7 @@ func (f *fakeSources) sources() metrics.Sources {
 		Synced:    func() bool { defer lock()(); return f.synced },
 		Resync:    func() app.ResyncStats { defer lock()(); return f.resync },
 		Swept:     func() uint64 { defer lock()(); return f.swept },
+		Webhooks:  func() webhook.Stats { defer lock()(); return f.webhooks },
 	}
 }
 
@@ -227,6 +230,8 @@ func TestSources(t *testing.T) {
 				{"ariapp_ari_websocket_reconnects_total", nil, 0},
 				{"ariapp_synced", nil, 0},
 				{"ariapp_resyncs_total", []string{"result", "done"}, 0},
+				{"ariapp_webhook_deliveries_total", []string{"result", "delivered"}, 0},
+				{"ariapp_webhook_retries_total", nil, 0},
 			},
 		},
 		{
@@ -263,6 +268,7 @@ func TestSources(t *testing.T) {
 				f.resync = app.ResyncStats{Done: 2, Failed: 1, CallsChecked: 1, CallsAdopted: 2, RingingAdopted: 1, CallsStarted: 1, StraysHungUp: 4}
 				f.swept = 5
 				f.calls = nil
+				f.webhooks = webhook.Stats{Delivered: 9, Retries: 6, GivenUp: 2, Rejected: 1, Dropped: 3, Queued: 4}
 			},
 			want: []want{
 				{"ariapp_calls_active", nil, 0},
@@ -275,6 +281,11 @@ func TestSources(t *testing.T) {
 				{"ariapp_resync_calls_total", []string{"action", "started"}, 1},
 				{"ariapp_resync_strays_hung_up_total", nil, 4},
 				{"ariapp_sweep_removed_total", nil, 5},
+				{"ariapp_webhook_deliveries_total", []string{"result", "delivered"}, 9},
+				{"ariapp_webhook_deliveries_total", []string{"result", "rejected"}, 1},
+				{"ariapp_webhook_deliveries_total", []string{"result", "given_up"}, 2},
+				{"ariapp_webhook_deliveries_total", []string{"result", "dropped"}, 3},
+				{"ariapp_webhook_retries_total", nil, 6},
 			},
 		},
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ariapp/ariapp/app"
 	"github.com/ariapp/ariapp/ari"
+	"github.com/ariapp/ariapp/webhook"
 )
 
 // Sources are what the metrics read at every scrape: figures that ariapp
@@ -29,6 +30,8 @@ type Sources struct {
 	// Swept is how many unowned channels and bridges the periodic sweep
 	// removed (app.App.Swept).
 	Swept func() uint64
+	// Webhooks is the webhook deliveries' counters (webhook.Sender.Stats).
+	Webhooks func() webhook.Stats
 }
 
 // errWatched: Watch was called twice.
@@ -64,6 +67,9 @@ var (
 	descResyncCalls  = desc("resync_calls_total", "Calls handled by the reconciliations, by action (checked: running calls checked against Asterisk; adopted: rebuilt from channel variables; adopted_ringing: unanswered calls taken over while ringing; started: calls whose StasisStart was missed).", "action")
 	descResyncStrays = desc("resync_strays_hung_up_total", "Channels in the Stasis application with no call, hung up by a reconciliation.")
 	descSwept        = desc("sweep_removed_total", "Channels and bridges of ariapp's that no call owned, removed by the periodic sweep.")
+
+	descWebhookDeliveries = desc("webhook_deliveries_total", "Call events for webhook receivers, by outcome (delivered: answered 2xx; rejected: a status not worth a retry; given_up: still failing after webhooks.retry_for; dropped: the receiver's queue was full, or a stop left it), one per receiver.", "result")
+	descWebhookRetries    = desc("webhook_retries_total", "Webhook POSTs repeated after a failed one.")
 )
 
 // sourceCollector reads Sources at scrape time.
@@ -92,6 +98,10 @@ func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 	if c.src.Swept != nil {
 		ch <- descSwept
+	}
+	if c.src.Webhooks != nil {
+		ch <- descWebhookDeliveries
+		ch <- descWebhookRetries
 	}
 }
 
@@ -146,6 +156,14 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.src.Swept != nil {
 		counter(descSwept, c.src.Swept())
+	}
+	if c.src.Webhooks != nil {
+		w := c.src.Webhooks()
+		counter(descWebhookDeliveries, w.Delivered, "delivered")
+		counter(descWebhookDeliveries, w.Rejected, "rejected")
+		counter(descWebhookDeliveries, w.GivenUp, "given_up")
+		counter(descWebhookDeliveries, w.Dropped, "dropped")
+		counter(descWebhookRetries, w.Retries)
 	}
 }
 
