@@ -10,13 +10,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,6 +26,7 @@ import (
 	"github.com/ariapp/ariapp/api"
 	"github.com/ariapp/ariapp/app"
 	"github.com/ariapp/ariapp/ari"
+	"github.com/ariapp/ariapp/internal/labtest"
 )
 
 // streamRig is an API server on a real listener in front of a started App.
@@ -110,42 +109,13 @@ func (r *streamRig) waitStats(what string, ok func(api.StreamStats) bool) api.St
 	}
 }
 
-// stalledClient opens an event stream and never reads it. Its tiny receive
-// buffer and segment size make the server's writes block after a few KiB
-// instead of the megabytes loopback would otherwise take.
-func stalledClient(t *testing.T, addr, target string) net.Conn {
-	t.Helper()
-	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		err := c.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 1024)
-			if serr == nil {
-				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_MAXSEG, 536)
-			}
-		})
-		if err != nil {
-			return err
-		}
-		return serr
-	}}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: ariapp\r\n\r\n", target); err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 // TestUnitStreamStalledClient: a client that stops reading loses its
 // stream once a write blocks for the stall timeout; that is counted and
 // logged once, however many events it missed, and other streams go on.
 func TestUnitStreamStalledClient(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	r := newStreamRig(t, api.Config{StreamStallTimeout: 300 * time.Millisecond}, app.Config{})
-	stalledClient(t, r.srv.Addr(), "/v1/events")
+	labtest.StalledHTTPClient(t, r.srv.Addr(), "/v1/events")
 	r.waitStats("the stalled stream opens", func(s api.StreamStats) bool { return s.Open == 1 })
 
 	resp, br := sse(t, context.Background(), http.DefaultClient, r.base+"/v1/events")
@@ -331,7 +301,7 @@ func TestUnitStreamLimit(t *testing.T) {
 // not read; a stall timeout longer than the stop's does not hold it.
 func TestUnitStreamCloseWithStalledClient(t *testing.T) {
 	r := newStreamRig(t, api.Config{StreamStallTimeout: time.Minute}, app.Config{})
-	stalledClient(t, r.srv.Addr(), "/v1/events")
+	labtest.StalledHTTPClient(t, r.srv.Addr(), "/v1/events")
 	r.waitStats("the stalled stream opens", func(s api.StreamStats) bool { return s.Open == 1 })
 	r.feed(200) // 400 events: the stream's writes block
 	time.Sleep(200 * time.Millisecond)

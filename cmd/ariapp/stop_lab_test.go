@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -15,35 +13,6 @@ import (
 	"github.com/ariapp/ariapp/ari"
 	"github.com/ariapp/ariapp/internal/labtest"
 )
-
-// stalledEventClient opens GET /v1/events and never reads it: a tiny
-// receive buffer and segment size make ariapp's writes to it block after a
-// few KiB of events, as behind a client that hung.
-func stalledEventClient(t *testing.T, addr string) net.Conn {
-	t.Helper()
-	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		err := c.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 1024)
-			if serr == nil {
-				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_MAXSEG, 536)
-			}
-		})
-		if err != nil {
-			return err
-		}
-		return serr
-	}}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	if _, err := fmt.Fprint(c, "GET /v1/events HTTP/1.1\r\nHost: ariapp\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
 
 // TestLabStopWithStalledEventClient: with shutdown.hangup_calls, SIGTERM
 // hangs every call up and ariapp exits 0 soon, although an event-stream
@@ -59,7 +28,7 @@ func TestLabStopWithStalledEventClient(t *testing.T) {
 	defer obs.Close()
 	const stopTimeout = 5 * time.Second
 	p := startAriapp(t, cfg, addr, "ARIAPP_SHUTDOWN_HANGUP_CALLS=true", "ARIAPP_SHUTDOWN_TIMEOUT="+stopTimeout.String())
-	stalledEventClient(t, addr)
+	labtest.StalledHTTPClient(t, addr, "/v1/events")
 
 	var held, other app.CallInfo
 	for _, info := range []*app.CallInfo{&held, &other} {
