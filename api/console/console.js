@@ -178,7 +178,7 @@
     const seen = new Set();
     for (const info of data.calls || []) {
       seen.add(info.call_id);
-      upsert(info, null);
+      upsert(info, null, "resync");
     }
     for (const [id, c] of calls) {
       if (!seen.has(id) && !c.ended) {
@@ -190,15 +190,21 @@
   }
 
   function applyEvent(ev) {
-    const c = upsert(ev.call, ev.time);
+    const c = upsert(ev.call, ev.time, "event");
     if (ev.event === "hold_failed" || ev.event === "unhold_failed") {
       showMsg(c, true, ev.event.replace("_", " ") + " (" + ev.party + ", " + (ev.source || "") + "): " + (ev.reason || ""));
     }
     if (ev.event === "call_ended") endCall(c, ev.call.end_cause || ev.reason || "ended");
   }
 
-  function upsert(info, when) {
+  // upsert applies a call snapshot. from is "event" (the stream, in
+  // order), "resync" (GET /v1/calls after the stream broke) or "reply" (the
+  // answer to this page's own request): a reply can arrive after later
+  // events of the same call, so once the stream has told of a call, a
+  // reply's older snapshot must not overwrite it.
+  function upsert(info, when, from) {
     let c = calls.get(info.call_id);
+    if (c && from === "reply" && c.evented) return c;
     const now = when ? new Date(when) : new Date();
     if (!c) {
       c = { info, since: {}, ended: false };
@@ -222,6 +228,7 @@
       }
       c.info = info;
     }
+    if (from === "event") c.evented = true;
     render(c);
     return c;
   }
@@ -378,7 +385,7 @@
     try {
       const info = what === "hangup" ? await api("DELETE", path) : await api("POST", path + "/" + what, { party: role });
       if (!c.ended) showMsg(c, false, "");
-      if (info && info.call_id) upsert(info, null);
+      if (info && info.call_id) upsert(info, null, "reply");
     } catch (e) {
       if (!c.ended) showMsg(c, true, what + " " + role + " failed: " + e.message + (e.code ? " (" + e.status + " " + e.code + ")" : ""));
     }
@@ -415,7 +422,7 @@
     try {
       const info = await api("POST", "/v1/calls", { from, to });
       msg.textContent = "placed " + info.call_id;
-      upsert(info, null);
+      upsert(info, null, "reply");
     } catch (err) {
       msg.className = "msg err";
       msg.textContent = "refused: " + err.message + (err.code ? " (" + err.status + " " + err.code + ")" : "");
