@@ -168,3 +168,9 @@ func settle(d driver) {
 type insider interface {
 	insideTimes() (holds, resumes []time.Duration)
 }
+
+// setupTimer is a driver that knows how long each call's set-up took
+// inside ariapp: from the caller's StasisStart to call_answered.
+type setupTimer interface {
+	setupTimes() []time.Duration
+}

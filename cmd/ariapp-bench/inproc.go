@@ -50,6 +50,8 @@ func (d *inproc) start(ctx context.Context, n int) error {
 	log := zap.New(d.logs)
 	cfg := d.cfg
 	cfg.Logger = log.Named("ari")
+	// The events the binary asks Asterisk for by default.
+	cfg.EventTypes = app.EventTypes
 	c, err := ari.New(cfg)
 	if err != nil {
 		return err
@@ -86,6 +88,28 @@ func (d *inproc) establish(ctx context.Context, i int) error {
 	}
 	d.ids[i] = info.CallID
 	return d.watch.waitAnswered(ctx, info.CallID, d.wait)
+}
+
+// setupTimes reads each call's timeline: from the caller's StasisStart to
+// call_answered.
+func (d *inproc) setupTimes() []time.Duration {
+	var out []time.Duration
+	for _, id := range d.ids {
+		tl, err := d.app.Timeline(id)
+		if err != nil {
+			continue
+		}
+		var start time.Time
+		for _, e := range tl.Entries {
+			switch {
+			case start.IsZero() && e.Kind == "ari_event" && e.Name == "StasisStart":
+				start = e.Time
+			case !start.IsZero() && e.Kind == "call_event" && e.Name == string(app.EventCallAnswered):
+				out = append(out, e.Time.Sub(start))
+			}
+		}
+	}
+	return out
 }
 
 func (d *inproc) hold(ctx context.Context, i, party int) error {

@@ -104,6 +104,13 @@ type ModeResult struct {
 	RequestsPerOp      map[string]float64 `json:"ari_requests_per_op,omitempty"`
 	RequestsPerOpTotal float64            `json:"ari_requests_per_op_total,omitempty"`
 	EventsPerOp        float64            `json:"ari_events_per_op,omitempty"`
+	// RequestsPerSetup and EventsPerSetup are the same for setting one
+	// call up (originates included), and Setup (inproc) is the time from
+	// the caller's StasisStart to call_answered inside ariapp.
+	RequestsPerSetup      map[string]float64 `json:"ari_requests_per_setup,omitempty"`
+	RequestsPerSetupTotal float64            `json:"ari_requests_per_setup_total,omitempty"`
+	EventsPerSetup        float64            `json:"ari_events_per_setup,omitempty"`
+	Setup                 *OpStats           `json:"setup,omitempty"`
 
 	// InsideHold and InsideResume (api) are the same operations timed
 	// inside ariapp (Server-Timing): Hold − InsideHold is the HTTP hop.
@@ -389,6 +396,19 @@ func (rep *Report) markdown() string {
 			}
 		}
 	}
+	b.WriteString("\n## Call set-up\n\nARI requests and events per call set-up (both originates, answer, bridge, everything up to call_answered, as counted by the mode's ARI client), and (inproc) the time inside ariapp from the caller's StasisStart to call_answered, in ms.\n\n")
+	b.WriteString("| calls | mode | ARI requests/set-up | ARI events/set-up | StasisStart → call_answered p50 | p99 | max |\n|---:|---|---|---:|---:|---:|---:|\n")
+	for _, r := range rep.Results {
+		if r.RequestsPerSetup == nil {
+			continue
+		}
+		p50, p99, mx := "–", "–", "–"
+		if r.Setup != nil && r.Setup.Count > 0 {
+			p50, p99, mx = fmt.Sprintf("%.3g", r.Setup.P50), fmt.Sprintf("%.3g", r.Setup.P99), fmt.Sprintf("%.3g", r.Setup.Max)
+		}
+		fmt.Fprintf(&b, "| %d | %s | %s | %.2f | %s | %s | %s |\n", r.Level, r.Mode,
+			countsText(r.RequestsPerSetupTotal, r.RequestsPerSetup), r.EventsPerSetup, p50, p99, mx)
+	}
 	b.WriteString("\n## Phases and resources\n\n")
 	b.WriteString("| calls | mode | cycles/call | set-up s | measured s | CPU ms (side) | Asterisk CPU ms | Asterisk CPU %, calls idle / all held | memory KiB: idle → calls up → after load → after teardown; growth per call (method) | ARI requests/op | ARI events/op | log warnings |\n|---:|---|---:|---:|---:|---|---:|---:|---|---|---:|---|\n")
 	for _, r := range rep.Results {
@@ -415,17 +435,20 @@ func (rep *Report) markdown() string {
 }
 
 // requestsText is "3.00: 1.00 POST /bridges/{id}/addChannel, ...".
-func requestsText(r ModeResult) string {
-	keys := make([]string, 0, len(r.RequestsPerOp))
-	for k := range r.RequestsPerOp {
+func requestsText(r ModeResult) string { return countsText(r.RequestsPerOpTotal, r.RequestsPerOp) }
+
+// countsText is "TOTAL: N KIND, ..." in kind order.
+func countsText(total float64, m map[string]float64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%.2f %s", r.RequestsPerOp[k], k))
+		parts = append(parts, fmt.Sprintf("%.2f %s", m[k], k))
 	}
-	return fmt.Sprintf("%.2f: %s", r.RequestsPerOpTotal, strings.Join(parts, ", "))
+	return fmt.Sprintf("%.2f: %s", total, strings.Join(parts, ", "))
 }
 
 func notesText(m map[string]int) string {

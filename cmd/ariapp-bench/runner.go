@@ -288,12 +288,26 @@ func runOne(ctx context.Context, cfg *config, id string, astPID, n int, mode str
 	if astPID > 0 && cfg.Guard > 0 {
 		res.AstBaseCPUPct = cpuPct(astPID, 300*time.Millisecond)
 	}
+	sreqs0, sevs0, _ := d.ariCounts()
 	t0 := time.Now()
 	if err := setUp(ctx, cfg, d, n, astPID, res.AstBaseCPUPct); err != nil {
 		res.Broken = "set-up: " + err.Error()
 		return res
 	}
 	res.SetupSec = time.Since(t0).Seconds()
+	if sreqs1, sevs1, counted := d.ariCounts(); counted {
+		res.EventsPerSetup = float64(sevs1-sevs0) / float64(n)
+		res.RequestsPerSetup = map[string]float64{}
+		for k, v := range diffCounts(sreqs0, sreqs1) {
+			res.RequestsPerSetup[k] = float64(v) / float64(n)
+			res.RequestsPerSetupTotal += float64(v) / float64(n)
+		}
+	}
+	if st, ok := d.(setupTimer); ok {
+		res.samples.setups = st.setupTimes()
+		s := newOpStats(res.samples.setups)
+		res.Setup = &s
+	}
 	memSetup, _ := d.memory()
 
 	// Warm-up: one cycle per call, not measured.
@@ -358,7 +372,7 @@ func runOne(ctx context.Context, cfg *config, id string, astPID, n int, mode str
 	}
 
 	res.WallSec = wall.Seconds()
-	res.samples = samples{holds: out.holds, resumes: out.resumes}
+	res.samples.holds, res.samples.resumes = out.holds, out.resumes
 	res.Hold = newOpStats(out.holds)
 	res.Resume = newOpStats(out.resumes)
 	if in, ok := d.(insider); ok {
@@ -667,7 +681,7 @@ func parseModes(s string) ([]string, error) {
 
 // samples are one mode's raw latencies at one level, kept to merge rounds.
 type samples struct {
-	holds, resumes, insideHolds, insideResumes []time.Duration
+	holds, resumes, insideHolds, insideResumes, setups []time.Duration
 }
 
 // mergeRounds makes one result of a mode's rounds at one level: latencies
@@ -695,6 +709,8 @@ func mergeRounds(rs []ModeResult) ModeResult {
 	reqs := map[string]float64{}
 	notes := map[string]int{}
 	events := 0.0
+	setupReqs := map[string]float64{}
+	setupEvents, setupCalls := 0.0, 0
 	for _, r := range rs {
 		m.Cycles += r.Cycles
 		m.SetupSec += r.SetupSec
@@ -719,6 +735,14 @@ func mergeRounds(rs []ModeResult) ModeResult {
 		}
 		events += r.EventsPerOp * float64(r.Ops)
 		reqOps += r.Ops
+		if r.RequestsPerSetup != nil {
+			for k, v := range r.RequestsPerSetup {
+				setupReqs[k] += v * float64(r.Calls)
+			}
+			setupEvents += r.EventsPerSetup * float64(r.Calls)
+			setupCalls += r.Calls
+		}
+		all.setups = append(all.setups, r.samples.setups...)
 		all.holds = append(all.holds, r.samples.holds...)
 		all.resumes = append(all.resumes, r.samples.resumes...)
 		all.insideHolds = append(all.insideHolds, r.samples.insideHolds...)
@@ -743,6 +767,18 @@ func mergeRounds(rs []ModeResult) ModeResult {
 		m.OpsPerSec = float64(m.Ops) / m.WallSec
 		m.CPUPerOpMs = m.CPUms / float64(m.Ops)
 		m.AstCPUPerOpMs = m.AstCPUms / float64(m.Ops)
+	}
+	if setupCalls > 0 {
+		m.RequestsPerSetup, m.RequestsPerSetupTotal = map[string]float64{}, 0
+		for k, v := range setupReqs {
+			m.RequestsPerSetup[k] = v / float64(setupCalls)
+			m.RequestsPerSetupTotal += v / float64(setupCalls)
+		}
+		m.EventsPerSetup = setupEvents / float64(setupCalls)
+	}
+	if m.Setup != nil {
+		s := newOpStats(all.setups)
+		m.Setup = &s
 	}
 	if m.RequestsPerOp != nil && reqOps > 0 {
 		m.RequestsPerOp, m.RequestsPerOpTotal = map[string]float64{}, 0
