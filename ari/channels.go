@@ -2,6 +2,7 @@ package ari
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"strconv"
 	"strings"
@@ -51,6 +52,10 @@ type OriginateParams struct {
 	Originator     string        // channel id this originate is "on behalf of"
 	Formats        string        // e.g. "ulaw"
 	Variables      map[string]string
+	// ReportVariables asks Asterisk (22.10 and later) to include
+	// Variables in the channel's JSON of every event and of GET /channels
+	// (channelvars). An older Asterisk refuses such an originate (400).
+	ReportVariables bool
 }
 
 // CreateParams are POST /channels/create's parameters: a channel that is
@@ -66,8 +71,32 @@ type CreateParams struct {
 	Variables      map[string]string
 }
 
+// varsBody is the body of POST /channels and POST /channels/{id}/variables.
 type varsBody struct {
-	Variables map[string]string `json:"variables,omitempty"`
+	Variables map[string]string
+	Report    bool
+}
+
+// reportedVar is a variable that Asterisk includes in the channel's JSON
+// (report_events, Asterisk 22.10).
+type reportedVar struct {
+	Value        string `json:"value"`
+	ReportEvents bool   `json:"report_events"`
+}
+
+func (b varsBody) MarshalJSON() ([]byte, error) {
+	if !b.Report {
+		return json.Marshal(struct {
+			Variables map[string]string `json:"variables"`
+		}{b.Variables})
+	}
+	vars := make(map[string]reportedVar, len(b.Variables))
+	for k, v := range b.Variables {
+		vars[k] = reportedVar{Value: v, ReportEvents: true}
+	}
+	return json.Marshal(struct {
+		Variables map[string]reportedVar `json:"variables"`
+	}{vars})
 }
 
 // joinArgs joins Stasis arguments the way ARI's appArgs expects.
@@ -102,7 +131,7 @@ func (c *Client) Originate(ctx context.Context, p OriginateParams) (*Channel, er
 	setIf(q, "formats", p.Formats)
 	var body any
 	if len(p.Variables) > 0 {
-		body = varsBody{p.Variables}
+		body = varsBody{Variables: p.Variables, Report: p.ReportVariables}
 	}
 	var out Channel
 	if err := c.call(ctx, "POST", "/channels", q, body, &out); err != nil {
@@ -129,7 +158,7 @@ func (c *Client) CreateChannel(ctx context.Context, p CreateParams) (*Channel, e
 	setIf(q, "formats", p.Formats)
 	var body any
 	if len(p.Variables) > 0 {
-		body = varsBody{p.Variables}
+		body = varsBody{Variables: p.Variables}
 	}
 	var out Channel
 	if err := c.call(ctx, "POST", "/channels/create", q, body, &out); err != nil {
@@ -290,6 +319,27 @@ func (c *Client) SetVar(ctx context.Context, channelID, name, value string) erro
 		return invalidArg("variable name is empty")
 	}
 	return c.channelOp(ctx, "POST", channelID, "variable", url.Values{"variable": {name}, "value": {value}})
+}
+
+// SetVars sets several channel variables in one request
+// (POST /channels/{id}/variables, Asterisk 22.10 and later); with report,
+// Asterisk includes them in the channel's JSON of every event and of
+// GET /channels (channelvars) until a write without report replaces one.
+// An older Asterisk answers ErrNotSupported.
+func (c *Client) SetVars(ctx context.Context, channelID string, vars map[string]string, report bool) error {
+	if len(vars) == 0 {
+		return invalidArg("no variables")
+	}
+	for k := range vars {
+		if k == "" {
+			return invalidArg("variable name is empty")
+		}
+	}
+	p, err := path("channel", channelID, "variables")
+	if err != nil {
+		return err
+	}
+	return c.call(ctx, "POST", p, nil, varsBody{Variables: vars, Report: report}, nil)
 }
 
 func (c *Client) channelOp(ctx context.Context, method, channelID, op string, q url.Values) error {

@@ -58,6 +58,33 @@ func TestUnitRESTWireFormat(t *testing.T) {
 			body: `{"variables":{"ARIAPP_TEST":"1","CALLERID(name)":"Alice & Bob"}}`,
 		},
 		{
+			name: "Originate with reported variables",
+			call: func(ctx context.Context, c *ari.Client) error {
+				return ignore1(c.Originate(ctx, ari.OriginateParams{
+					Endpoint: "PJSIP/bob", App: "a", Variables: map[string]string{"ARIAPP_ROLE": "callee", "ARIAPP_HELD": ""}, ReportVariables: true,
+				}))
+			},
+			method: "POST", path: "/channels",
+			query: url.Values{"endpoint": {"PJSIP/bob"}, "app": {"a"}},
+			body:  `{"variables":{"ARIAPP_ROLE":{"value":"callee","report_events":true},"ARIAPP_HELD":{"value":"","report_events":true}}}`,
+		},
+		{
+			name: "SetVars reported",
+			call: func(ctx context.Context, c *ari.Client) error {
+				return c.SetVars(ctx, "c 1", map[string]string{"A": "x", "B": ""}, true)
+			},
+			method: "POST", path: "/channels/c%201/variables",
+			body: `{"variables":{"A":{"value":"x","report_events":true},"B":{"value":"","report_events":true}}}`,
+		},
+		{
+			name: "SetVars plain",
+			call: func(ctx context.Context, c *ari.Client) error {
+				return c.SetVars(ctx, "c1", map[string]string{"A": "x"}, false)
+			},
+			method: "POST", path: "/channels/c1/variables",
+			body: `{"variables":{"A":"x"}}`,
+		},
+		{
 			name: "Originate to extension, timeout rounded up from 1ns, no body",
 			call: func(ctx context.Context, c *ari.Client) error {
 				return ignore1(c.Originate(ctx, ari.OriginateParams{

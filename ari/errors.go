@@ -33,6 +33,10 @@ var (
 	// ErrUnprocessable: the request is well formed but names objects that do
 	// not fit together (422), e.g. removing a channel that is not in the bridge.
 	ErrUnprocessable = errors.New("ari: unprocessable")
+	// ErrNotSupported: this Asterisk does not have the request at all: an
+	// unknown route (404 "Resource not found"), a method the route lacks
+	// (405) or 501. An older Asterisk answers a newer request so.
+	ErrNotSupported = errors.New("ari: not supported by this Asterisk")
 	// ErrServer: Asterisk failed internally (5xx).
 	ErrServer = errors.New("ari: server error")
 	// ErrUnreachable: the request never got an HTTP reply (connection refused,
@@ -97,6 +101,9 @@ func newAPIError(method, path string, status int, message string) *APIError {
 		}
 	}
 	switch {
+	case status == http.StatusNotFound && lower == "resource not found",
+		status == http.StatusMethodNotAllowed, status == http.StatusNotImplemented:
+		e.kinds = append(e.kinds, ErrNotSupported)
 	case status == http.StatusNotFound:
 		notFound()
 	case status == http.StatusBadRequest && strings.Contains(lower, "not found"):

@@ -23,6 +23,7 @@ var allSentinels = map[string]error{
 	"ErrPreconditionFailed": ari.ErrPreconditionFailed,
 	"ErrUnprocessable":      ari.ErrUnprocessable,
 	"ErrServer":             ari.ErrServer,
+	"ErrNotSupported":       ari.ErrNotSupported,
 	"ErrUnreachable":        ari.ErrUnreachable,
 	"ErrInvalidArgument":    ari.ErrInvalidArgument,
 	"ErrClosed":             ari.ErrClosed,
@@ -75,6 +76,9 @@ func TestUnitErrorMapping(t *testing.T) {
 		{"500 non-JSON body kept as text", 500, "<html>oops</html>", []error{ari.ErrServer}, "<html>oops</html>"},
 		{"JSON error field", 400, `{"error":"Invalid parameter"}`, []error{ari.ErrBadRequest}, "Invalid parameter"},
 		{"JSON without message kept as text", 400, `{"foo":"bar"}`, []error{ari.ErrBadRequest}, `{"foo":"bar"}`},
+		{"404 unknown route: an older Asterisk", 404, `{"message":"Resource not found"}`, []error{ari.ErrNotSupported}, "Resource not found"},
+		{"405 method the route lacks", 405, `{"message":"Invalid method"}`, []error{ari.ErrNotSupported}, "Invalid method"},
+		{"501", 501, `{"message":"Not implemented"}`, []error{ari.ErrNotSupported}, "Not implemented"},
 		{"418 unclassified", 418, `{"message":"teapot"}`, nil, "teapot"},
 	}
 	f := newFake(t)
