@@ -69,6 +69,10 @@ func (stubARI) Subscribe(context.Context, string) (*ari.Application, error) {
 	return nil, errNoAsterisk
 }
 
+func (stubARI) SetVars(context.Context, string, map[string]string, bool) error { return errNoAsterisk }
+
+func (stubARI) Info(context.Context) (*ari.AsteriskInfo, error) { return nil, errNoAsterisk }
+
 // op is one call the fake application saw.
 type op struct {
 	Name, CallID, Party string

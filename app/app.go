@@ -90,10 +90,12 @@ type App struct {
 	originates chan struct{}
 	sweeper    sweeper
 	resyncs    resyncCounters
-	cancel     context.CancelFunc
-	wg         sync.WaitGroup
-	startOnce  sync.Once
-	closeOnce  sync.Once
+	// varsMode is how Asterisk takes channel variables (see setVars).
+	varsMode  atomic.Int32
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	startOnce sync.Once
+	closeOnce sync.Once
 }
 
 // New validates the configuration and builds the application.

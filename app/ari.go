@@ -22,6 +22,10 @@ type ARI interface {
 	AddChannel(ctx context.Context, bridgeID string, channelIDs ...string) error
 	RemoveChannel(ctx context.Context, bridgeID string, channelIDs ...string) error
 	SetVar(ctx context.Context, channelID, name, value string) error
+	// SetVars writes several variables in one request (Asterisk 22.10;
+	// an older one answers ari.ErrNotSupported), reported in events and
+	// channel lists with report.
+	SetVars(ctx context.Context, channelID string, vars map[string]string, report bool) error
 	Subscribe(ctx context.Context, eventSource string) (*ari.Application, error)
 	// For resync after a restart or reconnect.
 	Channels(ctx context.Context) ([]ari.Channel, error)
@@ -29,6 +33,8 @@ type ARI interface {
 	Bridge(ctx context.Context, bridgeID string) (*ari.Bridge, error)
 	Playback(ctx context.Context, playbackID string) (*ari.Playback, error)
 	GetVar(ctx context.Context, channelID, name string) (string, error)
+	// Info is Asterisk's version (which requests it takes).
+	Info(ctx context.Context) (*ari.AsteriskInfo, error)
 	// Application is the Stasis application name callees are originated into.
 	Application() string
 }

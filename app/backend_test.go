@@ -134,11 +134,23 @@ func (labBackend) placeCall(t *testing.T, c *conn, target, phoneExten string, va
 type fakeBackend struct {
 	mu    sync.Mutex
 	fakes map[string]*fakeasterisk.Asterisk
+	// before2210: an Asterisk without bulk or reported variables.
+	before2210 bool
 }
 
 func newFakeBackend() *fakeBackend { return &fakeBackend{fakes: map[string]*fakeasterisk.Asterisk{}} }
 
-func (*fakeBackend) name() string { return "fake" }
+// newOldFakeBackend is the fake as an Asterisk before 22.10.
+func newOldFakeBackend() *fakeBackend {
+	return &fakeBackend{fakes: map[string]*fakeasterisk.Asterisk{}, before2210: true}
+}
+
+func (b *fakeBackend) name() string {
+	if b.before2210 {
+		return "fake-before-22.10"
+	}
+	return "fake"
+}
 
 func (b *fakeBackend) asterisk(t *testing.T, appName string) *fakeasterisk.Asterisk {
 	b.mu.Lock()
@@ -149,7 +161,7 @@ func (b *fakeBackend) asterisk(t *testing.T, appName string) *fakeasterisk.Aster
 	if appName == "" {
 		appName = "ariapp-fake-" + labtest.ID()
 	}
-	fa := fakeasterisk.New(fakeasterisk.Config{Application: appName})
+	fa := fakeasterisk.New(fakeasterisk.Config{Application: appName, Before2210: b.before2210})
 	b.fakes[appName] = fa
 	t.Cleanup(func() {
 		fa.Close()

@@ -194,6 +194,9 @@ func (c *call) start(ctx context.Context) {
 		return
 	}
 	c.callee.channel = channelDialled
+	// The callee carries the call's variables from its originate: no
+	// write to it on the way to call_answered.
+	report := c.app.reportVars()
 	_, err := c.app.ari.Originate(c.forParty(ctx, c.callee), ari.OriginateParams{
 		Endpoint:   c.target,
 		ChannelID:  c.callee.channelID,
@@ -202,7 +205,9 @@ func (c *call) start(ctx context.Context) {
 		CallerID:   cid,
 		Originator: c.caller.channelID,
 		// ariapp's own timer decides no-answer; Asterisk's is a backstop.
-		Timeout: c.app.cfg.AnswerTimeout + originateTimeoutSlack,
+		Timeout:         c.app.cfg.AnswerTimeout + originateTimeoutSlack,
+		Variables:       c.setupVars(c.callee, report),
+		ReportVariables: report,
 	})
 	c.app.originateDone()
 	if err != nil && c.leftForNextAriapp(ctx, "dialling the callee", err) {
@@ -293,14 +298,9 @@ func (c *call) answered(ctx context.Context) {
 	c.setMedia(c.caller, mediaBridged)
 	c.setMedia(c.callee, mediaBridged)
 	// Written before call_answered: from then on a restarted ariapp must be
-	// able to rebuild the call from the channels.
-	for _, p := range c.parties() {
-		c.setVars(ctx, p,
-			VarCallID, c.id,
-			VarRole, string(p.role),
-			VarPeer, c.peer(p).channelID,
-			VarBridge, c.bridgeID)
-	}
+	// able to rebuild the call from the channels. The callee has them from
+	// its originate.
+	c.setVars(ctx, c.caller, pairs(c.setupVars(c.caller, c.app.reportVars()))...)
 	c.state = CallAnswered
 	c.answeredAt = time.Now()
 	c.emit(EventCallAnswered, "", "", "")
@@ -465,34 +465,6 @@ func (c *call) musicFinished(ctx context.Context, e *ari.PlaybackFinished) {
 		}
 		return
 	}
-}
-
-// setVars writes channel variables (name, value pairs). They let a restarted
-// ariapp rebuild the call; a failure is logged, not fatal. Never call it on
-// a channel with a playback running (see VarHeld).
-func (c *call) setVars(ctx context.Context, p *party, kv ...string) {
-	if p.channel == channelGone {
-		return
-	}
-	ctx = c.forParty(ctx, p)
-	for i := 0; i+1 < len(kv); i += 2 {
-		if err := c.app.ari.SetVar(ctx, p.channelID, kv[i], kv[i+1]); err != nil {
-			c.log.Warn("writing channel variable failed", zap.String("party", string(p.role)),
-				zap.String("channel_id", p.channelID), zap.String("variable", kv[i]), zap.Error(err))
-			return
-		}
-	}
-}
-
-// setVarsAsync runs setVars beside the operation's next ARI request and
-// returns the function that waits for it, so the write costs no latency.
-func (c *call) setVarsAsync(ctx context.Context, p *party, kv ...string) (wait func()) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c.setVars(ctx, p, kv...)
-	}()
-	return func() { <-done }
 }
 
 // cleanupPolicy retries a clean-up request when Asterisk could not be

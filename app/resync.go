@@ -23,6 +23,7 @@ import (
 // missed. It runs in the dispatcher, before any newer event is routed.
 func (a *App) resync(ctx context.Context, reconnect bool) {
 	t0 := time.Now()
+	a.learnVarsMode(ctx)
 	snap, err := a.asteriskNow(ctx)
 	if err != nil {
 		a.resyncs.failed.Add(1)
@@ -80,12 +81,21 @@ func (a *App) resync(ctx context.Context, reconnect bool) {
 			a.log.Warn("resync: hangup failed", zap.String("channel_id", ch.ID), zap.Error(err))
 		}
 	}
+	adopted := 0
 	for callID, parts := range groups {
+		// A callee carries the call's variables from its originate on: one
+		// that answered while no ariapp ran belongs to the ringing call its
+		// caller adopted above.
+		parts = slices.DeleteFunc(parts, func(ch ari.Channel) bool { return a.routeOfID(ch.ID) != nil })
+		if len(parts) == 0 {
+			continue
+		}
 		a.adopt(ctx, callID, parts, snap)
+		adopted++
 	}
-	a.resyncs.count(len(known), len(groups), ringing, started, strays)
+	a.resyncs.count(len(known), adopted, ringing, started, strays)
 	a.log.Info("resync with Asterisk done", zap.Bool("reconnect", reconnect), zap.Int("calls_checked", len(known)),
-		zap.Int("calls_adopted", len(groups)), zap.Int("ringing_calls_adopted", ringing), zap.Int("calls_started", started),
+		zap.Int("calls_adopted", adopted), zap.Int("ringing_calls_adopted", ringing), zap.Int("calls_started", started),
 		zap.Int("strays_hung_up", strays),
 		zap.Duration("took", time.Since(t0)))
 }
@@ -168,8 +178,9 @@ func (a *App) stasisArgs(ch ari.Channel) ([]string, bool) {
 	return parts[1:], true
 }
 
-// channelVar reads a variable from the channel snapshot (ari.conf
-// channelvars) or, if it is not there, from Asterisk.
+// channelVar reads a variable from the channel snapshot (the variables
+// ariapp wrote reported, see setVars, or ari.conf channelvars) or, if it is
+// not there, from Asterisk.
 func (a *App) channelVar(ctx context.Context, ch ari.Channel, name string) string {
 	if v, ok := ch.ChannelVars[name]; ok {
 		return v

@@ -56,7 +56,7 @@ var specRules = []struct {
 // (always, in seconds) and against the lab (skipped when the lab does not
 // answer, failed in CI: labtest.Require).
 func TestSpec(t *testing.T) {
-	for _, be := range []backend{newFakeBackend(), labBackend{}} {
+	for _, be := range []backend{newFakeBackend(), newOldFakeBackend(), labBackend{}} {
 		t.Run(be.name(), func(t *testing.T) {
 			if be.name() == "lab" {
 				labtest.Require(t)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -1047,6 +1048,13 @@ func (f *unitARI) RemoveChannel(_ context.Context, b string, chs ...string) erro
 }
 func (f *unitARI) SetVar(_ context.Context, ch, name, value string) error {
 	return f.rec("SetVar %s %s=%s", ch, name, value)
+}
+func (f *unitARI) SetVars(_ context.Context, ch string, vars map[string]string, report bool) error {
+	names := slices.Sorted(maps.Keys(vars))
+	return f.rec("SetVars %s %v report=%v", ch, names, report)
+}
+func (f *unitARI) Info(context.Context) (*ari.AsteriskInfo, error) {
+	return &ari.AsteriskInfo{}, f.rec("Info")
 }
 func (f *unitARI) Subscribe(_ context.Context, src string) (*ari.Application, error) {
 	return &ari.Application{}, f.rec("Subscribe %s", src)

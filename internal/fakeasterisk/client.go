@@ -77,6 +77,14 @@ func (c *Client) Hangup(ctx context.Context, channelID string, reason ari.Hangup
 	return c.a.Hangup(ctx, channelID, reason)
 }
 
+// SetVars is Asterisk.SetVars through this connection.
+func (c *Client) SetVars(ctx context.Context, channelID string, vars map[string]string, report bool) error {
+	if err := c.cut("POST", "/channels/"+esc(channelID)+"/variables"); err != nil {
+		return err
+	}
+	return c.a.SetVars(ctx, channelID, vars, report)
+}
+
 // SetVar is Asterisk.SetVar through this connection.
 func (c *Client) SetVar(ctx context.Context, channelID, name, value string) error {
 	if err := c.cut("POST", "/channels/"+esc(channelID)+"/variable"); err != nil {
@@ -187,4 +195,12 @@ func (c *Client) Subscribe(ctx context.Context, eventSource string) (*ari.Applic
 		return nil, err
 	}
 	return c.a.Subscribe(ctx, eventSource)
+}
+
+// Info is Asterisk.Info through this connection.
+func (c *Client) Info(ctx context.Context) (*ari.AsteriskInfo, error) {
+	if err := c.cut("GET", "/asterisk/info"); err != nil {
+		return nil, err
+	}
+	return c.a.Info(ctx)
 }

@@ -96,6 +96,10 @@ type Config struct {
 	// Endpoints overrides the behaviour of far ends by endpoint, e.g.
 	// "PJSIP/bob": Answer.
 	Endpoints map[string]Behaviour
+	// Before2210 makes the fake an Asterisk older than 22.10: no bulk
+	// variable write (404 "Resource not found") and no reported variables
+	// in an originate (400).
+	Before2210 bool
 }
 
 // Asterisk is the fake. Its methods are safe for concurrent use.
@@ -121,7 +125,8 @@ type Asterisk struct {
 type channel struct {
 	ch       ari.Channel
 	vars     map[string]string
-	watched  bool // its events go to the application
+	reported map[string]bool // vars shown in the channel's JSON (report_events)
+	watched  bool            // its events go to the application
 	inStasis bool
 	args     []string
 	bridge   string
@@ -339,7 +344,8 @@ func (a *Asterisk) newChannel(id, name, state string) *channel {
 			ID: id, Name: name, State: state, Language: "en",
 			CreationTime: ari.Time{Time: time.Now()},
 		},
-		vars: map[string]string{},
+		vars:     map[string]string{},
+		reported: map[string]bool{},
 	}
 	a.channels[id] = c
 	return c
@@ -348,6 +354,12 @@ func (a *Asterisk) newChannel(id, name, state string) *channel {
 // channelSnapshot is the channel as ARI reports it.
 func (a *Asterisk) channelSnapshot(c *channel) ari.Channel {
 	ch := c.ch
+	if len(c.reported) > 0 {
+		ch.ChannelVars = make(map[string]string, len(c.reported))
+		for k := range c.reported {
+			ch.ChannelVars[k] = c.vars[k]
+		}
+	}
 	if c.inStasis {
 		ch.Dialplan.AppName = "Stasis"
 		ch.Dialplan.AppData = strings.Join(append([]string{a.cfg.Application}, c.args...), ",")

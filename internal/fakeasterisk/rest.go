@@ -3,6 +3,7 @@ package fakeasterisk
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"sort"
@@ -66,8 +67,14 @@ func (a *Asterisk) Originate(ctx context.Context, p ari.OriginateParams) (*ari.C
 	if num, ok := callerNumber(p.CallerID); ok {
 		c.ch.Caller = num
 	}
+	if p.ReportVariables && a.cfg.Before2210 {
+		return nil, a.fail(r, 400, "Only string values in the 'variables' object allowed")
+	}
 	for k, v := range p.Variables {
 		c.vars[k] = v
+		if p.ReportVariables {
+			c.reported[k] = true
+		}
 	}
 	c.watched = true
 	a.emitChannel(c, &ari.ChannelCreated{EventBase: a.base("ChannelCreated"), Channel: a.channelSnapshot(c)})
@@ -250,7 +257,49 @@ func (a *Asterisk) SetVar(ctx context.Context, channelID, name, value string) er
 		return a.fail(r, 404, "Channel not found")
 	}
 	c.vars[name] = value
+	// A write without report_events takes the variable out of the
+	// channel's JSON, as Asterisk 22.10 does.
+	delete(c.reported, name)
 	a.emitChannel(c, &ari.ChannelVarset{EventBase: a.base("ChannelVarset"), Variable: name, Value: value, Channel: ptr(a.channelSnapshot(c))})
+	a.end(r)
+	return nil
+}
+
+// SetVars sets several channel variables (POST /channels/{id}/variables,
+// Asterisk 22.10), one ChannelVarset each; with report they are shown in
+// the channel's JSON. Like SetVar it waits while a playback runs. Before
+// 22.10 (Config.Before2210) Asterisk has no such request.
+func (a *Asterisk) SetVars(ctx context.Context, channelID string, vars map[string]string, report bool) error {
+	if len(vars) == 0 {
+		return invalid("no variables")
+	}
+	if a.cfg.Before2210 {
+		r, err := a.begin(ctx, "SetVars", channelID, "POST", "/channels/"+esc(channelID)+"/variables")
+		if err != nil {
+			return err
+		}
+		return a.fail(r, 404, "Resource not found")
+	}
+	r, c, err := a.channelOp(ctx, "SetVars", "POST", channelID, "variables")
+	if err != nil {
+		return err
+	}
+	if err := a.hold(r, func() bool { return a.channels[channelID] != c || len(a.playbackIDsOn(channelID)) == 0 }); err != nil {
+		a.end(r)
+		return err
+	}
+	if a.channels[channelID] != c {
+		return a.fail(r, 404, "Provided channel was not found")
+	}
+	for _, name := range slices.Sorted(maps.Keys(vars)) {
+		c.vars[name] = vars[name]
+		if report {
+			c.reported[name] = true
+		} else {
+			delete(c.reported, name)
+		}
+		a.emitChannel(c, &ari.ChannelVarset{EventBase: a.base("ChannelVarset"), Variable: name, Value: vars[name], Channel: ptr(a.channelSnapshot(c))})
+	}
 	a.end(r)
 	return nil
 }
@@ -631,4 +680,21 @@ func (a *Asterisk) Subscribe(ctx context.Context, eventSource string) (*ari.Appl
 	sort.Strings(app.ChannelIDs)
 	a.end(r)
 	return app, nil
+}
+
+// Info returns the version the fake plays (GET /asterisk/info): 22.10.1,
+// or 22.5.0 with Config.Before2210.
+func (a *Asterisk) Info(ctx context.Context) (*ari.AsteriskInfo, error) {
+	r, err := a.begin(ctx, "Info", "", "GET", "/asterisk/info")
+	if err != nil {
+		return nil, err
+	}
+	var out ari.AsteriskInfo
+	out.System.Version = "22.10.1"
+	if a.cfg.Before2210 {
+		out.System.Version = "22.5.0"
+	}
+	out.System.EntityID = "fa:ke:00:00:00:01"
+	a.end(r)
+	return &out, nil
 }

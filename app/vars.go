@@ -1,0 +1,141 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/ariapp/ariapp/ari"
+)
+
+// How ariapp writes its channel variables, learnt from Asterisk's answer
+// to the first bulk write: Asterisk 22.10 takes them all in one request
+// (POST /channels/{id}/variables) and reports them in every event's and
+// GET /channels' channel JSON, so a restarted ariapp rebuilds its calls
+// from one channel list; an older one has no such request (ErrNotSupported)
+// and takes one variable per request, which a restart reads back one by
+// one.
+const (
+	varsUnknown int32 = iota
+	varsBulk
+	varsSingle
+)
+
+// learnVarsMode reads Asterisk's version on every connect (the next
+// Asterisk may be another one): 22.10 and later 22 releases take reported
+// variables, earlier 22 releases do not; of other branches the first bulk
+// write tells.
+func (a *App) learnVarsMode(ctx context.Context) {
+	info, err := a.ari.Info(ctx)
+	if err != nil {
+		a.varsMode.Store(varsUnknown)
+		a.log.Warn("reading Asterisk's version failed; the first variable write will tell whether it writes them in bulk", zap.Error(err))
+		return
+	}
+	a.varsMode.Store(varsModeFor(info.System.Version))
+}
+
+// varsModeFor maps an Asterisk version ("22.10.1+dfsg-1") to how it takes
+// channel variables.
+func varsModeFor(version string) int32 {
+	parts := strings.SplitN(version, ".", 3)
+	if len(parts) < 2 {
+		return varsUnknown
+	}
+	major, err1 := strconv.Atoi(parts[0])
+	minor, err2 := strconv.Atoi(parts[1])
+	switch {
+	case err1 != nil || err2 != nil || major != 22:
+		return varsUnknown
+	case minor >= 10:
+		return varsBulk
+	}
+	return varsSingle
+}
+
+// reportedVars are written, when Asterisk reports variables, on both
+// parties at set-up with their empty value, so that a channel list shows
+// them even before a hold records anything: a restart then finds every
+// variable it reads in the list (see App.channelVar).
+var reportedVars = []string{VarHeld, VarHoldOrder}
+
+// setupVars are the variables a party carries from call_answered on:
+// enough for a restarted ariapp to rebuild the call (see VarCallID).
+func (c *call) setupVars(p *party, report bool) map[string]string {
+	vars := map[string]string{
+		VarCallID: c.id,
+		VarRole:   string(p.role),
+		VarPeer:   c.peer(p).channelID,
+		VarBridge: c.bridgeID,
+	}
+	if report {
+		for _, name := range reportedVars {
+			vars[name] = ""
+		}
+	}
+	return vars
+}
+
+// reportVars tells whether Asterisk is known to take reported variables;
+// until the first bulk write has answered, the callee's originate carries
+// plain ones (which every Asterisk takes).
+func (a *App) reportVars() bool { return a.varsMode.Load() == varsBulk }
+
+// setVars writes channel variables (name, value pairs). They let a restarted
+// ariapp rebuild the call; a failure is logged, not fatal. Never call it on
+// a channel with a playback running (see VarHeld).
+func (c *call) setVars(ctx context.Context, p *party, kv ...string) {
+	if p.channel == channelGone {
+		return
+	}
+	ctx = c.forParty(ctx, p)
+	if c.app.varsMode.Load() != varsSingle {
+		vars := make(map[string]string, len(kv)/2)
+		for i := 0; i+1 < len(kv); i += 2 {
+			vars[kv[i]] = kv[i+1]
+		}
+		err := c.app.ari.SetVars(ctx, p.channelID, vars, true)
+		switch {
+		case err == nil:
+			c.app.varsMode.CompareAndSwap(varsUnknown, varsBulk)
+			return
+		case !errors.Is(err, ari.ErrNotSupported):
+			c.log.Warn("writing channel variables failed", zap.String("party", string(p.role)),
+				zap.String("channel_id", p.channelID), zap.Error(err))
+			return
+		}
+		if c.app.varsMode.Swap(varsSingle) != varsSingle {
+			c.app.log.Info("Asterisk writes no channel variables in bulk (before 22.10); writing them one by one", zap.Error(err))
+		}
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if err := c.app.ari.SetVar(ctx, p.channelID, kv[i], kv[i+1]); err != nil {
+			c.log.Warn("writing channel variable failed", zap.String("party", string(p.role)),
+				zap.String("channel_id", p.channelID), zap.String("variable", kv[i]), zap.Error(err))
+			return
+		}
+	}
+}
+
+// setVarsAsync runs setVars beside the operation's next ARI request and
+// returns the function that waits for it, so the write costs no latency.
+func (c *call) setVarsAsync(ctx context.Context, p *party, kv ...string) (wait func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.setVars(ctx, p, kv...)
+	}()
+	return func() { <-done }
+}
+
+// pairs flattens variables into setVars' name, value pairs.
+func pairs(vars map[string]string) []string {
+	kv := make([]string, 0, 2*len(vars))
+	for k, v := range vars {
+		kv = append(kv, k, v)
+	}
+	return kv
+}
