@@ -59,6 +59,9 @@ type Config struct {
 	// webhookConfig), which comes only from the environment.
 	Webhooks       webhook.Config
 	WebhooksSecret Secret
+	// PprofListen serves Go's runtime profiles (net/http/pprof) on its
+	// own listener for profiling; "" (default) serves none.
+	PprofListen string
 }
 
 // LogConfig selects the log level and encoding.
@@ -192,6 +195,7 @@ func (c *Config) keys() []keySpec {
 		{key: "webhooks.timeout", ptr: &c.Webhooks.Timeout, usage: "limit for one webhook POST"},
 		{key: "webhooks.queue_size", ptr: &c.Webhooks.QueueSize, usage: "events that may wait for each webhook receiver; beyond it new ones are dropped"},
 		{key: "webhooks.retry_for", ptr: &c.Webhooks.RetryFor, usage: "how long one event is retried to a failing receiver before it is given up"},
+		{key: "debug.pprof_listen", ptr: &c.PprofListen, usage: "address (host:port) of Go's runtime profiles, /debug/pprof/, for profiling; no token (empty: off)"},
 	}
 	for i := range specs {
 		if !specs[i].envOnly {

@@ -255,7 +255,7 @@ func TestLoadConfigErrors(t *testing.T) {
 	}{
 		{name: "unknown key", file: "ari:\n  urll: http://x/ari\n", want: []string{"ari.urll: unknown key in the config file"}},
 		{name: "unknown section", file: "metrics:\n  port: 9090\n", want: []string{"metrics.port: unknown key"}},
-		{name: "unknown top-level scalar", file: "debug: true\n", want: []string{"debug: unknown key"}},
+		{name: "unknown top-level scalar", file: "verbose: true\n", want: []string{"verbose: unknown key"}},
 		{name: "section given a scalar", file: "ari: http://x/ari\n", want: []string{"ari: must be a section"}},
 		{name: "password in file", file: "ari:\n  password: hunter2\n",
 			want: []string{"ari.password: must not be set in the config file", "ARIAPP_ARI_PASSWORD environment variable"}},

@@ -89,6 +89,14 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		}
 		defer ln.Close() // the server closes it once serving; this covers the exits before
 	}
+	if cfg.PprofListen != "" {
+		prof, err := startPprof(cfg.PprofListen, log.Named("pprof"))
+		if err != nil {
+			fmt.Fprintf(stderr, "ariapp: cannot listen on %s for the runtime profiles: %v\n", cfg.PprofListen, err)
+			return exitRuntime
+		}
+		defer prof.stop()
+	}
 	onEvent, replaced := eventLog(log.Named("ari_event"))
 	ariCfg := cfg.ariClientConfig()
 	ariCfg.OnEvent, ariCfg.Logger = onEvent, log.Named("ari")

@@ -1,0 +1,80 @@
+package app_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/ariapp/ariapp/app"
+)
+
+// countingARI counts the variables an App reads one by one.
+type countingARI struct {
+	app.ARI
+	getVars *atomic.Int64
+}
+
+func (c countingARI) GetVar(ctx context.Context, channelID, name string) (string, error) {
+	c.getVars.Add(1)
+	return c.ARI.GetVar(ctx, channelID, name)
+}
+
+// TestLabVarsReported: on the lab's Asterisk 22.10 both parties of an
+// answered call carry the call's variables in GET /channels (report_events),
+// the hold records included, empty; a restarted ariapp rebuilds the call
+// from that list without reading a single variable, holds included.
+func TestLabVarsReported(t *testing.T) {
+	be := labBackend{}
+	h1 := newHarness(t, be)
+	talking, _ := h1.establish()
+	held, _ := h1.establish()
+	h1.hold(held, "caller")
+	info, err := h1.app.Call(talking)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chans, err := h1.control().Channels(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []app.PartyInfo{info.Caller, info.Callee} {
+		peer := info.Callee.ChannelID
+		if p.Role == app.Callee {
+			peer = info.Caller.ChannelID
+		}
+		want := map[string]string{app.VarCallID: talking, app.VarRole: string(p.Role), app.VarPeer: peer,
+			app.VarBridge: info.BridgeID, app.VarHeld: "", app.VarHoldOrder: ""}
+		found := false
+		for _, ch := range chans {
+			if ch.ID != p.ChannelID {
+				continue
+			}
+			found = true
+			for name, v := range want {
+				if got, ok := ch.ChannelVars[name]; !ok || got != v {
+					t.Errorf("%s: channelvars[%s] = %q (present %v), want %q", p.Role, name, got, ok, v)
+				}
+			}
+		}
+		if !found {
+			t.Fatalf("%s channel %s not in GET /channels", p.Role, p.ChannelID)
+		}
+	}
+
+	h1.crash()
+	var reads atomic.Int64
+	h2 := newHarnessApp(t, be, h1.client.Application(), func(a app.ARI) app.ARI { return countingARI{a, &reads} })
+	h2.mu.Lock()
+	h2.calls = append(h2.calls, talking, held)
+	h2.mu.Unlock()
+	for _, id := range []string{talking, held} {
+		waitUntil(t, "call "+id+" rebuilt", func() bool { _, err := h2.app.Call(id); return err == nil })
+	}
+	if got, _ := h2.app.Call(held); got.Caller.State != app.Hold {
+		t.Fatalf("held call rebuilt as %+v", got)
+	}
+	if n := reads.Load(); n != 0 {
+		t.Fatalf("the restart read %d variables one by one; want none", n)
+	}
+	h2.resume(held, "caller")
+}
