@@ -69,6 +69,7 @@ func mainRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	keepGoing := fs.Bool("keep-going", false, "run a mode at higher levels after it broke")
 	guard := fs.Float64("guard", 0.75, "stop setting calls up when Asterisk, idle, uses more than this share of all CPU cores (0: no guard; a saturated Asterisk stalls the shared lab)")
 	render := fs.String("render", "", "re-render results.md and latency.png into -out from a saved `results.json`, then exit")
+	resync := fs.Int("resync", 0, "instead of the levels: set up `N` calls, restart the in-process App and time how long the new one takes to rebuild them (resync.md, resync.json in -out)")
 	cleanup := fs.String("cleanup", "", "hang up what run `RUNID` left in Asterisk (after a crash), then exit")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -120,6 +121,23 @@ func mainRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err := cleanupRun(ctx, cfg.ARI, *cleanup, cfg.Logf); err != nil {
 			fmt.Fprintln(stderr, "ariapp-bench:", err)
 			return 1
+		}
+		return 0
+	}
+	if *resync > 0 {
+		id := runID()
+		cfg.logf("run %s: resync with %d calls (if it is killed: ariapp-bench -cleanup %s hangs up what it left)", id, *resync, id)
+		r, err := resyncRun(ctx, &cfg, id, *resync)
+		if err != nil {
+			fmt.Fprintln(stderr, "ariapp-bench:", err)
+			return 1
+		}
+		fmt.Fprint(stdout, r.markdown())
+		if cfg.Out != "" {
+			if err := writeResync(cfg.Out, r); err != nil {
+				fmt.Fprintln(stderr, "ariapp-bench:", err)
+				return 1
+			}
 		}
 		return 0
 	}
