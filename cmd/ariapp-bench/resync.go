@@ -24,7 +24,8 @@ type ResyncResult struct {
 	Calls int `json:"calls"`
 	// ResyncMs is the App's own measure of its first resync (the
 	// "resync with Asterisk done" log line's took); ReadyMs runs from
-	// the event connection's start to every call rebuilt.
+	// the event connection's start to every call rebuilt (its "call
+	// rebuilt from Asterisk" line: media checked, bridge subscribed).
 	ResyncMs float64 `json:"resync_ms"`
 	ReadyMs  float64 `json:"ready_ms"`
 	// Requests are the ARI requests by kind from the connect to every call
@@ -127,7 +128,7 @@ func resyncRun(ctx context.Context, cfg *config, id string, n int) (*ResyncResul
 		return nil, err
 	}
 	a2.Start(c2.Events())
-	for !a2.Synced() || len(a2.Calls()) < n || answered(a2) < n {
+	for !a2.Synced() || logs.FilterMessage("call rebuilt from Asterisk").Len() < n {
 		if time.Since(t0) > time.Minute {
 			return nil, fmt.Errorf("resync: %d of %d calls rebuilt after a minute", len(a2.Calls()), n)
 		}
@@ -144,17 +145,6 @@ func resyncRun(ctx context.Context, cfg *config, id string, n int) (*ResyncResul
 		}
 	}
 	return res, nil
-}
-
-// answered counts the App's calls that are answered (rebuilt ones are).
-func answered(a *app.App) int {
-	k := 0
-	for _, c := range a.Calls() {
-		if c.State == app.CallAnswered {
-			k++
-		}
-	}
-	return k
 }
 
 // writeResync writes resync.json and resync.md into dir.
