@@ -28,9 +28,10 @@ import (
 // step). An event stream (GET /v1/events) stays open for the whole run, as
 // a UI's would, and tells when a call is answered.
 type apiMode struct {
-	bin  string
-	cfg  ari.Config // ARI of the lab; Application is the child's
-	wait time.Duration
+	bin   string
+	cfg   ari.Config // ARI of the lab; Application is the child's
+	pprof string     // the child's debug.pprof_listen ("": none)
+	wait  time.Duration
 
 	cmd     *exec.Cmd
 	exited  chan struct{}
@@ -85,6 +86,9 @@ func (d *apiMode) start(ctx context.Context, n int) error {
 		"ARIAPP_ARI_APPLICATION=" + d.cfg.Application,
 		fmt.Sprintf("ARIAPP_API_LISTEN=127.0.0.1:%d", port),
 		"ARIAPP_LOG_LEVEL=warn",
+	}
+	if d.pprof != "" {
+		cmd.Env = append(cmd.Env, "ARIAPP_DEBUG_PPROF_LISTEN="+d.pprof)
 	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image/png"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -41,17 +42,22 @@ func TestSoloLabSmallRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The apifloor mode's server is this command, not the test binary.
+	floorBin := filepath.Join(t.TempDir(), "ariapp-bench")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", floorBin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v: %s", err, out)
+	}
 	out := t.TempDir()
 	cfg := config{
-		Levels: []int{1, 3}, Cycles: 2, Rounds: 2, Modes: []string{ModeBaseline, ModeInproc, ModeAPI}, Out: out,
-		ARI: acfg, AriappBin: bin, SetupPar: 4, Wait: 15 * time.Second, OpTimeout: 30 * time.Second,
+		Levels: []int{1, 3}, Cycles: 2, Rounds: 2, Modes: []string{ModeBaseline, ModeInproc, ModeAPI, ModeAPIFloor}, Out: out,
+		ARI: acfg, AriappBin: bin, FloorBin: floorBin, SetupPar: 4, Wait: 15 * time.Second, OpTimeout: 30 * time.Second,
 		Quiet: 200 * time.Millisecond, Guard: 0.75, Logf: t.Logf,
 	}
 	rep, err := run(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := len(rep.Results), 6; got != want {
+	if got, want := len(rep.Results), 8; got != want {
 		t.Fatalf("%d results, want %d", got, want)
 	}
 	for _, r := range rep.Results {
@@ -94,6 +100,15 @@ func TestSoloLabSmallRun(t *testing.T) {
 			if r.RequestsPerOpTotal < 2 || r.EventsPerOp < 2 {
 				t.Errorf("%s: %.2f requests, %.2f events per operation", name, r.RequestsPerOpTotal, r.EventsPerOp)
 			}
+			// Set-up: both originates, answer, bridge, one bulk variable
+			// write, and the time inside ariapp for every call.
+			if r.RequestsPerSetup["POST /channels/{id}/variables"] != 1 || r.Setup == nil || r.Setup.Count != r.Level*2 {
+				t.Errorf("%s: set-up requests %v, times %+v", name, r.RequestsPerSetup, r.Setup)
+			}
+		case ModeAPIFloor:
+			if r.RequestsPerOpTotal < 2 || r.RequestsPerOpTotal > 2.5 {
+				t.Errorf("%s: %.2f ARI requests per operation, want 2: %v", name, r.RequestsPerOpTotal, r.RequestsPerOp)
+			}
 		case ModeAPI:
 			if r.MemMethod != methodRSS {
 				t.Errorf("%s: memory method %q", name, r.MemMethod)
@@ -112,14 +127,14 @@ func TestSoloLabSmallRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	var back Report
-	if err := json.Unmarshal(data, &back); err != nil || len(back.Results) != 6 || back.RunID != rep.RunID {
+	if err := json.Unmarshal(data, &back); err != nil || len(back.Results) != 8 || back.RunID != rep.RunID {
 		t.Fatalf("results.json does not read back (%v): %d results", err, len(back.Results))
 	}
 	md, err := os.ReadFile(filepath.Join(out, "results.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| 3 | api | hold | 6 |", "| 1 | baseline | resume | 2 |", "## Targets", "## The control API's hop", "## Method", "ran 2 times in turn"} {
+	for _, want := range []string{"| 3 | api | hold | 6 |", "| 1 | baseline | resume | 2 |", "| 3 | apifloor | hold | 6 |", "hold p50 / apifloor", "## Call set-up", "## Targets", "## The control API's hop", "## Method", "ran 2 times in turn"} {
 		if !bytes.Contains(md, []byte(want)) {
 			t.Errorf("results.md lacks %q:\n%s", want, md)
 		}
@@ -205,10 +220,10 @@ func TestParseFlags(t *testing.T) {
 			t.Errorf("parseLevels(%q) accepted", bad)
 		}
 	}
-	if m, err := parseModes("api,baseline"); err != nil || fmt.Sprint(m) != "[baseline api]" {
+	if m, err := parseModes("apifloor,api,baseline"); err != nil || fmt.Sprint(m) != "[baseline api apifloor]" {
 		t.Fatalf("modes %v %v", m, err)
 	}
-	if m, _ := parseModes("all"); len(m) != 3 {
+	if m, _ := parseModes("all"); len(m) != 4 {
 		t.Fatalf("all = %v", m)
 	}
 	if _, err := parseModes("api,fast"); err == nil {

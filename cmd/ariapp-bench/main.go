@@ -57,6 +57,7 @@ func mainRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "/tmp/bench-out", "directory for results.json, results.md and latency.png (\"\": none)")
 	ariURL := fs.String("ari-url", envOr("ARIAPP_ARI_URL", labtest.DefaultURL), "ARI base URL")
 	ariUser := fs.String("ari-user", envOr("ARIAPP_ARI_USERNAME", labtest.DefaultUser), "ARI user (password: ARIAPP_ARI_PASSWORD)")
+	apiPprof := fs.String("api-pprof", "", "serve the ariapp binary's runtime profiles on this `host:port` (debug.pprof_listen), to profile it during a run")
 	bin := fs.String("ariapp-bin", "", "prebuilt ariapp binary for -mode api (default: go build ./cmd/ariapp)")
 	pause := fs.Duration("pause", 0, "mean random pause before each operation of a call (0: closed loop)")
 	setupPar := fs.Int("setup-parallel", 16, "calls set up at once")
@@ -69,6 +70,10 @@ func mainRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	keepGoing := fs.Bool("keep-going", false, "run a mode at higher levels after it broke")
 	guard := fs.Float64("guard", 0.75, "stop setting calls up when Asterisk, idle, uses more than this share of all CPU cores (0: no guard; a saturated Asterisk stalls the shared lab)")
 	render := fs.String("render", "", "re-render results.md and latency.png into -out from a saved `results.json`, then exit")
+	floorAddr := fs.String("serve-floor", "", "internal: serve the apifloor mode's HTTP front end on this address")
+	floorCalls := fs.Int("floor-calls", 0, "internal: calls of -serve-floor")
+	floorPrefix := fs.String("floor-prefix", "", "internal: id prefix of -serve-floor's channels and bridges")
+	floorApp := fs.String("floor-app", "", "internal: Stasis application of -serve-floor")
 	resync := fs.Int("resync", 0, "instead of the levels: set up `N` calls, restart the in-process App and time how long the new one takes to rebuild them (resync.md, resync.json in -out)")
 	cleanup := fs.String("cleanup", "", "hang up what run `RUNID` left in Asterisk (after a crash), then exit")
 	if err := fs.Parse(args); err != nil {
@@ -104,7 +109,7 @@ func mainRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			Application:    "ariapp-bench-probe",
 			RequestTimeout: 10 * time.Second,
 		},
-		AriappBin: *bin, Pause: *pause, SetupPar: *setupPar, Wait: *wait, OpTimeout: *opTimeout,
+		AriappBin: *bin, APIPprof: *apiPprof, Pause: *pause, SetupPar: *setupPar, Wait: *wait, OpTimeout: *opTimeout,
 		Quiet: *quiet, MaxConns: *maxConns, CPUProf: *cpuProf, MemProf: *memProf, KeepGoing: *keepGoing, Guard: *guard,
 		Logf: func(format string, a ...any) {
 			fmt.Fprintf(stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05.000")}, a...)...)
@@ -120,6 +125,15 @@ func mainRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *cleanup != "" {
 		if err := cleanupRun(ctx, cfg.ARI, *cleanup, cfg.Logf); err != nil {
 			fmt.Fprintln(stderr, "ariapp-bench:", err)
+			return 1
+		}
+		return 0
+	}
+	if *floorAddr != "" {
+		acfg := cfg.ARI
+		acfg.Application = *floorApp
+		if err := serveFloor(*floorAddr, acfg, *floorPrefix, *floorCalls, cfg.Wait); err != nil {
+			fmt.Fprintln(stderr, "ariapp-bench -serve-floor:", err)
 			return 1
 		}
 		return 0

@@ -19,6 +19,7 @@ var modeStyle = map[string]color.Color{
 	ModeBaseline: color.RGBA{R: 0x55, G: 0x55, B: 0x55, A: 0xff},
 	ModeInproc:   color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
 	ModeAPI:      color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
+	ModeAPIFloor: color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
 }
 
 // writePlot draws hold and resume latency (p50 and p99) against the number

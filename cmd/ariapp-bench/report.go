@@ -216,10 +216,20 @@ func (rep *Report) finish() {
 		if b := rep.find(r.Level, ModeBaseline); b != nil && b.Ops > 0 && b.Broken == "" {
 			r.Hold.RatioP50, r.Hold.RatioP99 = ratio(r.Hold.P50, b.Hold.P50), ratio(r.Hold.P99, b.Hold.P99)
 			r.Resume.RatioP50, r.Resume.RatioP99 = ratio(r.Resume.P50, b.Resume.P50), ratio(r.Resume.P99, b.Resume.P99)
-			check("hold p50 / baseline", r, r.Hold.RatioP50, maxLatencyRatio)
-			check("hold p99 / baseline", r, r.Hold.RatioP99, maxLatencyRatio)
-			check("resume p50 / baseline", r, r.Resume.RatioP50, maxLatencyRatio)
-			check("resume p99 / baseline", r, r.Resume.RatioP99, maxLatencyRatio)
+			if r.Mode != ModeAPIFloor { // a floor, not held to the baseline
+				check("hold p50 / baseline", r, r.Hold.RatioP50, maxLatencyRatio)
+				check("hold p99 / baseline", r, r.Hold.RatioP99, maxLatencyRatio)
+				check("resume p50 / baseline", r, r.Resume.RatioP50, maxLatencyRatio)
+				check("resume p99 / baseline", r, r.Resume.RatioP99, maxLatencyRatio)
+			}
+		}
+		// The control API against the smallest HTTP front end doing the
+		// same ARI requests.
+		if f := rep.find(r.Level, ModeAPIFloor); r.Mode == ModeAPI && f != nil && f.Ops > 0 && f.Broken == "" {
+			check("hold p50 / apifloor", r, ratio(r.Hold.P50, f.Hold.P50), maxLatencyRatio)
+			check("hold p99 / apifloor", r, ratio(r.Hold.P99, f.Hold.P99), maxLatencyRatio)
+			check("resume p50 / apifloor", r, ratio(r.Resume.P50, f.Resume.P50), maxLatencyRatio)
+			check("resume p99 / apifloor", r, ratio(r.Resume.P99, f.Resume.P99), maxLatencyRatio)
 		}
 		if r.Level >= minLevelForMemory && r.MemLoadedKiB > 0 {
 			check("memory KiB per live call ("+memShort(r.MemMethod)+")", r, r.MemPerCallKiB, maxKiBPerCall)

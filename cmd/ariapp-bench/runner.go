@@ -39,6 +39,8 @@ type config struct {
 	AriappBin string        // prebuilt ariapp binary ("" builds one)
 	Pause     time.Duration // mean pause between a call's operations (0: closed loop)
 	SetupPar  int           // calls set up at once
+	APIPprof  string        // the binary's debug.pprof_listen (api)
+	FloorBin  string        // this command's binary, the apifloor server ("": this process's)
 	Wait      time.Duration // longest wait for one event or call set-up
 	OpTimeout time.Duration // longest hold or resume
 	Quiet     time.Duration // window with calls up and no operation, for Asterisk's idle CPU
@@ -226,7 +228,9 @@ func newDriver(cfg *config, id string, n int, mode string) driver {
 	acfg := cfg.ARI
 	acfg.Application = appName(id, mode, n)
 	if mode == ModeAPI {
-		return newAPIMode(cfg.AriappBin, acfg, cfg.Wait)
+		d := newAPIMode(cfg.AriappBin, acfg, cfg.Wait)
+		d.pprof = cfg.APIPprof
+		return d
 	}
 	// The transport ari.New builds by default, wrapped to count requests.
 	tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -240,6 +244,9 @@ func newDriver(cfg *config, id string, n int, mode string) driver {
 	acfg.HTTPClient = &http.Client{Transport: reqs}
 	if mode == ModeBaseline {
 		return newBaseline(acfg, reqs, fmt.Sprintf("bb-%s-%d-", id, n), cfg.Wait)
+	}
+	if mode == ModeAPIFloor {
+		return newFloorMode(cfg.FloorBin, acfg, fmt.Sprintf("bb-%s-%d-f", id, n), cfg.Wait)
 	}
 	return newInproc(acfg, reqs, cfg.Wait)
 }
@@ -506,6 +513,8 @@ func cpuSide(mode string) string {
 		return "ariapp process"
 	case ModeInproc:
 		return "bench process: ariapp App + load generator"
+	case ModeAPIFloor:
+		return "floor process: net/http + ari client"
 	}
 	return "bench process: ari client + event router"
 }
@@ -662,18 +671,19 @@ func parseLevels(s string) ([]int, error) {
 // parseModes reads "all" or a comma list of baseline, inproc, api; the
 // baseline always runs first at each level, as the reference.
 func parseModes(s string) ([]string, error) {
+	all := []string{ModeBaseline, ModeInproc, ModeAPI, ModeAPIFloor}
 	if s == "all" {
-		return []string{ModeBaseline, ModeInproc, ModeAPI}, nil
+		return all, nil
 	}
 	var out []string
-	for _, m := range []string{ModeBaseline, ModeInproc, ModeAPI} {
+	for _, m := range all {
 		if slices.Contains(strings.Split(s, ","), m) {
 			out = append(out, m)
 		}
 	}
 	for _, m := range strings.Split(s, ",") {
-		if !slices.Contains([]string{ModeBaseline, ModeInproc, ModeAPI}, m) {
-			return nil, errors.New("bad mode " + m + ": want api, inproc, baseline or all")
+		if !slices.Contains(all, m) {
+			return nil, errors.New("bad mode " + m + ": want api, apifloor, inproc, baseline or all")
 		}
 	}
 	return out, nil
