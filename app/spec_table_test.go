@@ -50,6 +50,11 @@ var specRules = []struct {
 	{"RaceHoldAgainstHangup", specRaceHoldAgainstHangup},
 	{"RaceResumeAgainstHangup", specRaceResumeAgainstHangup},
 	{"RaceBothHoldAtOnce", specRaceBothHoldAtOnce},
+	{"HoldMaxResume", specHoldMaxResume},
+	{"HoldMaxHangup", specHoldMaxHangup},
+	{"HoldReminder", specHoldReminder},
+	{"HoldTimersMutualHold", specHoldTimersMutualHold},
+	{"HoldTimersStopWithResumeAndHangup", specHoldTimersStopWithResumeAndHangup},
 }
 
 // TestSpec runs the SPEC rule table against the in-process fake Asterisk
