@@ -242,3 +242,100 @@ func specHoldTimersStopWithResumeAndHangup(t *testing.T, be backend) {
 }
 
 func isNotHolding(err error) bool { return err != nil && errors.Is(err, app.ErrNotHolding) }
+
+// restarted starts a second App on h's Stasis application, as a restarted
+// ariapp, and waits until it adopted the call.
+func (h *harness) restarted(be backend, callID string, opts ...harnessOpt) *harness {
+	h.t.Helper()
+	h2 := newHarnessApp(h.t, be, h.client.Application(), nil, opts...)
+	h2.mu.Lock()
+	h2.calls = append(h2.calls, callID)
+	h2.mu.Unlock()
+	waitUntil(h.t, "the call adopted", func() bool { _, err := h2.app.Call(callID); return err == nil })
+	return h2
+}
+
+// specRestartKeepsHoldTimers: a restarted ariapp counts a hold's timers on
+// from the hold's start as recorded in Asterisk, not from its own start:
+// the same hold_since, the reminders go on, and the maximum ends the hold
+// at its time.
+func specRestartKeepsHoldTimers(t *testing.T, be backend) {
+	limit := 2500 * time.Millisecond
+	ht := withHoldTimers(app.HoldTimers{MaxDuration: limit, ReminderAfter: 600 * time.Millisecond, ReminderMedia: reminderTone})
+	h1 := newHarness(t, be, ht)
+	callID, _ := h1.establish()
+	before := h1.hold(callID, "callee")
+	since := *before.Callee.HoldSince
+	time.Sleep(700 * time.Millisecond)
+	h1.crash()
+	h2 := h1.restarted(be, callID, ht)
+	after, _ := h2.app.Call(callID)
+	if after.Callee.HoldSince == nil || !after.Callee.HoldSince.Equal(since) {
+		t.Fatalf("hold_since after the restart %v, want %v", after.Callee.HoldSince, since)
+	}
+	ev := h2.waitFor(callID, unholdOK)
+	if ev.Source != app.SourceTimer || ev.Party != app.Callee {
+		t.Fatalf("unhold_success source %q party %q", ev.Source, ev.Party)
+	}
+	if took := ev.Time.Sub(since); took < limit || took > limit+5*time.Second {
+		t.Fatalf("the restarted ariapp resumed %v after the hold began, want %v", took, limit)
+	}
+	if len(h2.eventsOf(callID, reminded)) == 0 {
+		t.Fatalf("no hold_reminder from the restarted ariapp\n%s", h2.dump(callID))
+	}
+	h2.expectMedia(ev.Call)
+}
+
+// specRestartEndsOverdueHold: a hold that passed its maximum while no
+// ariapp ran is ended as soon as the call is adopted.
+func specRestartEndsOverdueHold(t *testing.T, be backend) {
+	limit := time.Second
+	ht := withHoldTimers(app.HoldTimers{MaxDuration: limit, MaxAction: app.HoldHangup})
+	h1 := newHarness(t, be, ht)
+	callID, _ := h1.establish()
+	h1.hold(callID, "caller")
+	h1.crash()
+	time.Sleep(limit + 200*time.Millisecond)
+	t0 := time.Now()
+	h2 := newHarnessApp(t, be, h1.client.Application(), nil, ht)
+	h2.mu.Lock()
+	h2.calls = append(h2.calls, callID)
+	h2.mu.Unlock()
+	ev := h2.waitFor(callID, ended)
+	if ev.Call.EndCause != "hold_timeout" || ev.Party != app.Caller {
+		t.Fatalf("call_ended cause %q party %q (%s)", ev.Call.EndCause, ev.Party, ev.Reason)
+	}
+	if d := ev.Time.Sub(t0); d > 5*time.Second {
+		t.Fatalf("the overdue hold ended %v after the restart, want at once", d)
+	}
+}
+
+// specRestartRecordsHoldStart: a hold taken while no hold timer was
+// configured has no record of its start; the restarted ariapp with timers
+// counts from its adoption and records that start, so a second restart
+// counts from the same moment.
+func specRestartRecordsHoldStart(t *testing.T, be backend) {
+	h1 := newHarness(t, be)
+	callID, _ := h1.establish()
+	info := h1.hold(callID, "caller")
+	h1.crash()
+	ht := withHoldTimers(app.HoldTimers{MaxDuration: time.Minute})
+	adoptedAfter := time.Now()
+	h2 := h1.restarted(be, callID, ht)
+	got, _ := h2.app.Call(callID)
+	since := *got.Caller.HoldSince
+	if since.Before(adoptedAfter) {
+		t.Fatalf("hold_since %v from no record, want the adoption (after %v)", since, adoptedAfter)
+	}
+	waitUntil(t, "the start recorded on the holder", func() bool {
+		v, err := h2.client.GetVar(ctxT(t), info.Caller.ChannelID, app.VarHoldSince)
+		return err == nil && v != ""
+	})
+	h2.crash()
+	h3 := h2.restarted(be, callID, ht)
+	again, _ := h3.app.Call(callID)
+	if again.Caller.HoldSince == nil || !again.Caller.HoldSince.Equal(since) {
+		t.Fatalf("hold_since after the second restart %v, want %v", again.Caller.HoldSince, since)
+	}
+	h3.resume(callID, "caller")
+}

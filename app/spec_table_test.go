@@ -55,6 +55,9 @@ var specRules = []struct {
 	{"HoldReminder", specHoldReminder},
 	{"HoldTimersMutualHold", specHoldTimersMutualHold},
 	{"HoldTimersStopWithResumeAndHangup", specHoldTimersStopWithResumeAndHangup},
+	{"RestartKeepsHoldTimers", specRestartKeepsHoldTimers},
+	{"RestartEndsOverdueHold", specRestartEndsOverdueHold},
+	{"RestartRecordsHoldStart", specRestartRecordsHoldStart},
 }
 
 // TestSpec runs the SPEC rule table against the in-process fake Asterisk
