@@ -51,6 +51,23 @@ type (
 	endCall struct{ cause, reason string }
 	// partyLeft ends the call as the party's hang-up.
 	partyLeft struct{ party *party }
+	// holdReminder: the party's hold, begun at since, reached its next
+	// reminder (see holdtimers.go).
+	holdReminder struct {
+		party *party
+		since time.Time
+	}
+	// reminderEnd: the party's reminder tone has played its length.
+	reminderEnd struct {
+		party      *party
+		playbackID string
+	}
+	// holdLimit: the party's hold, begun at since, reached
+	// HoldTimers.MaxDuration.
+	holdLimit struct {
+		party *party
+		since time.Time
+	}
 )
 
 func (ariEvent) isMessage()         {}
@@ -63,6 +80,9 @@ func (bridgeCheck) isMessage()      {}
 func (stopPeerMOH) isMessage()      {}
 func (endCall) isMessage()          {}
 func (partyLeft) isMessage()        {}
+func (holdReminder) isMessage()     {}
+func (reminderEnd) isMessage()      {}
+func (holdLimit) isMessage()        {}
 
 type opKind int
 
@@ -141,6 +161,12 @@ func (c *call) handle(ctx context.Context, m message) {
 		c.endCall(ctx, m.cause, "", m.reason)
 	case partyLeft:
 		c.partyLeft(ctx, m.party)
+	case holdReminder:
+		c.holdReminder(ctx, m.party, m.since)
+	case reminderEnd:
+		c.reminderEnd(ctx, m.party, m.playbackID)
+	case holdLimit:
+		c.holdLimit(ctx, m.party, m.since)
 	}
 }
 
@@ -262,8 +288,24 @@ const (
 	ringTimer       timerKind = iota // answerTimeout
 	bridgeTimer                      // bridgeCheck
 	mohRecheckTimer                  // stopPeerMOH
+	// The hold timers run per party: the caller's kind, then the
+	// callee's (see of).
+	reminderTimer // holdReminder
+	_
+	reminderEndTimer // reminderEnd
+	_
+	holdLimitTimer // holdLimit
+	_
 	timerKinds
 )
+
+// of is the kind of p's own timer of a per-party kind.
+func (k timerKind) of(p *party) timerKind {
+	if p.role == Callee {
+		return k + 1
+	}
+	return k
+}
 
 // start (re)starts the timer of kind k to post m after d.
 func (t *timers) start(k timerKind, d time.Duration, m message) {

@@ -28,7 +28,8 @@ const (
 
 // Channel variables ariapp writes, so a restarted ariapp can rebuild its
 // calls from Asterisk alone. The first four are written once, when the call
-// is set up. A hold writes nothing: who holds follows from what Asterisk
+// is set up. A hold writes nothing (unless hold timers need its start, see
+// VarHoldOrder): who holds follows from what Asterisk
 // has — a party out of the bridge with a hold-music playback whose id is
 // derived from the call and the party (see musicID) is held by its peer.
 // Only music on hold (holdmusic.ModeMOH), which ARI cannot query, is
@@ -50,13 +51,21 @@ const (
 	// Earlier ariapp versions wrote it in every mode, with the playback id;
 	// a restarted ariapp still adopts such a record.
 	VarHeld = "ARIAPP_HELD"
-	// VarHoldOrder tells, after a restart, in which order the parties of
-	// a mutual hold took hold, which Asterisk keeps no trace of: written
-	// when the second party holds, on the first holder as it leaves the
-	// bridge (before its music starts), as "ROLE@UNIXNANO" of the second
-	// holder. Of the two parties' values the later one counts; a single
-	// hold writes nothing.
+	// VarHoldOrder tells, after a restart, when a party took hold and so
+	// in which order the parties of a mutual hold did, which Asterisk
+	// keeps no trace of: written when the second party holds, on the first
+	// holder as it leaves the bridge (before its music starts), as
+	// "ROLE@UNIXNANO" of the second holder; with hold timers configured
+	// (Config.HoldTimers) every hold writes it so on the held party. Of the
+	// two parties' values the later one counts; a single hold without hold
+	// timers writes nothing.
 	VarHoldOrder = "ARIAPP_HOLD_ORDER"
+	// VarHoldSince records the start of a hold that a restarted ariapp
+	// with hold timers (Config.HoldTimers) found without a record: on the
+	// holder itself, which sits in the bridge with nothing playing, as
+	// "ROLE@UNIXNANO" of the holder. Of it and the VarHoldOrder of the held
+	// party that name the holder, the later one counts.
+	VarHoldSince = "ARIAPP_HOLD_SINCE"
 )
 
 // App is the Stasis application. Create it with New, feed it the ARI client's

@@ -59,8 +59,14 @@ type party struct {
 	// holdSince is when this party put the call on hold; zero while it
 	// does not hold.
 	holdSince time.Time
-	cause     int
-	causeTx   string
+	// startRecorded: Asterisk has a record of holdSince (see
+	// recordHoldStart).
+	startRecorded bool
+	// reminder is the playback id of the hold reminder playing to this
+	// party (it holds), "" when none plays.
+	reminder string
+	cause    int
+	causeTx  string
 	// digits are the party's recent DTMF digits, for feature codes.
 	digits    string
 	lastDigit time.Time

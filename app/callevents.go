@@ -16,17 +16,20 @@ type EventName string
 
 // The events of SPEC "Events".
 const (
-	EventCallStarted   EventName = "call_started"
-	EventCallAnswered  EventName = "call_answered"
-	EventHoldSuccess   EventName = "hold_success"
-	EventHoldFailed    EventName = "hold_failed"
+	EventCallStarted  EventName = "call_started"
+	EventCallAnswered EventName = "call_answered"
+	EventHoldSuccess  EventName = "hold_success"
+	EventHoldFailed   EventName = "hold_failed"
+	// EventHoldReminder: a party has held for another
+	// HoldTimers.ReminderAfter; nothing changed.
+	EventHoldReminder  EventName = "hold_reminder"
 	EventUnholdSuccess EventName = "unhold_success"
 	EventUnholdFailed  EventName = "unhold_failed"
 	EventCallEnded     EventName = "call_ended"
 )
 
 // EventNames lists every event name, in life-cycle order.
-var EventNames = []EventName{EventCallStarted, EventCallAnswered, EventHoldSuccess, EventHoldFailed, EventUnholdSuccess, EventUnholdFailed, EventCallEnded}
+var EventNames = []EventName{EventCallStarted, EventCallAnswered, EventHoldSuccess, EventHoldFailed, EventHoldReminder, EventUnholdSuccess, EventUnholdFailed, EventCallEnded}
 
 // Event is one state change of a call.
 type Event struct {
@@ -34,8 +37,10 @@ type Event struct {
 	CallID string    `json:"call_id"`
 	// Seq numbers the call's events from 1, so a consumer can tell a gap.
 	Seq uint64 `json:"seq"`
-	// Party is the requesting party (hold/unhold), or the party whose
-	// hang-up ended the call; empty when not party-specific.
+	// Party is the requesting party (hold/unhold), the holder a hold timer
+	// acted for (hold_reminder, and unhold_success or call_ended with
+	// source timer), or the party whose hang-up ended the call; empty when
+	// not party-specific.
 	Party  Role   `json:"party,omitempty"`
 	Source Source `json:"source,omitempty"`
 	// Reason explains failures and call_ended.

@@ -24,6 +24,9 @@ type Config struct {
 	MaxHoldsPerCall int
 	// Music is what a held party hears (default: the hold tone).
 	Music holdmusic.Config
+	// HoldTimers remind a holder of its hold and end a hold that lasts too
+	// long; both are off by default.
+	HoldTimers HoldTimers
 	// SubscriberBuffer is each event subscriber's buffer (default 256
 	// events; four times that for a subscriber to every call). A subscriber
 	// that falls further behind loses events, counted and logged.
@@ -69,6 +72,44 @@ type DTMFConfig struct {
 	// (default 3 s).
 	Timeout time.Duration
 }
+
+// HoldTimers are the timers of a hold, counted from its start. A holder
+// sits alone in the bridge and hears silence: a reminder tells it that a
+// party still waits. A maximum ends a hold that was forgotten.
+type HoldTimers struct {
+	// ReminderAfter is the interval at which a holder hears ReminderMedia
+	// and a hold_reminder event is reported, as long as it holds (0: off).
+	ReminderAfter time.Duration
+	// ReminderMedia is what the holder hears: "tone:SPEC", whose parts all
+	// have a duration (ariapp stops it after their sum, Asterisk would
+	// loop it), or "sound:NAME", which ends by itself (default
+	// DefaultReminderMedia).
+	ReminderMedia string
+	// MaxDuration ends a hold that lasts that long (0: off), as MaxAction
+	// says.
+	MaxDuration time.Duration
+	// MaxAction is HoldResume (default: the usual resume, reported as
+	// unhold_success with source timer) or HoldHangup (call_ended with
+	// cause hold_timeout).
+	MaxAction string
+}
+
+// The actions of HoldTimers.MaxAction.
+const (
+	HoldResume = "resume"
+	HoldHangup = "hangup"
+)
+
+// DefaultReminderMedia is two short 1400 Hz beeps, apart from the 440 Hz
+// hold tone and from speech.
+const DefaultReminderMedia = "tone:1400/150|0/150|1400/150"
+
+// MinHoldTimer is the shortest ReminderAfter and MaxDuration.
+const MinHoldTimer = 100 * time.Millisecond
+
+// on reports whether any hold timer runs: then every hold records its
+// start in Asterisk (see VarHoldOrder).
+func (h HoldTimers) on() bool { return h.ReminderAfter > 0 || h.MaxDuration > 0 }
 
 // Defaults of the zero Config fields, as New fills them in.
 const (
@@ -116,6 +157,12 @@ func (c Config) WithDefaults() Config {
 	if c.DTMF.Timeout == 0 {
 		c.DTMF.Timeout = DefaultDTMFTimeout
 	}
+	if c.HoldTimers.ReminderMedia == "" {
+		c.HoldTimers.ReminderMedia = DefaultReminderMedia
+	}
+	if c.HoldTimers.MaxAction == "" {
+		c.HoldTimers.MaxAction = HoldResume
+	}
 	return c
 }
 
@@ -137,6 +184,7 @@ func (c Config) Validate() error {
 	if err := c.Music.WithDefaults().Validate(); err != nil {
 		ck.Cause("Music", err)
 	}
+	c.HoldTimers.validate(ck)
 	if c.SubscriberBuffer < 1 {
 		ck.Fail("SubscriberBuffer", "must be at least 1, got %d", c.SubscriberBuffer)
 	}
@@ -166,6 +214,28 @@ func (c Config) Validate() error {
 		ck.Fail("OriginateFormats", "%q: want codec names separated by commas, e.g. ulaw,alaw", c.OriginateFormats)
 	}
 	return ck.Err()
+}
+
+// validate checks the hold timers into ck.
+func (h HoldTimers) validate(ck *confcheck.Checker) {
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+	}{{"HoldTimers.ReminderAfter", h.ReminderAfter}, {"HoldTimers.MaxDuration", h.MaxDuration}} {
+		if d.v < 0 || (d.v > 0 && d.v < MinHoldTimer) {
+			ck.Fail(d.field, "must be 0 (off) or at least %v, got %v", MinHoldTimer, d.v)
+		}
+	}
+	length, err := reminderLength(h.ReminderMedia)
+	switch {
+	case err != nil:
+		ck.Fail("HoldTimers.ReminderMedia", "%v", err)
+	case h.ReminderAfter > 0 && length >= h.ReminderAfter:
+		ck.FailPeer("HoldTimers.ReminderMedia", "HoldTimers.ReminderAfter", "%q lasts %v, not shorter than {peer} %v", h.ReminderMedia, length, h.ReminderAfter)
+	}
+	if h.MaxAction != HoldResume && h.MaxAction != HoldHangup {
+		ck.Fail("HoldTimers.MaxAction", "%q: want %s or %s", h.MaxAction, HoldResume, HoldHangup)
+	}
 }
 
 // withDefaults is what New runs the config through.

@@ -32,6 +32,20 @@ func TestUnitConfigValidate(t *testing.T) {
 		{"zero DTMF timeout", func(c *Config) { c.DTMF.Timeout = 0 }, "DTMF.Timeout", "greater than 0"},
 		{"formats with a space", func(c *Config) { c.OriginateFormats = "ulaw, alaw" }, "OriginateFormats", "separated by commas"},
 		{"no formats", func(c *Config) { c.OriginateFormats = "" }, "OriginateFormats", "must not be empty"},
+		{"hold timers", func(c *Config) {
+			c.HoldTimers = HoldTimers{ReminderAfter: time.Minute, ReminderMedia: "tone:1400/150|0/150|1400+1800/150", MaxDuration: time.Hour, MaxAction: HoldHangup}
+		}, "", ""},
+		{"reminder sound", func(c *Config) { c.HoldTimers.ReminderAfter, c.HoldTimers.ReminderMedia = time.Second, "sound:beep" }, "", ""},
+		{"short reminder interval", func(c *Config) { c.HoldTimers.ReminderAfter = time.Millisecond }, "HoldTimers.ReminderAfter", "at least 100ms"},
+		{"negative maximum", func(c *Config) { c.HoldTimers.MaxDuration = -time.Second }, "HoldTimers.MaxDuration", "must be 0 (off)"},
+		{"endless reminder tone", func(c *Config) { c.HoldTimers.ReminderMedia = "tone:1400" }, "HoldTimers.ReminderMedia", "every part needs its length"},
+		{"bad tone part", func(c *Config) { c.HoldTimers.ReminderMedia = "tone:14x0/100" }, "HoldTimers.ReminderMedia", `part "14x0/100"`},
+		{"reminder list", func(c *Config) { c.HoldTimers.ReminderMedia = "sound:a,sound:b" }, "HoldTimers.ReminderMedia", "one sound"},
+		{"reminder scheme", func(c *Config) { c.HoldTimers.ReminderMedia = "moh:default" }, "HoldTimers.ReminderMedia", "want tone:SPEC or sound:NAME"},
+		{"reminder longer than its interval", func(c *Config) {
+			c.HoldTimers.ReminderAfter, c.HoldTimers.ReminderMedia = 200*time.Millisecond, "tone:1400/150|0/100"
+		}, "HoldTimers.ReminderMedia", "lasts 250ms, not shorter than hold timers reminder after 200ms"},
+		{"unknown action", func(c *Config) { c.HoldTimers.MaxAction = "park" }, "HoldTimers.MaxAction", `"park": want resume or hangup`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

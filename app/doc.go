@@ -37,6 +37,11 @@
 // PlaybackFinished, ChannelEnteredBridge), not by a 2xx reply alone. Who
 // holds is kept once, on the parties (holdSince).
 //
+// Hold timers (Config.HoldTimers, off by default) run per hold from its
+// start: a reminder to the holder, played on its own channel in the bridge,
+// reported as hold_reminder; and a maximum after which the hold is resumed
+// (unhold_success, source timer) or the call hung up (cause hold_timeout).
+//
 // Failed operations return an *OpError, which wraps both the app sentinel
 // (ErrHoldFailed, ...) and the ARI error that caused it.
 //
@@ -49,12 +54,13 @@
 // never stalls the others. A call's goroutine exists only while it has
 // work: its mailbox starts one when a message arrives and none runs, and
 // it ends when the mailbox is empty, so idle calls cost no goroutine.
-// Timers a call starts (ring timeout, the waits of workarounds.go) belong
-// to it and stop when it ends.
+// Timers a call starts (ring timeout, the waits of workarounds.go, the
+// hold timers) belong to it and stop when it ends.
 //
 // Files: actor.go (the loop, its messages, waiting for events), call.go
 // (the call's types and snapshot), lifecycle.go (set-up and tear-down),
-// hold.go (hold and resume), media.go (the media state and its moves),
+// hold.go (hold and resume), holdtimers.go (reminder and maximum of a
+// hold), media.go (the media state and its moves),
 // triggers.go (phone and DTMF), resync.go (restart and reconnect),
 // dispatch.go (routing ARI events to calls), callevents.go and hub.go (the
 // events ariapp reports and their subscribers).
@@ -62,8 +68,8 @@
 // # Events
 //
 // Every state change produces exactly one Event (call_started,
-// call_answered, hold_success, hold_failed, unhold_success, unhold_failed,
-// call_ended), in order per call, written to the zap log and published to
+// call_answered, hold_success, hold_failed, hold_reminder, unhold_success,
+// unhold_failed, call_ended), in order per call, written to the zap log and published to
 // subscribers (Subscribe). A slow subscriber loses events (counted and
 // logged), it never stalls call handling.
 package app

@@ -48,19 +48,22 @@ func (c *call) hold(ctx context.Context, holder *party, src Source) error {
 	}
 	held := c.peer(holder)
 	var vars []string
-	if held.holds() {
-		// Mutual hold: the order in which the parties took hold is
-		// recorded on the party that now leaves the bridge (see
-		// VarHoldOrder); a single hold writes nothing.
-		vars = []string{VarHoldOrder, holdOrderValue(holder.role, time.Now())}
+	recorded := held.holds() || c.app.cfg.HoldTimers.on()
+	if recorded {
+		// The hold's start, which orders a mutual hold and restarts the
+		// hold timers, is recorded on the party that now leaves the bridge
+		// (see VarHoldOrder); a single hold without hold timers writes
+		// nothing.
+		vars = []string{VarHoldOrder, holdOrderValue(holder.role, start)}
 	}
 	if err := c.toMusic(ctx, held, vars...); err != nil {
 		c.rollbackHold(ctx, holder, held)
 		return failed(c.opError(OpHold, holder.role, ErrHoldFailed, "", err))
 	}
-	holder.holdSince = time.Now()
+	holder.holdSince, holder.startRecorded = start, recorded
 	c.holdCount++
 	c.report(Event{Name: EventHoldSuccess, Party: holder.role, Source: src, Took: time.Since(start)})
+	c.startHoldTimers(holder)
 	return nil
 }
 
@@ -112,6 +115,8 @@ func (c *call) resume(ctx context.Context, holder *party, src Source) error {
 			zap.String("source", string(src)), zap.String("reason", reason))
 		return c.refusal(OpResume, holder.role, ErrNotHolding, "%s", reason)
 	}
+	c.stopHoldTimers(holder)
+	c.stopReminder(ctx, holder)
 	if err := c.toBridge(ctx, c.peer(holder)); err != nil {
 		if ctx.Err() != nil {
 			// Not Asterisk's failure: the application closes. The call
@@ -124,7 +129,7 @@ func (c *call) resume(ctx context.Context, holder *party, src Source) error {
 		c.endCall(ctx, "unhold_failed", "", reason)
 		return opErr
 	}
-	holder.holdSince = time.Time{}
+	holder.holdSince, holder.startRecorded = time.Time{}, false
 	c.report(Event{Name: EventUnholdSuccess, Party: holder.role, Source: src, Took: time.Since(start)})
 	return nil
 }

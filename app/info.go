@@ -39,6 +39,8 @@ const (
 	SourcePhone  Source = "phone"
 	SourceDTMF   Source = "dtmf"
 	SourceSystem Source = "system"
+	// SourceTimer: a hold timer (HoldTimers), not a party, acted.
+	SourceTimer Source = "timer"
 )
 
 // PartyInfo is one party as events and the API report it.

@@ -39,7 +39,9 @@ func (c *call) ariEvent(ctx context.Context, ev ari.Event) {
 			c.partyLeft(ctx, p)
 		}
 	case *ari.PlaybackFinished:
-		c.musicFinished(ctx, e)
+		if !c.reminderFinished(e) {
+			c.musicFinished(ctx, e)
+		}
 	case *ari.ChannelHold:
 		if p := c.partyByChannel(e.Channel.ID); p != nil {
 			c.phoneHold(ctx, p)
@@ -418,7 +420,7 @@ func (c *call) endCall(ctx context.Context, cause string, by Role, reason string
 	// channel up also ends its hold music: no separate stop.
 	ctx = context.WithoutCancel(ctx)
 	for _, p := range c.parties() {
-		p.music = nil
+		p.music, p.reminder = nil, ""
 		if !p.channel.exists() {
 			continue
 		}

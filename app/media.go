@@ -73,6 +73,9 @@ func (c *call) setMedia(p *party, to media) {
 func (c *call) toMusic(ctx context.Context, held *party, vars ...string) error {
 	ctx = c.forParty(ctx, held)
 	pbID := c.musicID(held)
+	// A holder that is now held too: its reminder would hold the removal
+	// and the variable writes open.
+	c.stopReminder(ctx, held)
 	if held.media == mediaBridged {
 		// Music that leaves no trace in Asterisk is recorded on the held
 		// party meanwhile, with any other variables (name, value pairs) the

@@ -206,6 +206,7 @@ func (a *App) adopt(ctx context.Context, callID string, parts []ari.Channel, sna
 	c.state = CallAnswered
 	c.runOn(ctx)
 	held := map[Role]string{}
+	chans := map[Role]ari.Channel{}
 	for _, ch := range parts {
 		role := Role(a.channelVar(ctx, ch, VarRole))
 		if role != Caller && role != Callee {
@@ -216,6 +217,7 @@ func (a *App) adopt(ctx context.Context, callID string, parts []ari.Channel, sna
 			p = c.callee
 		}
 		p.channelID, p.endpoint, p.channel = ch.ID, endpointOf(ch.Name), channelInStasis
+		chans[role] = ch
 		if c.bridgeID == "" {
 			c.bridgeID = a.channelVar(ctx, ch, VarBridge)
 		}
@@ -249,7 +251,7 @@ func (a *App) adopt(ctx context.Context, callID string, parts []ari.Channel, sna
 			if p.media != mediaBridged {
 				c.setMedia(p, mediaOnMusic)
 			}
-			c.peer(p).holdSince = now
+			c.adoptHoldStart(ctx, c.peer(p), chans, now)
 			if p.music.PlaybackID != "" {
 				a.route(p.music.PlaybackID, c)
 			}
@@ -263,8 +265,23 @@ func (a *App) adopt(ctx context.Context, callID string, parts []ari.Channel, sna
 	c.inbox.put(rebuild{})
 }
 
+// adoptHoldStart sets when holder took hold from Asterisk's record (see
+// recordedHoldStart), or to now if there is none.
+func (c *call) adoptHoldStart(ctx context.Context, holder *party, chans map[Role]ari.Channel, now time.Time) {
+	holder.holdSince = now
+	var holderSince string
+	if holder.channelID != "" {
+		holderSince = c.app.channelVar(ctx, chans[holder.role], VarHoldSince)
+	}
+	heldOrder := c.app.channelVar(ctx, chans[c.peer(holder).role], VarHoldOrder)
+	if at, ok := recordedHoldStart(holder.role, heldOrder, holderSince); ok {
+		holder.holdSince, holder.startRecorded = at, true
+	}
+}
+
 // orderHolds restores which party of a mutual hold took hold first, from
-// the parties' VarHoldOrder (see there).
+// the parties' VarHoldOrder (see there): the first holder's start, if it
+// has no record of its own, is taken as just before the second's.
 func (c *call) orderHolds(ctx context.Context, parts []ari.Channel) {
 	var second Role
 	var latest int64
@@ -280,7 +297,9 @@ func (c *call) orderHolds(ctx context.Context, parts []ari.Channel) {
 	if second == Caller {
 		first = c.callee
 	}
-	first.holdSince = first.holdSince.Add(-time.Millisecond)
+	if then := c.peer(first).holdSince; !first.holdSince.Before(then) {
+		first.holdSince = then.Add(-time.Millisecond)
+	}
 }
 
 // adoptRinging takes over a call of a previous ariapp whose callee was
@@ -370,9 +389,16 @@ func (c *call) rebuild(ctx context.Context, m rebuild) {
 	if _, err := c.app.ari.Subscribe(ctx, "bridge:"+c.bridgeID); err != nil {
 		c.log.Warn("subscribing to the bridge failed", zap.String("bridge_id", c.bridgeID), zap.Error(err))
 	}
+	c.stopStrayReminders(ctx)
 	if err := c.repairMedia(ctx); err != nil {
 		c.endCall(ctx, "rebuild_failed", "", "restoring the media after a restart: "+err.Error())
 		return
+	}
+	for _, p := range c.parties() {
+		if p.holds() {
+			c.recordHoldStart(ctx, p)
+			c.startHoldTimers(p)
+		}
 	}
 	c.updateSnapshot()
 	c.log.Info("call rebuilt from Asterisk", zap.String("caller_channel_id", c.caller.channelID),

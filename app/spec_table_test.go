@@ -50,6 +50,14 @@ var specRules = []struct {
 	{"RaceHoldAgainstHangup", specRaceHoldAgainstHangup},
 	{"RaceResumeAgainstHangup", specRaceResumeAgainstHangup},
 	{"RaceBothHoldAtOnce", specRaceBothHoldAtOnce},
+	{"HoldMaxResume", specHoldMaxResume},
+	{"HoldMaxHangup", specHoldMaxHangup},
+	{"HoldReminder", specHoldReminder},
+	{"HoldTimersMutualHold", specHoldTimersMutualHold},
+	{"HoldTimersStopWithResumeAndHangup", specHoldTimersStopWithResumeAndHangup},
+	{"RestartKeepsHoldTimers", specRestartKeepsHoldTimers},
+	{"RestartEndsOverdueHold", specRestartEndsOverdueHold},
+	{"RestartRecordsHoldStart", specRestartRecordsHoldStart},
 }
 
 // TestSpec runs the SPEC rule table against the in-process fake Asterisk

@@ -194,6 +194,14 @@
     if (ev.event === "hold_failed" || ev.event === "unhold_failed") {
       showMsg(c, true, ev.event.replace("_", " ") + " (" + ev.party + ", " + (ev.source || "") + "): " + (ev.reason || ""));
     }
+    if (ev.event === "hold_reminder") {
+      const since = ev.call[ev.party] && ev.call[ev.party].hold_since;
+      const secs = since ? Math.round((new Date(ev.time) - new Date(since)) / 1000) : null;
+      showMsg(c, false, "reminder: " + ev.party + " holds" + (secs !== null ? " for " + secs + " s" : "") + (ev.reason ? " (" + ev.reason + ")" : ""));
+    }
+    if (ev.event === "unhold_success" && ev.source === "timer") {
+      showMsg(c, false, ev.party + "'s hold reached its maximum and was resumed");
+    }
     if (ev.event === "call_ended") endCall(c, ev.call.end_cause || ev.reason || "ended");
   }
 

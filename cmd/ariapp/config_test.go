@@ -73,6 +73,7 @@ func defaultConfig() Config {
 			StepTimeout:          5 * time.Second,
 			HoldAllowedEndpoints: []string{},
 			Music:                holdmusic.Config{Mode: holdmusic.ModeTone, Tone: "440/500|0/2500"},
+			HoldTimers:           app.HoldTimers{ReminderMedia: "tone:1400/150|0/150|1400/150", MaxAction: "resume"},
 			SubscriberBuffer:     256,
 			DTMF:                 app.DTMFConfig{Timeout: 3 * time.Second},
 			OriginateFormats:     "ulaw",
@@ -130,6 +131,10 @@ log:
   format: console
 hold:
   media: sound:hold-music
+  reminder_after: 1m
+  reminder_media: sound:beep
+  max_duration: 10m
+  max_action: hangup
 call:
   answer_timeout: 45s
   originate_formats: alaw,ulaw
@@ -154,6 +159,7 @@ api:
 	want.Log = LogConfig{Level: "debug", Format: "console", ARIRequests: "debug"}
 	want.Hold.Media = "sound:hold-music"
 	want.App.Music = holdmusic.Config{Mode: holdmusic.ModeSounds, Sounds: []string{"sound:hold-music"}}
+	want.App.HoldTimers = app.HoldTimers{ReminderAfter: time.Minute, ReminderMedia: "sound:beep", MaxDuration: 10 * time.Minute, MaxAction: "hangup"}
 	want.App.AnswerTimeout, want.App.OriginateFormats = 45*time.Second, "alaw,ulaw"
 	want.App.HoldAllowedEndpoints = []string{"PJSIP/alice", "PJSIP/bob"}
 	want.App.SubscriberBuffer = 32
@@ -292,6 +298,9 @@ func TestLoadConfigErrors(t *testing.T) {
 		{name: "overlapping dtmf codes", file: "dtmf:\n  hold: \"*7\"\n  resume: \"7\"\n", want: []string{"dtmf.resume", "overlap"}},
 		{name: "bad dtmf digit", file: "dtmf:\n  hold: \"*x\"\n", want: []string{`dtmf.hold: "*x": 'x' is not a DTMF digit`}},
 		{name: "bad hold media", file: "hold:\n  media: \"tone:440,0/2500\"\n", want: []string{"hold.media", "'|'"}},
+		{name: "bad hold max action", env: map[string]string{"ARIAPP_HOLD_MAX_ACTION": "park"}, want: []string{`hold.max_action: "park": want resume or hangup`}},
+		{name: "reminder longer than its interval", file: "hold:\n  reminder_after: 200ms\n  reminder_media: tone:1400/300\n",
+			want: []string{"hold.reminder_media", "not shorter than hold.reminder_after 200ms"}},
 		{name: "api listen without port", env: map[string]string{"ARIAPP_API_LISTEN": "localhost"}, want: []string{"api.listen", "not host:port"}},
 		{name: "api token in the file", file: "api:\n  token: abc\n", want: []string{"api.token: must not be set in the config file"}},
 		{name: "bad boolean", env: map[string]string{"ARIAPP_SHUTDOWN_HANGUP_CALLS": "maybe"}, want: []string{"shutdown.hangup_calls", "invalid boolean"}},

@@ -293,3 +293,73 @@ func TestLabKillRestartSigterm(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestLabKillRestartKeepsHoldTimers: the hold timers of a hold survive a
+// SIGKILL of ariapp. The hold records its start in Asterisk (on the held
+// party); the next ariapp reads it, reports the same hold_since, reminds
+// the holder on, and resumes the hold at hold.max_duration from its
+// start, not from its own.
+func TestLabKillRestartKeepsHoldTimers(t *testing.T) {
+	cfg := labtest.Require(t)
+	addr := freePort(t)
+	obs, err := ari.New(labtest.Config(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obs.Close()
+	const limit = 8 * time.Second
+	// A short heartbeat: the next ariapp waits only 0.6 s for the killed
+	// one's owner record to go silent, well within the hold's maximum.
+	env := []string{"ARIAPP_HOLD_MAX_DURATION=" + limit.String(), "ARIAPP_HOLD_REMINDER_AFTER=1s", "ARIAPP_INSTANCE_HEARTBEAT=200ms"}
+
+	p1 := startAriapp(t, cfg, addr, env...)
+	var info app.CallInfo
+	if code := p1.do("POST", "/v1/calls", `{"from":"Local/talk@ariapp-test","to":"Local/talk@ariapp-test"}`, &info); code != 201 {
+		t.Fatalf("originate: %d", code)
+	}
+	id := info.CallID
+	p1.waitAnswered(id)
+	if code := p1.do("POST", "/v1/calls/"+id+"/hold", `{"party":"caller"}`, &info); code != 200 || info.Caller.HoldSince == nil {
+		t.Fatalf("hold: %d %+v", code, info)
+	}
+	since := *info.Caller.HoldSince
+	rec, err := obs.GetVar(context.Background(), info.Callee.ChannelID, app.VarHoldOrder)
+	if want := fmt.Sprintf("caller@%d", since.UnixNano()); err != nil || rec != want {
+		t.Fatalf("%s on the held party = %q, %v; want %q", app.VarHoldOrder, rec, err, want)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	p1.signal(syscall.SIGKILL, 5*time.Second)
+
+	p2 := startAriapp(t, cfg, addr, env...)
+	t.Cleanup(func() { p2.do("DELETE", "/v1/calls/"+id, "", nil) })
+	now := p2.call(id)
+	if now.Caller.State != app.Hold || now.Caller.HoldSince == nil || !now.Caller.HoldSince.Equal(since) {
+		t.Fatalf("after the restart: caller %s since %v, want HOLD since %v", now.Caller.State, now.Caller.HoldSince, since)
+	}
+	deadline := since.Add(limit + 10*time.Second)
+	for p2.call(id).Caller.State == app.Hold {
+		if time.Now().After(deadline) {
+			t.Fatalf("the hold was not ended by its maximum:\n%s", p2.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if d := time.Since(since); d < limit {
+		t.Fatalf("resumed %v after the hold began, before its maximum %v", d, limit)
+	}
+	var tl app.Timeline
+	if code := p2.do("GET", "/v1/calls/"+id+"/timeline", "", &tl); code != 200 {
+		t.Fatalf("timeline: %d", code)
+	}
+	var reminders, resumes int
+	for _, e := range tl.Entries {
+		switch {
+		case e.Kind == "call_event" && e.Name == string(app.EventHoldReminder):
+			reminders++
+		case e.Kind == "call_event" && e.Name == string(app.EventUnholdSuccess):
+			resumes++
+		}
+	}
+	if reminders == 0 || resumes != 1 {
+		t.Fatalf("the restarted ariapp reported %d reminders and %d resumes: %+v", reminders, resumes, tl.Entries)
+	}
+}

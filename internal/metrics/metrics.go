@@ -59,6 +59,7 @@ type Metrics struct {
 	callsEnded     *prometheus.CounterVec
 	holds          *prometheus.CounterVec
 	resumes        *prometheus.CounterVec
+	reminders      prometheus.Counter
 	holdSeconds    *prometheus.HistogramVec
 	resumeSeconds  *prometheus.HistogramVec
 	requests       *prometheus.CounterVec
@@ -94,8 +95,12 @@ func New(version string) *Metrics {
 		}, []string{"source", "result"}),
 		resumes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "resumes_total",
-			Help: "Resume operations by source (api, phone, dtmf) and result (success; failed: the call was hung up).",
+			Help: "Resume operations by source (api, phone, dtmf; timer: hold.max_duration) and result (success; failed: the call was hung up).",
 		}, []string{"source", "result"}),
+		reminders: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "hold_reminders_total",
+			Help: "Hold reminders: a party held for another hold.reminder_after.",
+		}),
 		holdSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "hold_operation_duration_seconds",
 			Help:    "Time from taking up a hold request to its outcome, by result.",
@@ -129,7 +134,7 @@ func New(version string) *Metrics {
 		}
 	}
 	m.SetAsteriskVersion("")
-	m.reg.MustRegister(m.callsStarted, m.callsAnswered, m.callsEnded, m.holds, m.resumes,
+	m.reg.MustRegister(m.callsStarted, m.callsAnswered, m.callsEnded, m.holds, m.resumes, m.reminders,
 		m.holdSeconds, m.resumeSeconds, m.requests, m.requestSeconds, m.buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -191,6 +196,8 @@ func (m *Metrics) ObserveCallEvent(ev app.Event) {
 	case app.EventUnholdFailed:
 		m.resumes.WithLabelValues(src, resultFailed).Inc()
 		m.resumeSeconds.WithLabelValues(resultFailed).Observe(ev.Took.Seconds())
+	case app.EventHoldReminder:
+		m.reminders.Inc()
 	}
 }
 

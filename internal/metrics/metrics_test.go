@@ -121,6 +121,19 @@ func TestCallEvents(t *testing.T) {
 				{"ariapp_holds_total", nil, 0},
 			},
 		},
+		{
+			name: "hold timers: two reminders, a resume by the timer",
+			events: []app.Event{
+				ev(app.EventHoldReminder, app.SourceTimer, 0),
+				ev(app.EventHoldReminder, app.SourceTimer, 0),
+				ev(app.EventUnholdSuccess, app.SourceTimer, 2*time.Millisecond),
+			},
+			want: []delta{
+				{"ariapp_hold_reminders_total", nil, 2},
+				{"ariapp_resumes_total", []string{"source", "timer", "result", "success"}, 1},
+				{"ariapp_resumes_total", []string{"source", "api", "result", "success"}, 0},
+			},
+		},
 	}
 	m := metrics.New("v-test")
 	for _, tt := range tests {

@@ -188,6 +188,38 @@ func (r *Recording) Hears(from, to time.Time, hz float64) float64 {
 	return float64(yes) / float64(n)
 }
 
+// BurstGap is the longest pause inside one burst of a tone (Bursts): a
+// party alone in a bridge receives no RTP between two playbacks, so a
+// pause in the packets ends a burst as much as a packet without the tone.
+const BurstGap = 100 * time.Millisecond
+
+// Bursts returns the start times of the separate bursts of hz in the µ-law
+// packets that arrived in [from, to): runs of packets in which hz is
+// Present, ended by a packet without it or by a pause longer than
+// BurstGap.
+func (r *Recording) Bursts(from, to time.Time, hz float64) []time.Time {
+	var starts []time.Time
+	var last time.Time
+	in := false
+	for _, p := range r.Packets(from, to) {
+		if p.PT != 0 || len(p.PCM) == 0 {
+			continue
+		}
+		if in && p.At.Sub(last) > BurstGap {
+			in = false
+		}
+		switch on := Present(p.PCM, hz); {
+		case on && !in:
+			starts = append(starts, p.At)
+			in = true
+		case !on:
+			in = false
+		}
+		last = p.At
+	}
+	return starts
+}
+
 // FirstHeard returns the arrival time of the first µ-law packet at or after
 // after in which hz is Present.
 func (r *Recording) FirstHeard(after time.Time, hz float64) (time.Time, bool) {

@@ -3,6 +3,7 @@ package sipphone
 import (
 	"context"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -170,6 +171,47 @@ func TestRecording(t *testing.T) {
 	at, err := r.WaitHeard(ctx, t0, 440)
 	if err != nil || !at.Equal(t0.Add(time.Second)) {
 		t.Errorf("WaitHeard = %v %v", at.Sub(t0), err)
+	}
+}
+
+// TestBursts: separate bursts of a tone are counted whether silence,
+// another tone or a pause in the packets lies between them.
+func TestBursts(t *testing.T) {
+	tone := synth(SamplesPerPacket, [2]float64{1800, 8000})
+	other := synth(SamplesPerPacket, [2]float64{440, 8000})
+	silence := make([]int16, SamplesPerPacket)
+	for _, tt := range []struct {
+		name string
+		// one letter per 20 ms: T the tone, o another tone, s silence,
+		// _ no packet
+		pattern string
+		want    []int // packet index of each burst's start
+	}{
+		{"none", "ooosss", nil},
+		{"one", "sTTTs", []int{1}},
+		{"apart by silence", "TTsTT", []int{0, 3}},
+		{"apart by another tone", "TToTTT", []int{0, 3}},
+		{"apart by a pause", "TT______TT", []int{0, 8}},
+		{"a short pause keeps one burst", "TT___TT", []int{0}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRecording()
+			t0 := time.Now()
+			for i, c := range tt.pattern {
+				pcm := map[rune][]int16{'T': tone, 'o': other, 's': silence}[c]
+				if pcm != nil {
+					r.add(Packet{At: t0.Add(time.Duration(i) * 20 * time.Millisecond), PT: 0, PCM: pcm})
+				}
+			}
+			got := r.Bursts(time.Time{}, time.Time{}, 1800)
+			var idx []int
+			for _, at := range got {
+				idx = append(idx, int(at.Sub(t0)/(20*time.Millisecond)))
+			}
+			if !slices.Equal(idx, tt.want) {
+				t.Fatalf("bursts at packets %v, want %v", idx, tt.want)
+			}
+		})
 	}
 }
 
