@@ -40,6 +40,9 @@ func TestUnitConfigValidate(t *testing.T) {
 		{"negative maximum", func(c *Config) { c.HoldTimers.MaxDuration = -time.Second }, "HoldTimers.MaxDuration", "must be 0 (off)"},
 		{"endless reminder tone", func(c *Config) { c.HoldTimers.ReminderMedia = "tone:1400" }, "HoldTimers.ReminderMedia", "every part needs its length"},
 		{"bad tone part", func(c *Config) { c.HoldTimers.ReminderMedia = "tone:14x0/100" }, "HoldTimers.ReminderMedia", `part "14x0/100"`},
+		{"three frequencies", func(c *Config) { c.HoldTimers.ReminderMedia = "tone:440+480*620/100" }, "HoldTimers.ReminderMedia", `part "440+480*620/100"`},
+		{"signed frequency", func(c *Config) { c.HoldTimers.ReminderMedia = "tone:+440/100" }, "HoldTimers.ReminderMedia", `part "+440/100"`},
+		{"modulated tone", func(c *Config) { c.HoldTimers.ReminderMedia = "tone:!1400*20/200" }, "", ""},
 		{"reminder list", func(c *Config) { c.HoldTimers.ReminderMedia = "sound:a,sound:b" }, "HoldTimers.ReminderMedia", "one sound"},
 		{"reminder scheme", func(c *Config) { c.HoldTimers.ReminderMedia = "moh:default" }, "HoldTimers.ReminderMedia", "want tone:SPEC or sound:NAME"},
 		{"reminder longer than its interval", func(c *Config) {

@@ -220,13 +220,16 @@ func reminderLength(media string) (time.Duration, error) {
 // toneFreqs reports whether s is a tone part's frequencies: one, or two
 // joined by + (mixed) or * (modulated), in Hz.
 func toneFreqs(s string) bool {
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == '+' || r == '*' }) {
-		if n, err := strconv.Atoi(f); err != nil || n < 0 || n > 20000 {
+	freqs := []string{s}
+	if i := strings.IndexAny(s, "+*"); i >= 0 {
+		freqs = []string{s[:i], s[i+1:]}
+	}
+	for _, f := range freqs {
+		if n, err := strconv.Atoi(f); err != nil || strings.ContainsAny(f, "+-") || n > 20000 {
 			return false
 		}
 	}
-	return s != "" && strings.Count(s, "+")+strings.Count(s, "*") <= 1 &&
-		!strings.HasPrefix(s, "+") && !strings.HasPrefix(s, "*") && !strings.HasSuffix(s, "+") && !strings.HasSuffix(s, "*")
+	return true
 }
 
 // stopStrayReminders stops a reminder tone the previous ariapp may have

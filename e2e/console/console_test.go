@@ -63,7 +63,7 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-func newLab(t *testing.T) *lab {
+func newLab(t *testing.T, opts ...func(*app.Config)) *lab {
 	t.Helper()
 	browser := chromium(t)
 	cfg := labtest.Require(t)
@@ -73,10 +73,14 @@ func newLab(t *testing.T) *lab {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.New(app.Config{
+	acfg := app.Config{
 		AnswerTimeout: 10 * time.Second,
 		Music:         holdmusic.Config{Mode: holdmusic.ModeTone},
-	}, client, zaptest.NewLogger(t))
+	}
+	for _, o := range opts {
+		o(&acfg)
+	}
+	a, err := app.New(acfg, client, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,6 +371,34 @@ func TestConsole(t *testing.T) {
 	l.until("the page is live and lists the new call", fmt.Sprintf(`document.getElementById("stream").dataset.state === "live" && document.querySelector('tbody[data-call-id=%q]')?.dataset.state === "answered"`, placed.CallID))
 	l.until("the phone call is still listed", fmt.Sprintf(`!!document.querySelector('tbody[data-call-id=%q]')`, pcall))
 	l.screenshot("two-calls")
+}
+
+// TestConsoleHoldTimers: a hold_reminder and a hold the maximum resumed
+// show on the call's row, live from the event stream.
+func TestConsoleHoldTimers(t *testing.T) {
+	l := newLab(t, func(c *app.Config) {
+		c.HoldTimers = app.HoldTimers{ReminderAfter: 700 * time.Millisecond, MaxDuration: 2500 * time.Millisecond}
+	})
+	l.do("open the console", chromedp.Navigate(l.srv.URL+"/"))
+	l.until("the token prompt shows", `document.getElementById("login").open && document.activeElement.id === "token"`)
+	l.do("the token", chromedp.SendKeys(chromedp.ID("token"), token+"\r"))
+	l.until("the stream is live", `document.getElementById("stream").dataset.state === "live"`)
+	var placed app.CallInfo
+	if code := l.api("POST", "/v1/calls", `{"from":"Local/talk@ariapp-test","to":"Local/talk@ariapp-test"}`, &placed); code != 201 {
+		t.Fatalf("originate: %d", code)
+	}
+	callID := placed.CallID
+	l.wait(callID, app.EventCallAnswered)
+	if code := l.api("POST", "/v1/calls/"+callID+"/hold", `{"party":"caller"}`, nil); code != 200 {
+		t.Fatalf("hold: %d", code)
+	}
+	l.wait(callID, app.EventHoldReminder)
+	row := fmt.Sprintf(`document.querySelector('tbody[data-call-id=%q] .metarow')?.textContent`, callID)
+	l.until("the reminder shows", row+`?.startsWith("reminder: caller holds for ")`)
+	if ev := l.wait(callID, app.EventUnholdSuccess); ev.Source != app.SourceTimer {
+		t.Fatalf("unhold_success source %q, want timer", ev.Source)
+	}
+	l.until("the resume by the maximum shows", row+` === "caller's hold reached its maximum and was resumed" && `+state(callID, "caller")+` === "LIVE"`)
 }
 
 // api sends one control API request with the token.
