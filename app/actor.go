@@ -35,8 +35,9 @@ type (
 		reply chan result
 	}
 	// rebuild is the first message of a call adopted after a restart;
-	// calleeInStasis: a ringing call's callee answered while no ariapp ran.
-	rebuild struct{ calleeInStasis bool }
+	// calleeInStasis: a ringing call's callee answered while no ariapp ran;
+	// subscribed: the resync subscribed to the call's bridge already.
+	rebuild struct{ calleeInStasis, subscribed bool }
 	// reconcile tells a running call what Asterisk has after a reconnect.
 	reconcile struct{ asterisk *asteriskState }
 	// answerTimeout: the callee rang for the configured answer timeout.
