@@ -70,6 +70,39 @@ func (m *mailbox[T]) take() (v T, ok bool) {
 	return v, true
 }
 
+// takeWithin is take that first waits up to linger for a message (or
+// until stop is closed): the reader stays the running one meanwhile, so a
+// put within linger starts no new reader.
+func (m *mailbox[T]) takeWithin(stop <-chan struct{}, linger time.Duration) (v T, ok bool) {
+	var timer *time.Timer
+	for {
+		m.mu.Lock()
+		if len(m.items) > 0 {
+			v = m.items[0]
+			var zero T
+			m.items[0] = zero
+			m.items = m.items[1:]
+			m.mu.Unlock()
+			if timer != nil {
+				timer.Stop()
+			}
+			return v, true
+		}
+		m.mu.Unlock()
+		if timer == nil {
+			timer = time.NewTimer(linger)
+		}
+		select {
+		case <-m.ready:
+			continue
+		case <-stop:
+		case <-timer.C:
+		}
+		timer.Stop()
+		return m.take()
+	}
+}
+
 // closeIdle closes the mailbox if no reader runs (so none can start any
 // more) and reports whether it did. An idle mailbox holds no message.
 func (m *mailbox[T]) closeIdle() bool {

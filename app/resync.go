@@ -81,7 +81,7 @@ func (a *App) resync(ctx context.Context, reconnect bool) {
 			a.log.Warn("resync: hangup failed", zap.String("channel_id", ch.ID), zap.Error(err))
 		}
 	}
-	adopted := 0
+	var adopted []*call
 	for callID, parts := range groups {
 		// A callee carries the call's variables from its originate on: one
 		// that answered while no ariapp ran belongs to the ringing call its
@@ -90,12 +90,15 @@ func (a *App) resync(ctx context.Context, reconnect bool) {
 		if len(parts) == 0 {
 			continue
 		}
-		a.adopt(ctx, callID, parts, snap)
-		adopted++
+		adopted = append(adopted, a.adopt(ctx, callID, parts, snap))
 	}
-	a.resyncs.count(len(known), adopted, ringing, started, strays)
+	subscribed := a.subscribeBridges(ctx, adopted)
+	for _, c := range adopted {
+		c.inbox.put(rebuild{subscribed: subscribed[c]})
+	}
+	a.resyncs.count(len(known), len(adopted), ringing, started, strays)
 	a.log.Info("resync with Asterisk done", zap.Bool("reconnect", reconnect), zap.Int("calls_checked", len(known)),
-		zap.Int("calls_adopted", adopted), zap.Int("ringing_calls_adopted", ringing), zap.Int("calls_started", started),
+		zap.Int("calls_adopted", len(adopted)), zap.Int("ringing_calls_adopted", ringing), zap.Int("calls_started", started),
 		zap.Int("strays_hung_up", strays),
 		zap.Duration("took", time.Since(t0)))
 }
@@ -199,9 +202,9 @@ func (a *App) routeOfID(id string) *call {
 }
 
 // adopt rebuilds a call of a previous ariapp from its channels' variables
-// and what Asterisk plays to them, and hands it to its goroutine, which
-// completes or ends it (rebuild).
-func (a *App) adopt(ctx context.Context, callID string, parts []ari.Channel, snap *asteriskState) {
+// and what Asterisk plays to them and registers it; its goroutine
+// completes or ends it once handed a rebuild.
+func (a *App) adopt(ctx context.Context, callID string, parts []ari.Channel, snap *asteriskState) *call {
 	c := newCall(a, callID)
 	c.state = CallAnswered
 	c.runOn(ctx)
@@ -262,7 +265,47 @@ func (a *App) adopt(ctx context.Context, callID string, parts []ari.Channel, sna
 	}
 	c.updateSnapshot()
 	a.register(c)
-	c.inbox.put(rebuild{})
+	return c
+}
+
+// subscribeBatch is how many bridges one subscription request names: ARI
+// takes a comma-separated list of event sources, and a batch keeps the
+// request line short.
+const subscribeBatch = 50
+
+// subscribeBridges subscribes to the bridges of adopted calls a batch per
+// request rather than a request per call; a batch Asterisk refuses (a
+// bridge gone meanwhile) leaves its calls to subscribe on their own.
+func (a *App) subscribeBridges(ctx context.Context, calls []*call) map[*call]bool {
+	done := map[*call]bool{}
+	var batch []*call
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		srcs := make([]string, len(batch))
+		for i, c := range batch {
+			srcs[i] = "bridge:" + c.bridgeID
+		}
+		if _, err := a.ari.Subscribe(ctx, strings.Join(srcs, ",")); err == nil {
+			for _, c := range batch {
+				done[c] = true
+			}
+		} else {
+			a.log.Info("resync: subscribing to a batch of bridges failed; each call subscribes on its own", zap.Int("bridges", len(batch)), zap.Error(err))
+		}
+		batch = batch[:0]
+	}
+	for _, c := range calls {
+		if c.bridge != bridgeCreated {
+			continue
+		}
+		if batch = append(batch, c); len(batch) == subscribeBatch {
+			flush()
+		}
+	}
+	flush()
+	return done
 }
 
 // adoptHoldStart sets when holder took hold from Asterisk's record (see
@@ -386,8 +429,10 @@ func (c *call) rebuild(ctx context.Context, m rebuild) {
 		c.endCall(ctx, "orphaned", "", fmt.Sprintf("found after a restart without %s; hung up", strings.Join(missing, ", ")))
 		return
 	}
-	if _, err := c.app.ari.Subscribe(ctx, "bridge:"+c.bridgeID); err != nil {
-		c.log.Warn("subscribing to the bridge failed", zap.String("bridge_id", c.bridgeID), zap.Error(err))
+	if !m.subscribed {
+		if _, err := c.app.ari.Subscribe(ctx, "bridge:"+c.bridgeID); err != nil {
+			c.log.Warn("subscribing to the bridge failed", zap.String("bridge_id", c.bridgeID), zap.Error(err))
+		}
 	}
 	c.stopStrayReminders(ctx)
 	if err := c.repairMedia(ctx); err != nil {

@@ -6,12 +6,14 @@ import (
 	"testing"
 
 	"github.com/ariapp/ariapp/app"
+	"github.com/ariapp/ariapp/ari"
 )
 
-// countingARI counts the variables an App reads one by one.
+// countingARI counts the variables an App reads one by one and its
+// subscription requests.
 type countingARI struct {
 	app.ARI
-	getVars *atomic.Int64
+	getVars, subscribes *atomic.Int64
 }
 
 func (c countingARI) GetVar(ctx context.Context, channelID, name string) (string, error) {
@@ -19,10 +21,17 @@ func (c countingARI) GetVar(ctx context.Context, channelID, name string) (string
 	return c.ARI.GetVar(ctx, channelID, name)
 }
 
+func (c countingARI) Subscribe(ctx context.Context, eventSource string) (*ari.Application, error) {
+	c.subscribes.Add(1)
+	return c.ARI.Subscribe(ctx, eventSource)
+}
+
 // TestLabVarsReported: on the lab's Asterisk 22.10 both parties of an
 // answered call carry the call's variables in GET /channels (report_events),
-// the hold records included, empty; a restarted ariapp rebuilds the call
-// from that list without reading a single variable, holds included.
+// the hold records included, empty; a restarted ariapp rebuilds the calls
+// from that list without reading a single variable, holds included, and
+// subscribes to all their bridges in one request: a bridge destroyed
+// afterwards still ends its call.
 func TestLabVarsReported(t *testing.T) {
 	be := labBackend{}
 	h1 := newHarness(t, be)
@@ -62,8 +71,8 @@ func TestLabVarsReported(t *testing.T) {
 	}
 
 	h1.crash()
-	var reads atomic.Int64
-	h2 := newHarnessApp(t, be, h1.client.Application(), func(a app.ARI) app.ARI { return countingARI{a, &reads} })
+	var reads, subs atomic.Int64
+	h2 := newHarnessApp(t, be, h1.client.Application(), func(a app.ARI) app.ARI { return countingARI{a, &reads, &subs} })
 	h2.mu.Lock()
 	h2.calls = append(h2.calls, talking, held)
 	h2.mu.Unlock()
@@ -76,5 +85,14 @@ func TestLabVarsReported(t *testing.T) {
 	if n := reads.Load(); n != 0 {
 		t.Fatalf("the restart read %d variables one by one; want none", n)
 	}
+	if n := subs.Load(); n != 1 {
+		t.Fatalf("the restart made %d subscription requests; want 1 for both bridges", n)
+	}
 	h2.resume(held, "caller")
+	if err := h2.control().DestroyBridge(ctxT(t), info.BridgeID); err != nil {
+		t.Fatal(err)
+	}
+	if ev := h2.waitFor(talking, ended); ev.Call.EndCause != "bridge_destroyed" {
+		t.Fatalf("call ended with %q (%s), want bridge_destroyed", ev.Call.EndCause, ev.Reason)
+	}
 }

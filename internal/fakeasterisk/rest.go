@@ -653,18 +653,25 @@ func (a *Asterisk) Subscribe(ctx context.Context, eventSource string) (*ari.Appl
 	if err != nil {
 		return nil, err
 	}
-	kind, id, _ := strings.Cut(eventSource, ":")
-	exists := false
-	switch kind {
-	case "bridge":
-		exists = a.bridges[id] != nil
-	case "channel":
-		exists = a.channels[id] != nil
+	// A comma-separated list subscribes to all or, if one does not
+	// exist, to none.
+	srcs := strings.Split(eventSource, ",")
+	for _, src := range srcs {
+		kind, id, _ := strings.Cut(src, ":")
+		exists := false
+		switch kind {
+		case "bridge":
+			exists = a.bridges[id] != nil
+		case "channel":
+			exists = a.channels[id] != nil
+		}
+		if !exists {
+			return nil, a.fail(r, 422, "Event source does not exist")
+		}
 	}
-	if !exists {
-		return nil, a.fail(r, 422, "Event source does not exist")
+	for _, src := range srcs {
+		a.subs[src] = true
 	}
-	a.subs[eventSource] = true
 	app := &ari.Application{Name: a.cfg.Application}
 	for src := range a.subs {
 		if k, v, _ := strings.Cut(src, ":"); k == "bridge" {
