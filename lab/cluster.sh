@@ -126,13 +126,14 @@ build_nats() {
 # (same Dockerfiles and contexts; the layer cache makes a rebuild of an
 # unchanged tree quick) and the NATS image.
 build_images() {
-	local t0=$SECONDS logf version
+	local t0=$SECONDS logf
 	seed_images
-	version=$(git -C "$repo" describe --always --dirty 2>/dev/null) || version=dev
 	logf=$(mktemp)
-	log "building $image_asterisk and $image_ariapp ($version)"
+	log "building $image_asterisk and $image_ariapp"
+	# No build arguments: what docker compose builds, so each reuses the
+	# other's layers.
 	if ! { docker build --force-rm -t "$image_asterisk" "$repo/asterisk" &&
-		docker build --force-rm -t "$image_ariapp" --build-arg "VERSION=$version" "$repo"; } >"$logf" 2>&1; then
+		docker build --force-rm -t "$image_ariapp" "$repo"; } >"$logf" 2>&1; then
 		tail -n 60 "$logf" >&2
 		rm -f "$logf"
 		die "docker build failed"
