@@ -612,13 +612,11 @@ func TestClusterNodeStopped(t *testing.T) {
 		}
 		t.Logf("call %s on %s ended %v after the node was killed: %q", id, n2, ev.Time.Sub(stopped).Round(time.Millisecond), ev.Reason)
 	}
-	c.mu.Lock()
-	for _, ev := range c.events[watcher] {
+	for _, ev := range c.events[watcher].All() {
 		if ev.Name == app.EventCallEnded && (ev.CallID == callID || ev.CallID == held1) {
 			t.Errorf("call %s on %s ended when %s stopped: %q", ev.CallID, n1, n2, ev.Reason)
 		}
 	}
-	c.mu.Unlock()
 	c.stillThere(i1, callID, held1)
 
 	// The node is back: its owner takes calls on it again.

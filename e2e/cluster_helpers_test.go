@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ariapp/ariapp/app"
+	"github.com/ariapp/ariapp/internal/labtest"
 	"github.com/ariapp/ariapp/internal/sipphone"
 )
 
@@ -73,7 +74,7 @@ type clusterLab struct {
 	hc   *http.Client
 
 	mu      sync.Mutex
-	events  map[string][]app.Event // by instance
+	events  map[string]*labtest.Log[app.Event] // by instance
 	phones  map[string][2]*sipphone.Phone
 	created []string // call ids, hung up at the end if still up
 }
@@ -93,7 +94,7 @@ func newClusterLab(t *testing.T) *clusterLab {
 		t.Fatalf("ARIAPP_CLUSTER=1 needs ARIAPP_CLUSTER_TOPOLOGY, the file lab/cluster.sh up writes: %v", err)
 	}
 	c := &clusterLab{t: t, hc: &http.Client{Transport: &http.Transport{}},
-		events: map[string][]app.Event{}, phones: map[string][2]*sipphone.Phone{}}
+		events: map[string]*labtest.Log[app.Event]{}, phones: map[string][2]*sipphone.Phone{}}
 	if err := json.Unmarshal(data, &c.topo); err != nil {
 		t.Fatalf("topology %s: %v", path, err)
 	}
@@ -107,6 +108,7 @@ func newClusterLab(t *testing.T) *clusterLab {
 	t.Cleanup(c.expectNothingLeft)
 	t.Cleanup(c.hangupLeftovers)
 	for _, in := range c.topo.Instances {
+		c.events[in.Name] = labtest.NewLog[app.Event]()
 		c.follow(in)
 	}
 	return c
@@ -411,9 +413,7 @@ func (c *clusterLab) streamOnce(ctx context.Context, in clusterInstance) {
 		if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
 			var ev app.Event
 			if json.Unmarshal([]byte(data), &ev) == nil {
-				c.mu.Lock()
-				c.events[in.Name] = append(c.events[in.Name], ev)
-				c.mu.Unlock()
+				c.events[in.Name].Add(ev)
 			}
 		}
 	}
@@ -423,27 +423,26 @@ func (c *clusterLab) streamOnce(ctx context.Context, in clusterInstance) {
 // matching cond.
 func (c *clusterLab) waitEvent(inst, callID string, within time.Duration, cond func(app.Event) bool) app.Event {
 	c.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		c.mu.Lock()
-		for _, ev := range c.events[inst] {
+	var found app.Event
+	evs, ok := c.events[inst].Until(within, func(evs []app.Event) bool {
+		for _, ev := range evs {
 			if ev.CallID == callID && cond(ev) {
-				c.mu.Unlock()
-				return ev
+				found = ev
+				return true
 			}
 		}
+		return false
+	})
+	if !ok {
 		var names []app.EventName
-		for _, ev := range c.events[inst] {
+		for _, ev := range evs {
 			if ev.CallID == callID {
 				names = append(names, ev.Name)
 			}
 		}
-		c.mu.Unlock()
-		if time.Now().After(deadline) {
-			c.t.Fatalf("%s's event stream: no such event of call %s within %v (it has %v)", inst, callID, within, names)
-		}
-		time.Sleep(50 * time.Millisecond)
+		c.t.Fatalf("%s's event stream: no such event of call %s within %v (it has %v)", inst, callID, within, names)
 	}
+	return found
 }
 
 // --- calls -------------------------------------------------------------------
