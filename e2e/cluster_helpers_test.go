@@ -797,34 +797,51 @@ func (c *clusterLab) ariRequests(since time.Time) []ariRequest {
 }
 
 // expectOneActor checks the ARI request logs: per node, the instances that
-// issued requests take turns (runs of one instance), and the instance a
-// run hands over from issues nothing after the next run began. It returns
-// the per-node sequence of instances, e.g. ast1: [a1 a2].
-func (c *clusterLab) expectOneActor(since time.Time) map[string][]string {
+// issued requests take turns (runs of one instance), and an instance that
+// handed a node over issues nothing to it within a lease time of the next
+// instance's first request (it could only come back after that instance
+// lost or left the lease). It returns the requests and, per node, the
+// instances in turn, e.g. ast1: [a1 a2].
+func (c *clusterLab) expectOneActor(since time.Time) ([]ariRequest, map[string][]string) {
 	c.t.Helper()
 	reqs := c.ariRequests(since)
 	seq := map[string][]string{}
-	last := map[string]map[string]time.Time{}
+	displaced := map[string]map[string]time.Time{} // node -> instance -> when the next run began
 	for _, r := range reqs {
 		if r.node == "" {
 			c.t.Errorf("%s: an ARI request log line without a node: %s %s", r.instance, r.method, r.route)
 			continue
 		}
 		s := seq[r.node]
-		if len(s) == 0 || s[len(s)-1] != r.instance {
-			if slices.Contains(s, r.instance) {
-				c.t.Errorf("node %s: %s issued %s %s at %s after it had handed the node over (order %v)",
-					r.node, r.instance, r.method, r.route, r.at.Format("15:04:05.000"), append(s, r.instance))
-			}
-			seq[r.node] = append(s, r.instance)
+		if len(s) > 0 && s[len(s)-1] == r.instance {
+			continue
 		}
-		if last[r.node] == nil {
-			last[r.node] = map[string]time.Time{}
+		if displaced[r.node] == nil {
+			displaced[r.node] = map[string]time.Time{}
 		}
-		last[r.node][r.instance] = r.at
+		if at, ok := displaced[r.node][r.instance]; ok && r.at.Sub(at) < c.ttl {
+			c.t.Errorf("node %s: %s issued %s %s at %s, %v after another instance began on the node (order %v)",
+				r.node, r.instance, r.method, r.route, r.at.Format("15:04:05.000"), r.at.Sub(at).Round(time.Millisecond), append(s, r.instance))
+		}
+		if len(s) > 0 {
+			displaced[r.node][s[len(s)-1]] = r.at
+		}
+		seq[r.node] = append(s, r.instance)
 	}
 	c.t.Logf("ARI request logs since %s: %d requests; per node, the instances in turn: %v", since.Format("15:04:05.000"), len(reqs), seq)
-	return seq
+	return reqs, seq
+}
+
+// lastRequest is the time of inst's last request to node in reqs before a
+// time.
+func lastRequest(reqs []ariRequest, node, inst string, before time.Time) time.Time {
+	var at time.Time
+	for _, r := range reqs {
+		if r.node == node && r.instance == inst && r.at.Before(before) {
+			at = r.at
+		}
+	}
+	return at
 }
 
 // durations summarises a sample of delays.

@@ -325,7 +325,8 @@ func TestClusterHoldResume(t *testing.T) {
 	}
 	w.Stop()
 	w.expectSingle()
-	for node, seq := range c.expectOneActor(start) {
+	_, seqs := c.expectOneActor(start)
+	for node, seq := range seqs {
 		if len(seq) != 1 || seq[0] != owners[node] {
 			t.Errorf("node %s: ARI requests from %v, want from its owner %s alone", node, seq, owners[node])
 		}
@@ -469,10 +470,10 @@ func TestClusterNATSCut(t *testing.T) {
 	w := c.watchOwners(100 * time.Millisecond)
 	cut := time.Now()
 	c.mustDocker("network", "disconnect", c.topo.NATS.Network, c.instance(x).Container)
-	reconnected := false
+	var reconnected time.Time
 	reconnect := func() {
-		if !reconnected {
-			reconnected = true
+		if reconnected.IsZero() {
+			reconnected = time.Now()
 			c.mustDocker("network", "connect", "--ip", c.instance(x).NATSIP, c.topo.NATS.Network, c.instance(x).Container)
 		}
 	}
@@ -514,9 +515,14 @@ func TestClusterNATSCut(t *testing.T) {
 	w.Stop()
 	w.expectSingle()
 	t.Logf("after %s rejoined: owners %v", x, after)
-	seq := c.expectOneActor(cut.Add(-time.Second))
+	reqs, seq := c.expectOneActor(cut.Add(-time.Second))
 	if s := seq[node]; len(s) < 2 || s[0] != x || s[1] != y {
 		t.Errorf("node %s: ARI requests from %v in turn, want %s, then %s", node, s, x, y)
+	}
+	last := lastRequest(reqs, node, x, reconnected)
+	t.Logf("%s's last ARI request to %s while cut off: %v after the cut", x, node, last.Sub(cut).Round(time.Millisecond))
+	if last.Sub(cut) >= c.ttl {
+		t.Errorf("%s, cut off NATS, issued a request to %s %v after the cut: past the lease time %v", x, node, last.Sub(cut), c.ttl)
 	}
 	c.stillThere(c.survivors(""), callID)
 	c.hangup(x, callID)
