@@ -50,7 +50,8 @@
 # Environment: ARIAPP_ARI_PASSWORD (default the lab's, for both nodes);
 # ARIAPP_CLUSTER_NET_ARI and ARIAPP_CLUSTER_NET_NATS, the first three
 # octets of the two /24 networks (they must not overlap another network of
-# the machine). Needs root and a Docker engine; installs debootstrap and
+# the machine); ARIAPP_CLUSTER_TAG, the tag of the ariapp image built and
+# run (default local: the compose lab's ariapp:local). Needs root and a Docker engine; installs debootstrap and
 # curl when missing. One cluster per machine (fixed names and addresses).
 set -euo pipefail
 export LC_ALL=C
@@ -68,7 +69,7 @@ net_nats=${ARIAPP_CLUSTER_NET_NATS:-10.214.15}
 ari_password=${ARIAPP_ARI_PASSWORD:-ariapp-lab-secret}
 state=/var/tmp/$name
 lock=/tmp/$name.lock
-image_ariapp=ariapp:local
+image_ariapp=ariapp:${ARIAPP_CLUSTER_TAG:-local}
 image_asterisk=ariapp-asterisk:local
 image_nats=ariapp-nats:local
 # The nats-server release built when go.mod does not name one.
@@ -415,6 +416,7 @@ cmd_clean() {
 	need_root
 	cluster_down || true
 	docker image rm "$image_nats" >/dev/null 2>&1 || true
+	[ "$image_ariapp" = ariapp:local ] || docker image rm "$image_ariapp" >/dev/null 2>&1 || true
 	log "cluster removed, and $image_nats (lab/compose.sh clean removes the stand-ins and lab images)"
 }
 
