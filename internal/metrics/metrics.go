@@ -68,6 +68,8 @@ type Metrics struct {
 	buildInfo *prometheus.GaugeVec
 
 	watchOnce sync.Once
+	// clusterWatched: WatchCluster was called.
+	clusterWatched bool
 }
 
 // New builds the metrics of ariapp at version (its build version), with
