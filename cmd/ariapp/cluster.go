@@ -35,7 +35,11 @@ type clusterRun struct {
 	nats    bool
 	onEvent func(app.Event) // metrics and webhooks
 
-	logRequest, observeRequest func(*ari.Request)
+	// logRequests: the ARI request log is on, at reqLevel; each node
+	// writes it with its name.
+	logRequests    bool
+	reqLevel       zapcore.Level
+	observeRequest func(*ari.Request)
 
 	mu      sync.Mutex
 	clients map[string]*ari.Client // ARI clients of the nodes running here
@@ -64,9 +68,7 @@ func runCluster(ctx context.Context, cfg Config, log *zap.Logger, lookupEnv func
 	if cfg.Log.ARIRequests == "info" {
 		reqLevel = zapcore.InfoLevel
 	}
-	if log.Core().Enabled(reqLevel) {
-		cr.logRequest = requestLog(log.Named("ari_request"), reqLevel)
-	}
+	cr.reqLevel, cr.logRequests = reqLevel, log.Core().Enabled(reqLevel)
 	mx := newMetrics(cfg)
 	var observeEvent func(app.Event)
 	if mx != nil {
@@ -207,7 +209,11 @@ func (cr *clusterRun) open(ctx context.Context, name string) (*cluster.Member, e
 		ariCfg.EventTypes = app.EventTypes
 	}
 	var a *app.App
-	ariCfg.OnRequest = onRequests(cr.logRequest, cr.observeRequest, func(r *ari.Request) {
+	var logRequest func(*ari.Request)
+	if cr.logRequests {
+		logRequest = requestLog(log.Named("ari_request"), cr.reqLevel)
+	}
+	ariCfg.OnRequest = onRequests(logRequest, cr.observeRequest, func(r *ari.Request) {
 		if a != nil {
 			a.RecordRequest(r)
 		}
