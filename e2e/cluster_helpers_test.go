@@ -300,7 +300,12 @@ func (c *clusterLab) expectNothingLeft() {
 // api sends one request to an instance's API; it returns the status, the
 // body and how long the answer took. Status 0: no answer (err set).
 func (c *clusterLab) api(inst, method, path, body string, out any) (int, string, time.Duration, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	return c.apiWithin(20*time.Second, inst, method, path, body, out)
+}
+
+// apiWithin is api with another bound than api's 20 s.
+func (c *clusterLab) apiWithin(within time.Duration, inst, method, path, body string, out any) (int, string, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
 	var rd io.Reader
 	if body != "" {

@@ -498,7 +498,7 @@ func TestClusterNATSCut(t *testing.T) {
 	if gone.Sub(cut) >= c.ttl {
 		t.Errorf("%s still had its WebSocket on %s %v after losing NATS: past the lease time %v", x, node, gone.Sub(cut), c.ttl)
 	}
-	if code, body, _, err := c.api(x, "POST", "/v1/calls/"+callID+"/unhold", `{"party":"caller"}`, nil); code == http.StatusOK {
+	if code, body, _, err := c.apiWithin(5*time.Second, x, "POST", "/v1/calls/"+callID+"/unhold", `{"party":"caller"}`, nil); code == http.StatusOK {
 		t.Errorf("%s, cut off NATS, still resumed a call on %s: %s", x, node, body)
 	} else {
 		t.Logf("%s, cut off NATS, answers a resume on %s with %d %s (err %v)", x, node, code, strings.TrimSpace(body), err)
