@@ -376,6 +376,8 @@ func (s *Supervisor) own(ctx context.Context, st *nodeState, log *zap.Logger, re
 		openedC <- opened{m, err}
 	}()
 	var m *Member
+	// openWait is openedC until the open's outcome was taken.
+	openWait := openedC
 	served := false
 	var lost <-chan struct{}
 	var syncTick <-chan time.Time
@@ -389,8 +391,10 @@ func (s *Supervisor) own(ctx context.Context, st *nodeState, log *zap.Logger, re
 	// Asterisk any more.
 	stop := func(fenced bool) {
 		cancelOpen()
-		if m == nil {
-			if o := <-openedC; o.m != nil {
+		if openWait != nil {
+			o := <-openedC
+			openWait = nil
+			if o.err == nil {
 				m = o.m
 			}
 		}
@@ -432,7 +436,8 @@ func (s *Supervisor) own(ctx context.Context, st *nodeState, log *zap.Logger, re
 			release("ariapp is stopping")
 			return 0
 
-		case o := <-openedC:
+		case o := <-openWait:
+			openWait = nil
 			if o.err != nil {
 				st.update(func(ns *NodeStatus) { ns.LastError = o.err.Error() })
 				log.Error("cannot start the node; giving its lease up for another instance", zap.Error(o.err))
@@ -441,8 +446,6 @@ func (s *Supervisor) own(ctx context.Context, st *nodeState, log *zap.Logger, re
 				return 0
 			}
 			m = o.m
-			// Another receive on openedC must not find it empty.
-			openedC <- opened{}
 			lost = m.Lost
 			s.attach(st, m)
 			t := time.NewTicker(syncPoll)
