@@ -451,7 +451,8 @@ func TestClusterBench(t *testing.T) {
 	}
 	clusterFigures.Lock()
 	defer clusterFigures.Unlock()
-	t.Logf("%d kills: takeover (WebSocket) %s; first answered hold %s", n, durations(clusterFigures.takeoverWS), durations(clusterFigures.takeoverAPI))
+	t.Logf("%d kills here, %d in the run: takeover (WebSocket) %s; first answered hold %s", n, len(clusterFigures.takeoverWS),
+		durations(clusterFigures.takeoverWS), durations(clusterFigures.takeoverAPI))
 }
 
 // TestClusterNATSCut: an owner cut off from NATS (its network
