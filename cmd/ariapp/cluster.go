@@ -93,7 +93,10 @@ func runCluster(ctx context.Context, cfg Config, log *zap.Logger, lookupEnv func
 			nats.MaxReconnects(-1),
 			nats.ReconnectWait(250*time.Millisecond),
 			nats.RetryOnFailedConnect(true),
-			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			nats.DisconnectErrHandler(func(c *nats.Conn, err error) {
+				if c.IsClosed() {
+					return // the stop closed it
+				}
 				log.Warn("NATS connection lost; the nodes stop here unless it comes back before their leases are due", zap.Error(err))
 			}),
 			nats.ReconnectHandler(func(c *nats.Conn) {
