@@ -84,10 +84,10 @@ func labHold(t *testing.T, in *instance, callID, op, party string, want int) app
 	return ci
 }
 
-// TestClusterLabTwoNodes: two nodes in one instance without NATS, on the
+// TestLabTwoNodes: two nodes in one instance without NATS, on the
 // lab Asterisk: call ids carry the node, the list covers both nodes, and a
 // node whose ARI connection is cut affects only its own calls.
-func TestClusterLabTwoNodes(t *testing.T) {
+func TestLabTwoNodes(t *testing.T) {
 	cfg1 := labtest.Require(t)
 	cfg2 := labtest.Config(t)
 	proxy := labtest.NewProxy(t, strings.TrimSuffix(strings.TrimPrefix(cfg2.URL, "http://"), "/ari"))
@@ -147,11 +147,11 @@ func TestClusterLabTwoNodes(t *testing.T) {
 	labHold(t, in, c1.CallID, "unhold", "callee", 200)
 }
 
-// TestClusterLabTakeover: two instances on NATS share one lab node; a call
+// TestLabTakeover: two instances on NATS share one lab node; a call
 // placed and held through the instance that does not own the node is
 // adopted, still held with its music playing in Asterisk, by that instance
 // when the owner is cut off from NATS, and the holder resumes through it.
-func TestClusterLabTakeover(t *testing.T) {
+func TestLabTakeover(t *testing.T) {
 	cfg := labtest.Require(t)
 	ns := startNATS(t)
 	order := []string{"ast"}

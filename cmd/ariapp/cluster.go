@@ -33,7 +33,8 @@ type clusterRun struct {
 	router  *cluster.Router
 	sup     *cluster.Supervisor
 	nats    bool
-	onEvent func(app.Event) // metrics and webhooks
+	onEvent func(app.Event)  // metrics and webhooks
+	mx      *metrics.Metrics // nil without metrics
 
 	logRequest, observeRequest func(*ari.Request)
 
@@ -68,6 +69,7 @@ func runCluster(ctx context.Context, cfg Config, log *zap.Logger, lookupEnv func
 		cr.logRequest = requestLog(log.Named("ari_request"), reqLevel)
 	}
 	mx := newMetrics(cfg)
+	cr.mx = mx
 	var observeEvent func(app.Event)
 	if mx != nil {
 		cr.observeRequest, observeEvent = mx.ObserveARIRequest, mx.ObserveCallEvent
@@ -243,6 +245,9 @@ func (cr *clusterRun) open(ctx context.Context, name string) (*cluster.Member, e
 	}
 	log.Info("connected to Asterisk", zap.String("asterisk_version", info.System.Version),
 		zap.String("asterisk_entity_id", info.System.EntityID), zap.String("ari_url", n.URL))
+	if cr.mx != nil {
+		cr.mx.SetAsteriskVersion(info.System.Version) // the nodes run one version
+	}
 
 	guardCfg := cfg.nodeClientConfig(n)
 	guardCfg.MaxConns = 2

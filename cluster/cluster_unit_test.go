@@ -221,10 +221,10 @@ func fakes(t *testing.T, names ...string) map[string]*fakeasterisk.Asterisk {
 	return m
 }
 
-// TestUnitLeaseOneOwner: of two instances, exactly one runs a node; it
+// TestLeaseOneOwner: of two instances, exactly one runs a node; it
 // keeps it over many lease periods; when it stops gracefully, the other
 // takes the node over at once (the lease was released).
-func TestUnitLeaseOneOwner(t *testing.T) {
+func TestLeaseOneOwner(t *testing.T) {
 	ns := startNATS(t)
 	nodes := fakes(t, "n1")
 	a := newInstance(t, "a", ns.ClientURL(), nodes, []string{"n1"})
@@ -248,10 +248,10 @@ func TestUnitLeaseOneOwner(t *testing.T) {
 	}
 }
 
-// TestUnitLeaseFencing: an owner cut off from NATS stops acting on its
+// TestLeaseFencing: an owner cut off from NATS stops acting on its
 // node before its lease can expire; another instance takes the node over
 // only after that.
-func TestUnitLeaseFencing(t *testing.T) {
+func TestLeaseFencing(t *testing.T) {
 	ns := startNATS(t)
 	nodes := fakes(t, "n1")
 	a := newInstance(t, "a", ns.ClientURL(), nodes, []string{"n1"})
@@ -320,10 +320,10 @@ func sseEvents(t *testing.T, url string, n int, timeout time.Duration, ready cha
 	return out
 }
 
-// TestUnitForwardAndRelay: an instance that runs no node serves every call
+// TestForwardAndRelay: an instance that runs no node serves every call
 // through the owner: originate, hold, resume, the call list and the event
 // stream, with the owner's answers.
-func TestUnitForwardAndRelay(t *testing.T) {
+func TestForwardAndRelay(t *testing.T) {
 	ns := startNATS(t)
 	order := []string{"n1", "n2"}
 	nodes := fakes(t, order...)
@@ -401,10 +401,10 @@ func TestUnitForwardAndRelay(t *testing.T) {
 	}
 }
 
-// TestUnitTakeoverAdoptsHeldCall: the owner of a node with a held call is
+// TestTakeoverAdoptsHeldCall: the owner of a node with a held call is
 // cut off; the other instance takes the node over, adopts the call as
 // held, and the holder resumes through it.
-func TestUnitTakeoverAdoptsHeldCall(t *testing.T) {
+func TestTakeoverAdoptsHeldCall(t *testing.T) {
 	ns := startNATS(t)
 	nodes := fakes(t, "n1")
 	a := newInstance(t, "a", ns.ClientURL(), nodes, []string{"n1"})
