@@ -6,9 +6,10 @@ import (
 	"time"
 )
 
-// The cluster scenarios' own checks, on made-up input: each can fail.
+// The cluster scenarios' own checks (cluster_helpers_test.go) on made-up
+// input, without a cluster: each can fail.
 
-func TestClusterParseSessions(t *testing.T) {
+func TestSessionsParsedByInstanceAddress(t *testing.T) {
 	c := &clusterLab{topo: clusterTopology{Instances: []clusterInstance{
 		{Name: "a1", ARIIP: "10.214.14.21", NATSIP: "10.214.15.21"},
 		{Name: "a2", ARIIP: "10.214.14.22", NATSIP: "10.214.15.22"},
@@ -33,7 +34,7 @@ func TestClusterParseSessions(t *testing.T) {
 	}
 }
 
-func TestClusterActorTurns(t *testing.T) {
+func TestActorTurnsRefuseTwoInstancesAtOnce(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	req := func(ms int, inst, node string) ariRequest {

@@ -33,7 +33,8 @@ type clusterRun struct {
 	router  *cluster.Router
 	sup     *cluster.Supervisor
 	nats    bool
-	onEvent func(app.Event) // metrics and webhooks
+	onEvent func(app.Event)  // metrics and webhooks
+	mx      *metrics.Metrics // nil without metrics
 
 	// logRequests: the ARI request log is on, at reqLevel; each node
 	// writes it with its name.
@@ -70,6 +71,7 @@ func runCluster(ctx context.Context, cfg Config, log *zap.Logger, lookupEnv func
 	}
 	cr.reqLevel, cr.logRequests = reqLevel, log.Core().Enabled(reqLevel)
 	mx := newMetrics(cfg)
+	cr.mx = mx
 	var observeEvent func(app.Event)
 	if mx != nil {
 		cr.observeRequest, observeEvent = mx.ObserveARIRequest, mx.ObserveCallEvent
@@ -95,7 +97,10 @@ func runCluster(ctx context.Context, cfg Config, log *zap.Logger, lookupEnv func
 			nats.MaxReconnects(-1),
 			nats.ReconnectWait(250*time.Millisecond),
 			nats.RetryOnFailedConnect(true),
-			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			nats.DisconnectErrHandler(func(c *nats.Conn, err error) {
+				if c.IsClosed() {
+					return // the stop closed it
+				}
 				log.Warn("NATS connection lost; the nodes stop here unless it comes back before their leases are due", zap.Error(err))
 			}),
 			nats.ReconnectHandler(func(c *nats.Conn) {
@@ -246,6 +251,9 @@ func (cr *clusterRun) open(ctx context.Context, name string) (*cluster.Member, e
 	}
 	log.Info("connected to Asterisk", zap.String("asterisk_version", info.System.Version),
 		zap.String("asterisk_entity_id", info.System.EntityID), zap.String("ari_url", n.URL))
+	if cr.mx != nil {
+		cr.mx.SetAsteriskVersion(info.System.Version) // the nodes run one version
+	}
 
 	guardCfg := cfg.nodeClientConfig(n)
 	guardCfg.MaxConns = 2

@@ -64,8 +64,50 @@ type instance struct {
 	stopped bool
 }
 
+// opener makes an instance's cluster.Opener; it records opens and fences
+// with in.record.
+type opener func(in *instance, router *cluster.Router, log *zap.Logger) cluster.Opener
+
 // newInstance starts an instance; nodes maps a node to its fake Asterisk.
 func newInstance(t *testing.T, name, natsURL string, nodes map[string]*fakeasterisk.Asterisk, order []string) *instance {
+	return newInstanceWith(t, name, natsURL, order, fakeOpener(nodes, order))
+}
+
+// record notes that node was opened or fenced here now.
+func (in *instance) record(m map[string][]time.Time, node string) {
+	in.mu.Lock()
+	m[node] = append(m[node], time.Now())
+	in.mu.Unlock()
+}
+
+// fakeOpener runs each node's App on its fake Asterisk.
+func fakeOpener(nodes map[string]*fakeasterisk.Asterisk, order []string) opener {
+	return func(in *instance, router *cluster.Router, log *zap.Logger) cluster.Opener {
+		return func(ctx context.Context, node string) (*cluster.Member, error) {
+			fa := nodes[node]
+			conn := fa.Connect()
+			a, err := app.New(app.Config{Node: node, CallIDPrefix: cluster.CallIDPrefix(len(order), node), OnEvent: router.OnEvent(node),
+				AnswerTimeout: 5 * time.Second}, conn.Client(), log.With(zap.String("node", node)))
+			if err != nil {
+				conn.Close()
+				return nil, err
+			}
+			a.Start(conn.Events())
+			in.record(in.opened, node)
+			return &cluster.Member{
+				App: a,
+				// Closing the fake's connection cuts the client: every
+				// request of this instance to the node fails from now on.
+				Fence: func() { conn.Close(); in.record(in.fenced, node) },
+				Stop:  func(bool) { a.Close(); conn.Close() },
+			}, nil
+		}
+	}
+}
+
+// newInstanceWith starts an instance whose nodes mk opens; natsURL ""
+// runs every node here.
+func newInstanceWith(t *testing.T, name, natsURL string, order []string, mk opener) *instance {
 	t.Helper()
 	log := zaptest.NewLogger(t).With(zap.String("test_instance", name))
 	cfg := cluster.Config{Nodes: order, Instance: name, NATSURL: natsURL, LeaseTTL: testTTL, RenewEvery: testRenew, ForwardTimeout: 10 * time.Second}
@@ -74,49 +116,28 @@ func newInstance(t *testing.T, name, natsURL string, nodes map[string]*fakeaster
 		t.Fatal(err)
 	}
 	in := &instance{t: t, name: name, router: router, opened: map[string][]time.Time{}, fenced: map[string][]time.Time{}}
-	nc, err := nats.Connect(natsURL, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	in.nc = nc
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in.bus = cluster.NewBus(nc, cfg, log)
-	router.SetBus(in.bus)
-	if err := in.bus.Start(); err != nil {
-		t.Fatal(err)
-	}
-	open := func(ctx context.Context, node string) (*cluster.Member, error) {
-		fa := nodes[node]
-		conn := fa.Connect()
-		a, err := app.New(app.Config{Node: node, CallIDPrefix: cluster.CallIDPrefix(len(order), node), OnEvent: router.OnEvent(node),
-			AnswerTimeout: 5 * time.Second}, conn.Client(), log.With(zap.String("node", node)))
+	var js jetstream.JetStream
+	if natsURL != "" {
+		nc, err := nats.Connect(natsURL, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 		if err != nil {
-			conn.Close()
-			return nil, err
+			t.Fatal(err)
 		}
-		a.Start(conn.Events())
-		in.mu.Lock()
-		in.opened[node] = append(in.opened[node], time.Now())
-		in.mu.Unlock()
-		return &cluster.Member{
-			App: a,
-			// Closing the fake's connection cuts the client: every request
-			// of this instance to the node fails from now on.
-			Fence: func() {
-				conn.Close()
-				in.mu.Lock()
-				in.fenced[node] = append(in.fenced[node], time.Now())
-				in.mu.Unlock()
-			},
-			Stop: func(bool) { a.Close(); conn.Close() },
-		}, nil
+		in.nc = nc
+		if js, err = jetstream.New(nc); err != nil {
+			t.Fatal(err)
+		}
+		in.bus = cluster.NewBus(nc, cfg, log)
+		router.SetBus(in.bus)
+		if err := in.bus.Start(); err != nil {
+			t.Fatal(err)
+		}
 	}
+	open := mk(in, router, log)
 	in.sup = cluster.NewSupervisor(cfg, router, in.bus, js, open, log)
 	s := api.New(api.Config{Heartbeat: 100 * time.Millisecond, Wrap: router.Wrap}, router, router.Ready, log)
-	in.bus.SetHandler(s.Handler())
+	if in.bus != nil {
+		in.bus.SetHandler(s.Handler())
+	}
 	in.srv = httptest.NewServer(s.Handler())
 	in.sup.Start()
 	t.Cleanup(in.stop)
@@ -134,9 +155,11 @@ func (in *instance) stop() {
 	}
 	in.sup.Stop()
 	in.srv.Close()
-	in.bus.Close()
+	if in.bus != nil {
+		in.bus.Close()
+		in.nc.Close()
+	}
 	in.router.Close()
-	in.nc.Close()
 }
 
 // owns reports whether node runs here, reconciled.
@@ -198,10 +221,10 @@ func fakes(t *testing.T, names ...string) map[string]*fakeasterisk.Asterisk {
 	return m
 }
 
-// TestUnitLeaseOneOwner: of two instances, exactly one runs a node; it
+// TestLeaseOneOwner: of two instances, exactly one runs a node; it
 // keeps it over many lease periods; when it stops gracefully, the other
 // takes the node over at once (the lease was released).
-func TestUnitLeaseOneOwner(t *testing.T) {
+func TestLeaseOneOwner(t *testing.T) {
 	ns := startNATS(t)
 	nodes := fakes(t, "n1")
 	a := newInstance(t, "a", ns.ClientURL(), nodes, []string{"n1"})
@@ -225,10 +248,10 @@ func TestUnitLeaseOneOwner(t *testing.T) {
 	}
 }
 
-// TestUnitLeaseFencing: an owner cut off from NATS stops acting on its
+// TestLeaseFencing: an owner cut off from NATS stops acting on its
 // node before its lease can expire; another instance takes the node over
 // only after that.
-func TestUnitLeaseFencing(t *testing.T) {
+func TestLeaseFencing(t *testing.T) {
 	ns := startNATS(t)
 	nodes := fakes(t, "n1")
 	a := newInstance(t, "a", ns.ClientURL(), nodes, []string{"n1"})
@@ -297,10 +320,10 @@ func sseEvents(t *testing.T, url string, n int, timeout time.Duration, ready cha
 	return out
 }
 
-// TestUnitForwardAndRelay: an instance that runs no node serves every call
+// TestForwardAndRelay: an instance that runs no node serves every call
 // through the owner: originate, hold, resume, the call list and the event
 // stream, with the owner's answers.
-func TestUnitForwardAndRelay(t *testing.T) {
+func TestForwardAndRelay(t *testing.T) {
 	ns := startNATS(t)
 	order := []string{"n1", "n2"}
 	nodes := fakes(t, order...)
@@ -378,10 +401,10 @@ func TestUnitForwardAndRelay(t *testing.T) {
 	}
 }
 
-// TestUnitTakeoverAdoptsHeldCall: the owner of a node with a held call is
+// TestTakeoverAdoptsHeldCall: the owner of a node with a held call is
 // cut off; the other instance takes the node over, adopts the call as
 // held, and the holder resumes through it.
-func TestUnitTakeoverAdoptsHeldCall(t *testing.T) {
+func TestTakeoverAdoptsHeldCall(t *testing.T) {
 	ns := startNATS(t)
 	nodes := fakes(t, "n1")
 	a := newInstance(t, "a", ns.ClientURL(), nodes, []string{"n1"})
