@@ -863,6 +863,13 @@ func actorTurns(reqs []ariRequest, ttl time.Duration) (map[string][]string, []st
 	return seq, bad
 }
 
+// expectOneActorSeq is expectOneActor's turns alone.
+func (c *clusterLab) expectOneActorSeq(since time.Time) map[string][]string {
+	c.t.Helper()
+	_, seq := c.expectOneActor(since)
+	return seq
+}
+
 // lastRequest is the time of inst's last request to node in reqs before a
 // time.
 func lastRequest(reqs []ariRequest, node, inst string, before time.Time) time.Time {

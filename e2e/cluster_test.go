@@ -396,6 +396,9 @@ func (c *clusterLab) killOwner(node string, phone bool) string {
 	clusterFigures.takeoverAPI = append(clusterFigures.takeoverAPI, apiTook)
 	clusterFigures.Unlock()
 	w.expectSingle()
+	if s := c.expectOneActorSeq(killed.Add(-time.Second))[node]; len(s) < 2 || s[len(s)-2] != x || s[len(s)-1] != y {
+		c.t.Errorf("node %s: ARI requests from %v in turn, want %s, then %s", node, s, x, y)
+	}
 
 	// The held calls are adopted as they were; the holders resume.
 	c.expectHeldInfo(y, held, app.Callee)
@@ -579,6 +582,7 @@ func TestClusterNATSRestart(t *testing.T) {
 	c.unhold(insts[1], local, app.Callee)
 	w.Stop()
 	w.expectSingle()
+	c.expectOneActorSeq(restarted)
 	c.hangup(insts[0], callID)
 	c.hangup(insts[1], local)
 	c.endPhones(ac, bc)
