@@ -97,6 +97,9 @@ func runCluster(ctx context.Context, cfg Config, log *zap.Logger, lookupEnv func
 			nats.MaxReconnects(-1),
 			nats.ReconnectWait(250*time.Millisecond),
 			nats.RetryOnFailedConnect(true),
+			// While disconnected, a renewal or an event fails at once
+			// rather than waiting in a buffer and landing late.
+			nats.ReconnectBufSize(-1),
 			nats.DisconnectErrHandler(func(c *nats.Conn, err error) {
 				if c.IsClosed() {
 					return // the stop closed it

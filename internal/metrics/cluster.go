@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"errors"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -46,18 +45,11 @@ var (
 	errClusterWatched = errors.New("metrics: cluster sources are already watched")
 )
 
-// clusterWatch guards Metrics.clusterWatched.
-var clusterWatch sync.Mutex
-
 // WatchCluster adds the cluster's families. It may be called once.
 func (m *Metrics) WatchCluster(src ClusterSources) error {
-	clusterWatch.Lock()
-	defer clusterWatch.Unlock()
-	if m.clusterWatched {
-		return errClusterWatched
-	}
-	m.clusterWatched = true
-	return m.reg.Register(&clusterCollector{src: src})
+	err := errClusterWatched
+	m.clusterOnce.Do(func() { err = m.reg.Register(&clusterCollector{src: src}) })
+	return err
 }
 
 type clusterCollector struct{ src ClusterSources }

@@ -67,9 +67,8 @@ type Metrics struct {
 	buildMu   sync.Mutex
 	buildInfo *prometheus.GaugeVec
 
-	watchOnce sync.Once
-	// clusterWatched: WatchCluster was called.
-	clusterWatched bool
+	watchOnce   sync.Once
+	clusterOnce sync.Once
 }
 
 // New builds the metrics of ariapp at version (its build version), with
