@@ -74,6 +74,10 @@ type Config struct {
 	// Metrics, if set, serves GET /metrics (the Prometheus exposition),
 	// behind the token like /v1: the figures tell who calls how much.
 	Metrics http.Handler
+	// Wrap, if set, wraps the handler of every known route, after the
+	// token check: a cluster sends a request for a call that another
+	// instance runs to that instance, whatever the endpoint.
+	Wrap func(http.Handler) http.Handler
 }
 
 // metricsPath is where Config.Metrics is served.
@@ -86,6 +90,7 @@ type Server struct {
 	ready func() error
 	log   *zap.Logger
 	mux   *http.ServeMux
+	inner http.Handler // mux, wrapped by Config.Wrap
 
 	mu       sync.Mutex
 	srv      *http.Server
@@ -183,6 +188,10 @@ func New(cfg Config, calls Calls, ready func() error, log *zap.Logger) *Server {
 	mux.Handle("GET /v1/openapi.json", s.v1(s.openapi))
 	s.handleConsole(mux)
 	s.mux = mux
+	s.inner = mux
+	if cfg.Wrap != nil {
+		s.inner = cfg.Wrap(mux)
+	}
 	return s
 }
 
@@ -215,7 +224,7 @@ func (s *Server) route() http.Handler {
 			writeError(w, http.StatusNotFound, CodeNotFound, fmt.Sprintf("no such resource: %s", r.URL.Path))
 			return
 		}
-		s.mux.ServeHTTP(w, r) // sets the path values Handler does not
+		s.inner.ServeHTTP(w, r) // the mux sets the path values Handler does not
 	})
 }
 
@@ -483,6 +492,30 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 		return false
 	}
 	return true
+}
+
+// WriteError answers err as the API answers it: the status and code its
+// kind maps to (see the README's error table), the message, and
+// Retry-After on 503. For handlers that wrap the API (Config.Wrap).
+func WriteError(w http.ResponseWriter, err error) {
+	status, code := statusOf(err)
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeError(w, status, code, err.Error())
+}
+
+// WriteErrorCode answers with an ErrorBody of this status, code and
+// message, for handlers that wrap the API (Config.Wrap).
+func WriteErrorCode(w http.ResponseWriter, status int, code, msg string) {
+	writeError(w, status, code, msg)
+}
+
+// ErrorBodyFor is the status and JSON body WriteError answers err with.
+func ErrorBodyFor(err error) (int, []byte) {
+	status, code := statusOf(err)
+	body, _ := json.Marshal(ErrorBody{Error: ErrorDetail{Code: code, Message: err.Error()}})
+	return status, body
 }
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {

@@ -469,7 +469,7 @@ func quoteShort(s string) string {
 }
 
 func (a *App) newOriginatedCall(ctx context.Context, req *originateRequest) {
-	id := newCallID()
+	id := a.newCallID()
 	c := newDialledCall(a, id, &ari.StasisStart{Args: []string{ArgDial, req.to}, Channel: ari.Channel{ID: id + callerSuffix}})
 	c.originated = true
 	c.caller.endpoint = req.from

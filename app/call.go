@@ -137,23 +137,25 @@ const (
 )
 
 // newCallID returns a call id for a call ariapp originates: short, random,
-// safe in ARI ids and URLs.
-func newCallID() string {
+// safe in ARI ids and URLs, behind the node's prefix (Config.CallIDPrefix).
+func (a *App) newCallID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	return a.cfg.CallIDPrefix + hex.EncodeToString(b[:])
 }
 
 // callIDFor derives the id of the call whose caller is channelID: the
 // same in every ariapp process, so a restarted ariapp finds the callee it
 // originated (channel CALLID-callee) instead of dialling it again. A caller
-// ariapp originated itself carries its call id (CALLID-caller).
-func callIDFor(channelID string) string {
-	if id, ok := strings.CutSuffix(channelID, callerSuffix); ok && isCallID(id) {
+// ariapp originated itself carries its call id (CALLID-caller). Either
+// starts with the node's prefix, so that ids stay unique across nodes.
+func (a *App) callIDFor(channelID string) string {
+	prefix := a.cfg.CallIDPrefix
+	if id, ok := strings.CutSuffix(channelID, callerSuffix); ok && strings.HasPrefix(id, prefix) && isCallID(id[len(prefix):]) {
 		return id
 	}
 	sum := sha256.Sum256([]byte(channelID))
-	return hex.EncodeToString(sum[:8])
+	return prefix + hex.EncodeToString(sum[:8])
 }
 
 func isCallID(s string) bool {
@@ -251,6 +253,7 @@ func (c *call) snapshot() CallInfo {
 func (c *call) updateSnapshot() CallInfo {
 	info := CallInfo{
 		CallID:    c.id,
+		Node:      c.app.cfg.Node,
 		State:     c.state,
 		Caller:    c.partyInfo(c.caller),
 		Callee:    c.partyInfo(c.callee),

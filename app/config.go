@@ -10,6 +10,16 @@ import (
 
 // Config is the Stasis application's configuration.
 type Config struct {
+	// Node names the Asterisk this App runs calls on, as every CallInfo
+	// reports it (default DefaultNode): lower-case letters, digits and
+	// '-'.
+	Node string
+	// CallIDPrefix starts every call id (default none). With several
+	// Asterisk nodes each App has its own ("NODE-"), so call ids stay
+	// unique across them; it is part of the ids ariapp gives channels and
+	// bridges in Asterisk, so it must stay the same for a node's calls to
+	// be adopted after a restart.
+	CallIDPrefix string
 	// AnswerTimeout is how long the callee may ring before the call ends
 	// with cause no_answer (default 30 s).
 	AnswerTimeout time.Duration
@@ -113,6 +123,7 @@ func (h HoldTimers) on() bool { return h.ReminderAfter > 0 || h.MaxDuration > 0 
 
 // Defaults of the zero Config fields, as New fills them in.
 const (
+	DefaultNode             = "asterisk"
 	DefaultAnswerTimeout    = 30 * time.Second
 	DefaultStepTimeout      = 5 * time.Second
 	DefaultSubscriberBuffer = 256
@@ -139,6 +150,9 @@ const dtmfDigits = "0123456789*#ABCD"
 // WithDefaults returns c with every zero field that has a default set to
 // it; a SubscriberBuffer below 1 also gets the default.
 func (c Config) WithDefaults() Config {
+	if c.Node == "" {
+		c.Node = DefaultNode
+	}
 	if c.AnswerTimeout == 0 {
 		c.AnswerTimeout = DefaultAnswerTimeout
 	}
@@ -171,6 +185,12 @@ func (c Config) WithDefaults() Config {
 // default is invalid here, because New applies WithDefaults first.
 func (c Config) Validate() error {
 	ck := confcheck.New("app", nil)
+	if !ValidNodeName(c.Node) {
+		ck.Fail("Node", "%q: want lower-case letters, digits and '-'", c.Node)
+	}
+	if strings.ContainsAny(c.CallIDPrefix, "/?#%&, \t") {
+		ck.Fail("CallIDPrefix", "%q: must be safe in URLs and ARI ids", c.CallIDPrefix)
+	}
 	ck.AtLeast("AnswerTimeout", c.AnswerTimeout, MinAnswerTimeout)
 	ck.AtLeast("StepTimeout", c.StepTimeout, MinStepTimeout)
 	for i, ep := range c.HoldAllowedEndpoints {
@@ -236,6 +256,21 @@ func (h HoldTimers) validate(ck *confcheck.Checker) {
 	if h.MaxAction != HoldResume && h.MaxAction != HoldHangup {
 		ck.Fail("HoldTimers.MaxAction", "%q: want %s or %s", h.MaxAction, HoldResume, HoldHangup)
 	}
+}
+
+// ValidNodeName reports whether name can name a node: non-empty,
+// lower-case letters, digits and '-'. It appears in call ids, metric labels
+// and environment variable names.
+func ValidNodeName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // withDefaults is what New runs the config through.

@@ -170,7 +170,7 @@ func (a *App) routeOf(ev ari.Event) *call {
 
 // startCall starts the call of a caller that entered Stasis with "dial".
 func (a *App) startCall(ctx context.Context, e *ari.StasisStart) {
-	c := newDialledCall(a, callIDFor(e.Channel.ID), e)
+	c := newDialledCall(a, a.callIDFor(e.Channel.ID), e)
 	c.runOn(ctx)
 	a.register(c)
 	c.recordEvent(e)

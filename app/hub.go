@@ -201,7 +201,9 @@ func (h *hub) remove(s *Subscription) {
 }
 
 func (h *hub) publish(ev Event) {
-	h.counts[ev.Name].Add(1)
+	if n := h.counts[ev.Name]; n != nil {
+		n.Add(1)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs {
@@ -221,3 +223,36 @@ func (h *hub) close() {
 		s.end()
 	}
 }
+
+// Relay fans out events that come from elsewhere (the Apps of several
+// Asterisk nodes, the other instances of a cluster) to subscribers, with
+// the buffering and loss accounting of an App's own subscriptions.
+type Relay struct {
+	hub *hub
+	buf int
+}
+
+// NewRelay returns a relay whose subscribers may fall subscriberBuffer
+// events behind (allCallsBufferFactor times that for every call), as
+// App.Subscribe's.
+func NewRelay(subscriberBuffer int, log *zap.Logger) *Relay {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Relay{hub: newHub(log), buf: max(subscriberBuffer, 1)}
+}
+
+// Subscribe is App.Subscribe for the relayed events.
+func (r *Relay) Subscribe(callID string) *Subscription {
+	buf := r.buf
+	if callID == "" {
+		buf *= allCallsBufferFactor
+	}
+	return r.hub.subscribe(callID, buf)
+}
+
+// Publish offers ev to every subscriber; it never blocks.
+func (r *Relay) Publish(ev Event) { r.hub.publish(ev) }
+
+// Close ends every subscription once its reader took what waits.
+func (r *Relay) Close() { r.hub.close() }

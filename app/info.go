@@ -60,7 +60,9 @@ type PartyInfo struct {
 
 // CallInfo is a snapshot of a call.
 type CallInfo struct {
-	CallID   string    `json:"call_id"`
+	CallID string `json:"call_id"`
+	// Node names the Asterisk the call runs on (Config.Node).
+	Node     string    `json:"node,omitempty"`
 	State    CallState `json:"state"`
 	BridgeID string    `json:"bridge_id,omitempty"`
 	Caller   PartyInfo `json:"caller"`

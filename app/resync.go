@@ -61,7 +61,7 @@ func (a *App) resync(ctx context.Context, reconnect bool) {
 		// The callee's id derives from the caller's, so a ringing callee
 		// is found, never dialled twice.
 		e := &ari.StasisStart{EventBase: ari.EventBase{Type: "StasisStart"}, Args: args, Channel: ch}
-		if callee, ok := snap.channels[callIDFor(ch.ID)+calleeSuffix]; ok {
+		if callee, ok := snap.channels[a.callIDFor(ch.ID)+calleeSuffix]; ok {
 			a.adoptRinging(ctx, e, callee)
 			ringing++
 			continue
@@ -349,7 +349,7 @@ func (c *call) orderHolds(ctx context.Context, parts []ari.Channel) {
 // still ringing (or answered unseen): the same call id, the same callee
 // channel, the ring timer counting from when the callee was dialled.
 func (a *App) adoptRinging(ctx context.Context, e *ari.StasisStart, callee ari.Channel) {
-	c := newDialledCall(a, callIDFor(e.Channel.ID), e)
+	c := newDialledCall(a, a.callIDFor(e.Channel.ID), e)
 	c.caller.channel = channelInStasis
 	c.callee.channel = channelDialled
 	if !callee.CreationTime.IsZero() {

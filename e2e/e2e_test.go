@@ -55,6 +55,7 @@ func TestMain(m *testing.M) {
 			median(latencies.resume), len(latencies.resume), slices.Min(latencies.resume), slices.Max(latencies.resume))
 	}
 	latencies.Unlock()
+	clusterSummary()
 	if code == 0 {
 		if err := goleak.Find(goleak.IgnoreTopFunction("internal/poll.runtime_pollWait")); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)

@@ -43,9 +43,6 @@ repo=$(cd "$here/.." && pwd)
 # shellcheck source=lab/lib.sh
 . "$here/lib.sh"
 
-label=org.ariapp.standin
-# Raised whenever a stand-in recipe changes: older stand-ins are rebuilt.
-recipe=2
 lab_images=(ariapp:local ariapp-asterisk:local)
 # The test's own stack: another project name and other host ports than a
 # stack that lab/compose.sh up started, so both may run at once.
@@ -59,19 +56,9 @@ compose=()
 
 ensure_tools() {
 	need_root
-	command -v docker >/dev/null || die "no docker command: the compose lab needs a Docker engine"
-	docker info >/dev/null 2>&1 || die "the Docker engine does not answer (docker info)"
-	local missing=()
-	command -v debootstrap >/dev/null || missing+=(debootstrap)
-	command -v curl >/dev/null || missing+=(curl)
+	need_docker
 	if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; then
-		missing+=(docker-compose)
-	fi
-	if [ ${#missing[@]} -gt 0 ]; then
-		command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get to install them"
-		log "installing ${missing[*]}"
-		apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+		apt_install docker-compose
 	fi
 	if docker compose version >/dev/null 2>&1; then
 		compose=(docker compose)
@@ -80,135 +67,9 @@ ensure_tools() {
 	fi
 }
 
-# --- stand-in base images -----------------------------------------------
+# --- stand-in base images (lab/lib.sh) ----------------------------------
 
-have_image() { docker image inspect "$1" >/dev/null 2>&1; }
-
-# base_images prints the images the Dockerfiles start FROM (not their own
-# stages).
-base_images() {
-	local f
-	for f in "$repo/Dockerfile" "$repo/asterisk/Dockerfile"; do
-		awk 'toupper($1) == "FROM" {
-			img = $2; for (i = 3; i < NF; i++) if (toupper($i) == "AS") stage[$(i + 1)] = 1
-			if (!(img in stage)) print img
-		}' "$f"
-	done | sort -u
-}
-
-# standin_debian IMAGE SUITE: debootstrap SUITE and import it as IMAGE.
-standin_debian() {
-	local image=$1 suite=$2 dir t0=$SECONDS
-	dir=$(mktemp -d /var/tmp/ariapp-standin.XXXXXX)
-	log "building $image from Debian $suite (debootstrap, about half a minute)"
-	if ! debootstrap --variant=minbase "$suite" "$dir/root" >"$dir/log" 2>&1; then
-		tail -n 30 "$dir/log" >&2
-		rm -rf "$dir"
-		die "debootstrap $suite failed"
-	fi
-	# What a container image leaves out: package caches and lists, docs,
-	# and the files Docker provides at run time.
-	rm -rf "$dir/root"/var/cache/apt/archives/*.deb "$dir/root"/var/lib/apt/lists/* \
-		"$dir/root"/usr/share/doc/* "$dir/root"/usr/share/man/* "$dir/root"/usr/share/info/* \
-		"$dir/root"/var/log/*.log "$dir/root"/var/cache/debconf/*-old "$dir/root"/var/lib/dpkg/*-old
-	: >"$dir/root/etc/resolv.conf"
-	rm -f "$dir/root/etc/hostname"
-	# The packages are this machine's: so is what apt checks of their
-	# Release files (a mirror of a snapshot has an expired Valid-Until, and
-	# the machine's apt is told not to mind).
-	apt-config dump Acquire::Check-Valid-Until Acquire::Check-Date 2>/dev/null |
-		grep -E '^Acquire::Check-(Valid-Until|Date) ' >"$dir/root/etc/apt/apt.conf.d/99ariapp-host" || true
-	[ -s "$dir/root/etc/apt/apt.conf.d/99ariapp-host" ] || rm -f "$dir/root/etc/apt/apt.conf.d/99ariapp-host"
-	tar -C "$dir/root" --numeric-owner -c . |
-		docker import \
-			--change "LABEL $label=debootstrap-$suite $label.recipe=$recipe" \
-			--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-			--change 'CMD ["bash"]' - "$image" >/dev/null
-	rm -rf "$dir"
-	log "$image built in $((SECONDS - t0)) s"
-}
-
-# standin_golang IMAGE VERSION: debian:trixie-slim plus this machine's Go.
-standin_golang() {
-	local image=$1 want=$2 goroot have t0=$SECONDS ctr
-	check_go
-	goroot=$(go env GOROOT)
-	have=$(go env GOVERSION)
-	case $have in
-	"go$want" | "go$want".*) ;;
-	*) die "$image needs Go $want, this machine has $have in $goroot: install Go $want to build the stand-in" ;;
-	esac
-	ensure_image debian:trixie-slim
-	log "building $image from debian:trixie-slim, $goroot ($have) and this machine's CA certificates"
-	# docker create + cp + commit: no build context to send, no apt run.
-	ctr=$(docker create debian:trixie-slim)
-	if ! { docker cp "$goroot/." "$ctr:/usr/local/go" &&
-		tar -C / -ch etc/ssl/certs/ca-certificates.crt | docker cp - "$ctr:/" &&
-		docker commit \
-			--change "ENV GOLANG_VERSION=${have#go}" --change 'ENV GOTOOLCHAIN=local' --change 'ENV GOPATH=/go' \
-			--change "ENV GOPROXY=$(go env GOPROXY)" --change "ENV GOSUMDB=$(go env GOSUMDB)" \
-			--change 'ENV PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-			--change 'WORKDIR /go' --change "LABEL $label=go-$have $label.recipe=$recipe" --change 'CMD ["bash"]' \
-			"$ctr" "$image" >/dev/null; }; then
-		docker rm -f "$ctr" >/dev/null 2>&1 || true
-		die "building $image failed"
-	fi
-	docker rm -f "$ctr" >/dev/null
-	log "$image built in $((SECONDS - t0)) s"
-}
-
-# fresh_standin IMAGE: is IMAGE present and not an outdated stand-in?
-fresh_standin() {
-	local labels
-	have_image "$1" || return 1
-	labels=$(docker image inspect -f '{{json .Config.Labels}}' "$1")
-	case $labels in
-	*"\"$label\":"*) ;;
-	*) return 0 ;; # not a stand-in: the real image
-	esac
-	case $labels in *"\"$label.recipe\":\"$recipe\""*) return 0 ;; esac
-	return 1
-}
-
-# ensure_image IMAGE: present (pulled earlier, or a stand-in built before),
-# or build a stand-in.
-ensure_image() {
-	local image=$1 name tag
-	fresh_standin "$image" && return 0
-	if have_image "$image"; then
-		log "$image is a stand-in of an older recipe: rebuilding it"
-		docker image rm "$image" >/dev/null
-	fi
-	name=${image%%:*}
-	tag=${image#*:}
-	[ "$tag" != "$image" ] || tag=latest
-	case $name in
-	debian) standin_debian "$image" "${tag%-slim}" ;;
-	golang) standin_golang "$image" "$tag" ;;
-	*) die "no stand-in recipe for base image $image (add one to lab/compose.sh)" ;;
-	esac
-}
-
-cmd_seed() {
-	local img t0=$SECONDS pids=() suite
-	# The Debian stand-ins first, side by side (debootstrap mostly waits
-	# for the network).
-	for img in $(base_images) debian:trixie-slim; do
-		case $img in debian:*) ;; *) continue ;; esac
-		fresh_standin "$img" && continue
-		case " ${pids[*]} " in *" $img="*) continue ;; esac
-		suite=${img#debian:}
-		standin_debian "$img" "${suite%-slim}" &
-		pids+=("$img=$!")
-	done
-	for img in "${pids[@]}"; do
-		wait "${img#*=}" || die "stand-in ${img%%=*} failed"
-	done
-	while read -r img; do
-		ensure_image "$img"
-	done < <(base_images)
-	log "base images ready ($(base_images | tr '\n' ' ')) in $((SECONDS - t0)) s"
-}
+cmd_seed() { seed_images; }
 
 # --- the stack ------------------------------------------------------------
 
@@ -341,7 +202,7 @@ cmd_images() {
 	for i in $(base_images) "${lab_images[@]}"; do
 		have_image "$i" || { printf '%-26s (none)\n' "$i"; continue; }
 		kind=built
-		case " ${lab_images[*]} " in *" $i "*) ;; *) kind=base; fresh_standin "$i" && docker image inspect -f '{{json .Config.Labels}}' "$i" | grep -q "\"$label\"" && kind=stand-in ;; esac
+		case " ${lab_images[*]} " in *" $i "*) ;; *) kind=base; fresh_standin "$i" && docker image inspect -f '{{json .Config.Labels}}' "$i" | grep -q "\"$standin_label\"" && kind=stand-in ;; esac
 		printf '%-26s %8s  %s\n' "$i" "$(docker images --format '{{.Size}}' "$i")" "$kind"
 	done
 }
@@ -353,13 +214,13 @@ cmd_clean() {
 	# Stand-ins, also untagged older ones; one built on another (golang
 	# on debian) must go first: repeat until none is left.
 	for pass in 1 2 3 4; do
-		left=$(docker images -aq --filter "label=$label" | sort -u)
+		left=$(docker images -aq --filter "label=$standin_label" | sort -u)
 		[ -n "$left" ] || break
 		for id in $left; do
 			docker image rm -f "$id" >/dev/null 2>&1 || true
 		done
 	done
-	left=$(docker images -aq --filter "label=$label" | sort -u | tr '\n' ' ')
+	left=$(docker images -aq --filter "label=$standin_label" | sort -u | tr '\n' ' ')
 	[ -z "$left" ] || die "could not remove images $left"
 	docker image prune -f >/dev/null
 	log "stand-ins and lab images removed"

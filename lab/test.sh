@@ -33,6 +33,10 @@
 #      (its own ports, beside the chroot lab; on a machine without a
 #      Docker engine this stage is reported as skipped, not passed, except
 #      under CI, where it fails)
+#    - then the cluster lab, lab/cluster.sh test (two Asterisk nodes, three
+#      ariapp instances and a NATS server as containers, on networks of
+#      their own; it reuses the compose stage's images; skipped, or failed
+#      under CI, without a Docker engine, as is a scenario it skips)
 # 5. prints a summary. Exit status: 0 only if every stage passed.
 #
 # The lab is left running afterwards (lab/lab.sh down stops it).
@@ -142,6 +146,17 @@ if [ $# -eq 0 ]; then
 	else
 		echo "no Docker engine: skipped"
 		skipped+=("docker-compose lab (no Docker engine)")
+	fi
+
+	printf '\n=== lab/cluster.sh test (two Asterisk nodes, three ariapp instances, NATS)\n'
+	t0=$SECONDS
+	if [ -n "${CI:-}" ] || { command -v docker >/dev/null && docker info >/dev/null 2>&1; }; then
+		rc=0
+		"$here/cluster.sh" test || rc=$?
+		record "cluster lab ($((SECONDS - t0)) s)" "$rc"
+	else
+		echo "no Docker engine: skipped"
+		skipped+=("cluster lab (no Docker engine)")
 	fi
 fi
 

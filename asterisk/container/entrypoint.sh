@@ -20,6 +20,14 @@
 #                             host must publish the same range
 #   ARIAPP_LAB_SIP_PASSWORD   creates the registering softphones soft1 and
 #                             soft2 with this password (unset: no softphones)
+#   ARIAPP_LAB_PHONE_PORT     alice's SIP port on the phone host; bob and
+#                             carol listen on the next two (default 5071)
+#   ARIAPP_LAB_SYSTEMNAME     asterisk.conf's systemname: it prefixes every
+#                             channel id, so ids differ between nodes of a
+#                             cluster (unset: none, ids as in the lab)
+#   ARIAPP_LAB_ENTITYID       asterisk.conf's entityid (a MAC-like
+#                             00:11:22:33:44:55), unique per node (unset:
+#                             Asterisk derives it from a network interface)
 set -eu
 
 conf=/etc/asterisk
@@ -74,7 +82,7 @@ rtp_end=${ARIAPP_LAB_RTP_END:-30099}
 		echo "external_signaling_port = ${ARIAPP_LAB_SIP_PORT:-15060}"
 		echo "external_media_address = $ARIAPP_LAB_EXTERNAL_ADDR"
 	fi
-	port=5071
+	port=${ARIAPP_LAB_PHONE_PORT:-5071}
 	for p in alice bob carol; do
 		cat <<-EOF
 
@@ -130,6 +138,26 @@ if [ -n "${ARIAPP_ARI_PASSWORD:-}" ]; then
 	mv "$conf/ari.conf.new" "$conf/ari.conf"
 fi
 
-echo "entrypoint: phones at $phone_host, local nets:$nets, external ${ARIAPP_LAB_EXTERNAL_ADDR:-(none)}, RTP $rtp_start-$rtp_end" >&2
+# A node of a cluster: its own name (channel id prefix) and entity id, in
+# asterisk.conf's [options]. Written at every start from the image's file,
+# so a value removed from the environment is gone after a restart.
+[ -f "$conf/asterisk.conf.image" ] || cp "$conf/asterisk.conf" "$conf/asterisk.conf.image"
+node_opts=
+if [ -n "${ARIAPP_LAB_SYSTEMNAME:-}" ]; then
+	case $ARIAPP_LAB_SYSTEMNAME in
+	*[!A-Za-z0-9_-]*) echo "entrypoint: ARIAPP_LAB_SYSTEMNAME=$ARIAPP_LAB_SYSTEMNAME: letters, digits, _ and - only" >&2; exit 1 ;;
+	esac
+	node_opts="systemname = $ARIAPP_LAB_SYSTEMNAME"
+fi
+if [ -n "${ARIAPP_LAB_ENTITYID:-}" ]; then
+	echo "$ARIAPP_LAB_ENTITYID" | grep -Eq '^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$' ||
+		{ echo "entrypoint: ARIAPP_LAB_ENTITYID=$ARIAPP_LAB_ENTITYID is not of the form 00:11:22:33:44:55" >&2; exit 1; }
+	node_opts="$node_opts${node_opts:+
+}entityid = $ARIAPP_LAB_ENTITYID"
+fi
+NODE_OPTS=$node_opts awk '{ print } /^\[options\]/ && ENVIRON["NODE_OPTS"] != "" { print ENVIRON["NODE_OPTS"] }' \
+	"$conf/asterisk.conf.image" >"$conf/asterisk.conf"
+
+echo "entrypoint: phones at $phone_host, local nets:$nets, external ${ARIAPP_LAB_EXTERNAL_ADDR:-(none)}, RTP $rtp_start-$rtp_end${ARIAPP_LAB_SYSTEMNAME:+, system $ARIAPP_LAB_SYSTEMNAME}${ARIAPP_LAB_ENTITYID:+, entity $ARIAPP_LAB_ENTITYID}" >&2
 # The image's CMD: asterisk -f -n (foreground, no colour).
 exec "$@"

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"github.com/ariapp/ariapp/api"
 	"github.com/ariapp/ariapp/app"
 	"github.com/ariapp/ariapp/ari"
+	"github.com/ariapp/ariapp/cluster"
 	"github.com/ariapp/ariapp/holdmusic"
 	"github.com/ariapp/ariapp/internal/confcheck"
 	"github.com/ariapp/ariapp/webhook"
@@ -37,6 +39,15 @@ type Config struct {
 	ARI ari.Config
 	// ARITLS names the files of ARI's TLS settings (ari.tls.*).
 	ARITLS TLSFiles
+	// ARINode names the one node of the ari block (ari.node).
+	ARINode string
+	// Nodes are the nodes list of the config file (see nodes).
+	Nodes []NodeConfig
+	// NodesListed: Nodes come from the config file's nodes list.
+	NodesListed bool
+	// Cluster is the cluster's config, with Nodes' names (see
+	// clusterConfig); Cluster.NATSURL "" runs every node here.
+	Cluster cluster.Config
 	// App is the Stasis application's; its Music is hold.media parsed.
 	App app.Config
 	// API is the control API's without the token and the stats hook (see
@@ -107,11 +118,32 @@ type InstanceConfig struct {
 	Heartbeat time.Duration
 }
 
+// NodeConfig is one Asterisk node: an entry of the nodes list, or the ari
+// block.
+type NodeConfig struct {
+	Name     string
+	URL      string
+	Username string
+	TLS      TLSFiles
+	// Password comes from ARIAPP_NODES_<NAME>_PASSWORD, else
+	// ARIAPP_ARI_PASSWORD.
+	Password Secret
+	// tls is TLS's files loaded (https URLs).
+	tls *tls.Config
+}
+
+// nodePasswordEnv is the environment variable of node's password.
+func nodePasswordEnv(node string) string {
+	return envPrefix + "NODES_" + strings.ToUpper(strings.ReplaceAll(node, "-", "_")) + "_PASSWORD"
+}
+
 // newConfig returns the defaults: the libraries' own, and ariapp's where a
 // library has none (where Asterisk is, what ariapp calls itself).
 func newConfig() Config {
 	return Config{
 		ARI:      ari.Config{URL: "http://127.0.0.1:8088/ari", Username: "ariapp", Application: "ariapp"}.WithDefaults(),
+		ARINode:  app.DefaultNode,
+		Cluster:  cluster.Config{}.WithDefaults(),
 		App:      app.Config{}.WithDefaults(),
 		API:      api.Config{}.WithDefaults(),
 		Log:      LogConfig{Level: "info", Format: "json", ARIRequests: "debug"},
@@ -146,6 +178,7 @@ type keySpec struct {
 func (c *Config) keys() []keySpec {
 	specs := []keySpec{
 		{key: "ari.url", ptr: &c.ARI.URL, usage: "ARI base URL: Asterisk's HTTP server (http.conf) plus /ari"},
+		{key: "ari.node", ptr: &c.ARINode, usage: "name of the Asterisk of the ari block in call info, events, logs and metrics (without a nodes list)"},
 		{key: "ari.username", ptr: &c.ARI.Username, required: true, usage: "ARI user (ari.conf)"},
 		{key: "ari.password", ptr: &c.ARIPassword, required: true, envOnly: true, usage: "the password of the ARI user in Asterisk's ari.conf"},
 		{key: "ari.application", ptr: &c.ARI.Application, usage: "Stasis application name"},
@@ -200,6 +233,11 @@ func (c *Config) keys() []keySpec {
 		{key: "webhooks.queue_size", ptr: &c.Webhooks.QueueSize, usage: "events that may wait for each webhook receiver; beyond it new ones are dropped"},
 		{key: "webhooks.retry_for", ptr: &c.Webhooks.RetryFor, usage: "how long one event is retried to a failing receiver before it is given up"},
 		{key: "debug.pprof_listen", ptr: &c.PprofListen, usage: "address (host:port) of Go's runtime profiles, /debug/pprof/, for profiling; no token (empty: off)"},
+		{key: "cluster.nats_url", ptr: &c.Cluster.NATSURL, usage: "NATS server of a cluster of ariapp instances sharing the nodes (empty: no NATS, this instance runs every node)"},
+		{key: "cluster.instance", ptr: &c.Cluster.Instance, usage: "this instance's name in the cluster (empty: the host name)"},
+		{key: "cluster.bucket", ptr: &c.Cluster.Bucket, usage: "JetStream key-value bucket of the node leases (also scopes the NATS subjects)"},
+		{key: "cluster.lease_ttl", ptr: &c.Cluster.LeaseTTL, usage: "a node lease not renewed within this expires, and another instance takes the node over"},
+		{key: "cluster.renew_every", ptr: &c.Cluster.RenewEvery, usage: "node lease renewal interval, below half of cluster.lease_ttl; an owner that cannot renew stops cluster.lease_ttl minus this after its last renewal"},
 	}
 	for i := range specs {
 		if !specs[i].envOnly {
@@ -290,6 +328,27 @@ func (c Config) validate() error {
 		ck.FailPeer("ARITLS.CertFile", "ARITLS.KeyFile", "must be set with {peer} (the certificate of that key)")
 	}
 	return ck.Err()
+}
+
+// nodeClientConfig is the ARI client's config of node n: the ari block's
+// settings with n's address, user, password and TLS.
+func (c Config) nodeClientConfig(n NodeConfig) ari.Config {
+	a := c.ARI
+	a.URL, a.Username, a.Password, a.TLS = n.URL, n.Username, n.Password.Reveal(), n.tls
+	return a
+}
+
+// clusterConfig is the cluster's config with the nodes' names.
+func (c Config) clusterConfig() cluster.Config {
+	cc := c.Cluster
+	cc.Instance = c.instanceName()
+	cc.Nodes = nil
+	for _, n := range c.nodes() {
+		cc.Nodes = append(cc.Nodes, n.Name)
+	}
+	cc.SubscriberBuffer = c.App.SubscriberBuffer
+	cc.ForwardTimeout = c.API.OperationTimeout + 5*time.Second
+	return cc
 }
 
 // ariClientConfig is the ARI client's config with the password.

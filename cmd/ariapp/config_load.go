@@ -188,6 +188,8 @@ func (l *loader) checkFileKeys() error {
 		val := l.v.Get(k)
 		s, ok := known[k]
 		switch {
+		case k == nodesKey || strings.HasPrefix(k, nodesKey+"."):
+			// Read and checked by loadNodes.
 		case ok && s.envOnly:
 			errs = append(errs, fmt.Sprintf("%s: must not be set in the config file %s; pass it in the %s environment variable", k, l.file, envName(k)))
 		case sections[k] && val == nil:
@@ -249,9 +251,12 @@ func (l *loader) build(c *Config) error {
 	for _, s := range l.specs {
 		l.decode(s)
 	}
+	listed := l.v.IsSet(nodesKey)
 	for _, s := range l.specs {
 		switch {
 		case !s.required || l.failed(s.key) || !s.empty():
+		case s.key == "ari.password" && listed:
+			// Each node's password is checked with the node (loadNodes).
 		case s.envOnly:
 			l.errs = append(l.errs, keyError{s.key, fmt.Sprintf("%s: not set; export %s (%s)", s.key, envName(s.key), s.usage)})
 		default:
@@ -268,6 +273,8 @@ func (l *loader) build(c *Config) error {
 
 	paths := fieldPaths(c)
 	l.loadTLS(paths, c)
+	l.loadNodes(c)
+	l.loadCluster(paths, c)
 	l.fieldErrors(paths, "ARI.", c.ARI.Validate())
 	l.fieldErrors(paths, "App.", c.App.Validate())
 	apiCfg := c.API

@@ -18,6 +18,7 @@ import (
 	"github.com/ariapp/ariapp/api"
 	"github.com/ariapp/ariapp/app"
 	"github.com/ariapp/ariapp/ari"
+	"github.com/ariapp/ariapp/cluster"
 	"github.com/ariapp/ariapp/holdmusic"
 	"github.com/ariapp/ariapp/webhook"
 )
@@ -69,6 +70,7 @@ func defaultConfig() Config {
 			MaxConns:       64,
 		},
 		App: app.Config{
+			Node:                 "asterisk",
 			AnswerTimeout:        30 * time.Second,
 			StepTimeout:          5 * time.Second,
 			HoldAllowedEndpoints: []string{},
@@ -96,6 +98,9 @@ func defaultConfig() Config {
 		Instance:    InstanceConfig{Heartbeat: 2 * time.Second},
 		Webhooks:    webhook.Config{URLs: []string{}, Timeout: 5 * time.Second, QueueSize: 1024, RetryFor: time.Minute},
 		Metrics:     true,
+		ARINode:     "asterisk",
+		Cluster: cluster.Config{Bucket: "ariapp-leases", LeaseTTL: 6 * time.Second, RenewEvery: 2 * time.Second,
+			ForwardTimeout: 35 * time.Second, SubscriberBuffer: 256},
 	}
 }
 

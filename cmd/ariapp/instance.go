@@ -235,7 +235,9 @@ func (g *instanceGuard) Claim(ctx context.Context, lost <-chan struct{}) error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	g.mu.Lock()
 	g.cancel, g.done = cancel, make(chan struct{})
+	g.mu.Unlock()
 	go g.heartbeat(ctx, lost)
 	return nil
 }
@@ -279,14 +281,24 @@ func (g *instanceGuard) heartbeat(ctx context.Context, lost <-chan struct{}) {
 	}
 }
 
+// Stop stops the heartbeat and leaves the record as it is (a node that
+// must not talk to Asterisk any more). Idempotent.
+func (g *instanceGuard) Stop() {
+	g.mu.Lock()
+	cancel, done := g.cancel, g.done
+	g.cancel = nil
+	g.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+}
+
 // Release stops the heartbeat and removes the record if it is still this
 // instance's, so the next ariapp starts without waiting; a record another
 // instance wrote after taking over stays.
 func (g *instanceGuard) Release(ctx context.Context) {
-	if g.cancel != nil {
-		g.cancel()
-		<-g.done
-	}
+	g.Stop()
 	cur, err := g.read(ctx)
 	if err != nil {
 		g.log.Warn("cannot release the owner record", zap.String("variable", g.name), zap.Error(err))

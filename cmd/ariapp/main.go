@@ -78,6 +78,10 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	}
 	defer func() { _ = log.Sync() }()
 	log.Info("ariapp starting", append([]zap.Field{zap.String("version", version)}, cfg.LogFields()...)...)
+	if cfg.usesCluster() {
+		return runCluster(ctx, cfg, log, lookupEnv, stderr)
+	}
+	cfg.App.Node = cfg.ARINode
 
 	// Everything that can fail here without Asterisk comes first: once the
 	// WebSocket opens, Asterisk takes the application from whoever had it.
@@ -144,7 +148,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return exitConfig
 	}
 	defer client.Close()
-	a, err = app.New(cfg.App, client, log.Named("app"))
+	a, err = app.New(cfg.App, client, log.Named("app").With(zap.String("node", cfg.ARINode)))
 	if err != nil {
 		fmt.Fprintf(stderr, "ariapp: %v\n", err)
 		return exitConfig

@@ -26,14 +26,19 @@ type Stats struct {
 }
 
 func processStats(a *app.App, c *ari.Client) Stats {
+	return processStatsOf(a.Calls(), a.EventCounts(), c.Stats(), c.Connected())
+}
+
+// processStatsOf is Stats of these figures and the process's.
+func processStatsOf(calls []app.CallInfo, events map[app.EventName]uint64, ariStats ari.Stats, connected bool) Stats {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	rss, hwm := procRSS()
 	return Stats{
-		Calls:          len(a.Calls()),
-		Events:         a.EventCounts(),
-		ARI:            c.Stats(),
-		ARIConnected:   c.Connected(),
+		Calls:          len(calls),
+		Events:         events,
+		ARI:            ariStats,
+		ARIConnected:   connected,
 		Goroutines:     runtime.NumGoroutine(),
 		HeapAllocBytes: ms.HeapAlloc,
 		HeapObjects:    ms.HeapObjects,

@@ -68,7 +68,8 @@ type Metrics struct {
 	buildMu   sync.Mutex
 	buildInfo *prometheus.GaugeVec
 
-	watchOnce sync.Once
+	watchOnce   sync.Once
+	clusterOnce sync.Once
 }
 
 // New builds the metrics of ariapp at version (its build version), with
