@@ -106,9 +106,9 @@ func (c *call) run(ctx context.Context) {
 	defer c.app.wg.Done()
 	ctx = ari.WithTag(ctx, ari.Tag{CallID: c.id})
 	for c.state != CallEnded {
-		m, ok := c.next(ctx)
+		m, ok, stopped := c.next(ctx)
 		if !ok {
-			if ctx.Err() != nil {
+			if stopped {
 				c.log.Debug("application closing; call left up in Asterisk")
 				c.timers.stopAll()
 				c.drain(ctx, ErrClosed)
@@ -122,16 +122,18 @@ func (c *call) run(ctx context.Context) {
 }
 
 // next returns the next message: set-aside ones first, then the
-// mailbox's within idleLinger. ok is false when there is none (the
-// goroutine ends) or the application closes.
-func (c *call) next(ctx context.Context) (message, bool) {
+// mailbox's within idleLinger. ok is false when there is none: then either
+// the goroutine is no longer the mailbox's reader (idle: a later message
+// starts another) or, stopped, the application closes and it is still the
+// reader, the only one that may drain the call.
+func (c *call) next(ctx context.Context) (m message, ok, stopped bool) {
 	if len(c.pending) > 0 {
 		m := c.pending[0]
 		c.pending = c.pending[1:]
-		return m, true
+		return m, true, false
 	}
 	if ctx.Err() != nil {
-		return nil, false
+		return nil, false, true
 	}
 	return c.inbox.takeWithin(ctx.Done(), idleLinger)
 }

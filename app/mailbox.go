@@ -72,8 +72,10 @@ func (m *mailbox[T]) take() (v T, ok bool) {
 
 // takeWithin is take that first waits up to linger for a message (or
 // until stop is closed): the reader stays the running one meanwhile, so a
-// put within linger starts no new reader.
-func (m *mailbox[T]) takeWithin(stop <-chan struct{}, linger time.Duration) (v T, ok bool) {
+// put within linger starts no new reader. When stop is closed it reports
+// stopped and the reader stays the running one, so that no other reader
+// can start while this one drains the mailbox.
+func (m *mailbox[T]) takeWithin(stop <-chan struct{}, linger time.Duration) (v T, ok, stopped bool) {
 	var timer *time.Timer
 	for {
 		m.mu.Lock()
@@ -86,7 +88,7 @@ func (m *mailbox[T]) takeWithin(stop <-chan struct{}, linger time.Duration) (v T
 			if timer != nil {
 				timer.Stop()
 			}
-			return v, true
+			return v, true, false
 		}
 		m.mu.Unlock()
 		if timer == nil {
@@ -96,10 +98,13 @@ func (m *mailbox[T]) takeWithin(stop <-chan struct{}, linger time.Duration) (v T
 		case <-m.ready:
 			continue
 		case <-stop:
+			timer.Stop()
+			var zero T
+			return zero, false, true
 		case <-timer.C:
 		}
-		timer.Stop()
-		return m.take()
+		v, ok = m.take()
+		return v, ok, false
 	}
 }
 
