@@ -74,6 +74,7 @@ type op struct {
 	Name, CallID, Party string
 	Source              app.Source
 	From, To            string
+	Media               string // Hold's HoldOptions.Media
 }
 
 // fakeCalls implements api.Calls. Known calls answer; others are
@@ -199,8 +200,12 @@ func (f *fakeCalls) do(ctx context.Context, o op) (app.CallInfo, error) {
 	return info, nil
 }
 
-func (f *fakeCalls) Hold(ctx context.Context, callID, party string, src app.Source) (app.CallInfo, error) {
-	return f.do(ctx, op{Name: "Hold", CallID: callID, Party: party, Source: src})
+func (f *fakeCalls) Hold(ctx context.Context, callID, party string, src app.Source, opts ...app.HoldOptions) (app.CallInfo, error) {
+	o := op{Name: "Hold", CallID: callID, Party: party, Source: src}
+	for _, opt := range opts {
+		o.Media = opt.Media
+	}
+	return f.do(ctx, o)
 }
 
 func (f *fakeCalls) Resume(ctx context.Context, callID, party string, src app.Source) (app.CallInfo, error) {

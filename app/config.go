@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -22,8 +23,15 @@ type Config struct {
 	// MaxHoldsPerCall limits how many holds one call may take in total
 	// (0: no limit), a guard against phones flapping their hold key.
 	MaxHoldsPerCall int
-	// Music is what a held party hears (default: the hold tone).
+	// Music is what a held party hears (default: the hold tone), and its
+	// Announcement what it hears once before (default: none).
 	Music holdmusic.Config
+	// AllowedMusic is the other music a hold request may choose
+	// (HoldOptions.Media) besides Music; empty: only Music. Each plays
+	// after Music's Announcement (their own Announcement is ignored). A
+	// sound fetched from an http(s) URL is thus only ever played when the
+	// operator lists it here.
+	AllowedMusic []holdmusic.Config
 	// SubscriberBuffer is each event subscriber's buffer (default 256
 	// events; four times that for a subscriber to every call). A subscriber
 	// that falls further behind loses events, counted and logged.
@@ -136,6 +144,11 @@ func (c Config) Validate() error {
 	}
 	if err := c.Music.WithDefaults().Validate(); err != nil {
 		ck.Cause("Music", err)
+	}
+	for i, m := range c.AllowedMusic {
+		if err := m.WithDefaults().Validate(); err != nil {
+			ck.Cause(fmt.Sprintf("AllowedMusic[%d]", i), err)
+		}
 	}
 	if c.SubscriberBuffer < 1 {
 		ck.Fail("SubscriberBuffer", "must be at least 1, got %d", c.SubscriberBuffer)

@@ -32,6 +32,8 @@ var specRules = []struct {
 	{"M1M2MutualHold", specM1M2MutualHold},
 	{"HangupInEveryState", specHangupInEveryState},
 	{"HoldMusicModes", specHoldMusicModes},
+	{"HoldMediaPerHold", specHoldMediaPerHold},
+	{"HoldAnnouncement", specHoldAnnouncement},
 	{"Interference", specInterference},
 	{"DTMFHoldResume", specDTMFHoldResume},
 	{"DTMFOffByDefault", specDTMFOffByDefault},

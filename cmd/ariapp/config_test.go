@@ -90,7 +90,7 @@ func defaultConfig() Config {
 		},
 		ARIPassword: testPassword,
 		Log:         LogConfig{Level: "info", Format: "json", ARIRequests: "debug"},
-		Hold:        HoldConfig{Media: "tone:440/500|0/2500"},
+		Hold:        HoldConfig{Media: "tone:440/500|0/2500", AllowedMedia: []string{}},
 		Shutdown:    ShutdownConfig{HangupTimeout: 10 * time.Second, Timeout: 10 * time.Second},
 		Instance:    InstanceConfig{Heartbeat: 2 * time.Second},
 		Webhooks:    webhook.Config{URLs: []string{}, Timeout: 5 * time.Second, QueueSize: 1024, RetryFor: time.Minute},
