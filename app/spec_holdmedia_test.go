@@ -212,3 +212,67 @@ func specHoldAnnouncement(t *testing.T, be backend) {
 		}
 	})
 }
+
+// specRestartKeepsHoldMedia: a restarted ariapp knows the music a hold
+// chose from Asterisk alone (ARIAPP_HELD), keeps it playing, restarts it
+// with the same media if it died while no ariapp ran, and resumes it; an
+// announcement a restart interrupts goes on into the music by itself.
+func specRestartKeepsHoldMedia(t *testing.T, be backend) {
+	opts := []harnessOpt{withAllowed(otherTone, "moh:default"), withAnnouncement(longAnnouncement)}
+	h1 := newHarness(t, be, opts...)
+	chosen, _ := h1.establish()
+	died, _ := h1.establish()
+	moh, _ := h1.establish()
+	h1.holdWith(chosen, "caller", otherTone)
+	diedInfo := h1.holdWith(died, "callee", otherTone)
+	h1.holdWith(moh, "caller", "moh:default")
+	h1.crash()
+
+	// The music of one hold dies while no ariapp runs.
+	ctl := h1.control()
+	if err := ctl.StopPlayback(ctxT(t), died+"-hold-caller"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the music stopped", func() bool {
+		_, err := ctl.Playback(ctxT(t), died+"-hold-caller")
+		return errors.Is(err, ari.ErrNotFound)
+	})
+
+	h2 := newHarnessApp(t, be, h1.client.Application(), nil, opts...)
+	h2.mu.Lock()
+	h2.calls = append(h2.calls, chosen, died, moh)
+	h2.mu.Unlock()
+	for _, id := range []string{chosen, died, moh} {
+		waitUntil(t, "call "+id+" rebuilt", func() bool { _, err := h2.app.Call(id); return err == nil })
+	}
+	if info := mustCall(t, h2, chosen); info.Caller.State != app.Hold || info.Callee.HoldMedia != otherTone {
+		t.Fatalf("call held with %s rebuilt as %+v", otherTone, info)
+	}
+	if info := mustCall(t, h2, moh); info.Caller.State != app.Hold || info.Callee.HoldMedia != "moh:default" {
+		t.Fatalf("call held with music on hold rebuilt as %+v", info)
+	}
+	// The music that died plays again, the chosen one, announced again.
+	waitUntil(t, "the music restarted", func() bool {
+		info := mustCall(t, h2, died)
+		return info.Callee.State == app.Hold && info.Caller.OnHoldMusic && info.Caller.HoldMedia == otherTone &&
+			!strings.HasPrefix(h2.playbackMedia(died+"-hold-caller"), "error")
+	})
+	if be.name() == "lab" {
+		// The interrupted announcement goes on into the chosen music.
+		waitUntil(t, "the chosen music after the announcement", func() bool {
+			return h2.playbackMedia(chosen+"-hold-callee") == otherTone && h2.playbackMedia(died+"-hold-caller") == otherTone
+		})
+	}
+	for _, id := range []string{chosen, died, moh} {
+		h2.expectMedia(mustCall(t, h2, id))
+	}
+	h2.expectMedia(h2.resume(chosen, "caller"))
+	if ev := h2.waitFor(chosen, app.EventUnholdSuccess); ev.Media != otherTone {
+		t.Fatalf("unhold_success after the restart names %q", ev.Media)
+	}
+	h2.expectMedia(h2.resume(died, "callee"))
+	h2.expectMedia(h2.resume(moh, "caller"))
+	if v, err := ctl.GetVar(ctxT(t), diedInfo.Caller.ChannelID, app.VarHeld); err != nil || v != "" {
+		t.Fatalf("%s after resume = %q, %v; want empty", app.VarHeld, v, err)
+	}
+}

@@ -41,6 +41,7 @@ var specRules = []struct {
 	{"RestartFindsHoldsInAsterisk", specRestartFindsHoldsInAsterisk},
 	{"RestartWhileCalleeRings", specRestartWhileCalleeRings},
 	{"RestartKeepsHoldOrder", specRestartKeepsHoldOrder},
+	{"RestartKeepsHoldMedia", specRestartKeepsHoldMedia},
 	{"SweepRemovesWhatNoCallOwns", specSweepRemovesWhatNoCallOwns},
 	{"OriginateRefusals", specOriginateRefusals},
 	{"SlowAsterisk", specSlowAsterisk},
