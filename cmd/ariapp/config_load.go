@@ -273,7 +273,7 @@ func (l *loader) build(c *Config) error {
 	c.App.AllowedMusic = nil
 	for i, media := range c.Hold.AllowedMedia {
 		if music, err := holdmusic.ParseMedia(media); err != nil {
-			l.fail("hold.allowed_media", "item %d: %v", i, err)
+			l.fail("hold.allowed_media", "item %d %q: %v", i, media, err)
 		} else {
 			c.App.AllowedMusic = append(c.App.AllowedMusic, music)
 		}

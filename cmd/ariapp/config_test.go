@@ -292,6 +292,9 @@ func TestLoadConfigErrors(t *testing.T) {
 		{name: "overlapping dtmf codes", file: "dtmf:\n  hold: \"*7\"\n  resume: \"7\"\n", want: []string{"dtmf.resume", "overlap"}},
 		{name: "bad dtmf digit", file: "dtmf:\n  hold: \"*x\"\n", want: []string{`dtmf.hold: "*x": 'x' is not a DTMF digit`}},
 		{name: "bad hold media", file: "hold:\n  media: \"tone:440,0/2500\"\n", want: []string{"hold.media", "'|'"}},
+		{name: "bad allowed media", file: "hold:\n  allowed_media: [\"moh:jazz\", \"tone:abc\"]\n", want: []string{`hold.allowed_media: item 1 "tone:abc"`, "FREQ"}},
+		{name: "allowed media not a sound URL", env: map[string]string{"ARIAPP_HOLD_ALLOWED_MEDIA": "sound:ftp://x.test/a.wav"}, want: []string{"hold.allowed_media: item 0", "http(s) URL"}},
+		{name: "bad announcement", file: "hold:\n  announcement: \"tone:440\"\n", want: []string{"hold.announcement", `"tone:440"`}},
 		{name: "api listen without port", env: map[string]string{"ARIAPP_API_LISTEN": "localhost"}, want: []string{"api.listen", "not host:port"}},
 		{name: "api token in the file", file: "api:\n  token: abc\n", want: []string{"api.token: must not be set in the config file"}},
 		{name: "bad boolean", env: map[string]string{"ARIAPP_SHUTDOWN_HANGUP_CALLS": "maybe"}, want: []string{"shutdown.hangup_calls", "invalid boolean"}},
@@ -409,6 +412,11 @@ func TestLoadConfigFileShapes(t *testing.T) {
 		{name: "numeric username", file: "ari:\n  username: 1001\n", pick: func(c Config) any { return c.ARI.Username }, want: "1001"},
 		{name: "empty list", file: "policy:\n  hold_allowed_endpoints: []\n", pick: func(c Config) any { return c.App.HoldAllowedEndpoints }, want: []string{}},
 		{name: "media with pipes kept verbatim", file: "hold:\n  media: \"tone:480+620/500|0/500\"\n", pick: func(c Config) any { return c.Hold.Media }, want: "tone:480+620/500|0/500"},
+		{name: "allowed media and announcement", file: "hold:\n  media: moh\n  allowed_media: [\"tone:620/500|0/2500\", \"sound:https://x.test/a.wav\"]\n  announcement: sound:pls-hold-while-try\n",
+			pick: func(c Config) any {
+				return []any{c.App.Music.Mode, c.App.Music.Announcement, len(c.App.AllowedMusic), c.App.AllowedMusic[0].Tone, c.App.AllowedMusic[1].Sounds}
+			},
+			want: []any{holdmusic.ModeMOH, "sound:pls-hold-while-try", 2, "620/500|0/2500", []string{"sound:https://x.test/a.wav"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
