@@ -276,3 +276,36 @@ func specRestartKeepsHoldMedia(t *testing.T, be backend) {
 		t.Fatalf("%s after resume = %q, %v; want empty", app.VarHeld, v, err)
 	}
 }
+
+// specHoldMediaDefaultForPhoneAndDTMF: holds from a phone's hold key or a
+// DTMF code carry no media: they play the default, also after a hold that
+// chose other music.
+func specHoldMediaDefaultForPhoneAndDTMF(t *testing.T, be backend) {
+	const def = "tone:440/500|0/2500"
+	t.Run("dtmf", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, be, withAllowed(otherTone), func(c *app.Config) { c.DTMF = app.DTMFConfig{Hold: "*7", Resume: "*8"} })
+		callID, _ := h.placeCallFrom("talk", "keys", map[string]string{"ARIAPP_TEST_KEYS1": "*7", "ARIAPP_TEST_KEYS2": "*8"})
+		ev := h.waitFor(callID, holdOK)
+		if ev.Source != app.SourceDTMF || ev.Media != def || ev.Call.Callee.HoldMedia != def {
+			t.Fatalf("DTMF hold_success: source %s, media %q, callee hears %q", ev.Source, ev.Media, ev.Call.Callee.HoldMedia)
+		}
+		h.waitFor(callID, unholdOK)
+	})
+	t.Run("phone", func(t *testing.T) {
+		fakeOnly(t, be)
+		t.Parallel()
+		h := newHarness(t, be, withAllowed(otherTone))
+		callID, _ := h.establish()
+		info := h.holdWith(callID, "callee", otherTone)
+		h.resume(callID, "callee")
+		if err := h.conn.fake.PressHold(info.Callee.ChannelID); err != nil {
+			t.Fatal(err)
+		}
+		ev := h.waitEvent(func(e app.Event) bool { return e.CallID == callID && e.Name == holdOK && e.Source == app.SourcePhone }, "the phone's hold")
+		if ev.Media != def || ev.Call.Caller.HoldMedia != def {
+			t.Fatalf("phone hold_success: media %q, caller hears %q", ev.Media, ev.Call.Caller.HoldMedia)
+		}
+		h.expectMedia(ev.Call)
+	})
+}

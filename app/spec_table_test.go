@@ -34,6 +34,7 @@ var specRules = []struct {
 	{"HoldMusicModes", specHoldMusicModes},
 	{"HoldMediaPerHold", specHoldMediaPerHold},
 	{"HoldAnnouncement", specHoldAnnouncement},
+	{"HoldMediaDefaultForPhoneAndDTMF", specHoldMediaDefaultForPhoneAndDTMF},
 	{"Interference", specInterference},
 	{"DTMFHoldResume", specDTMFHoldResume},
 	{"DTMFOffByDefault", specDTMFOffByDefault},
