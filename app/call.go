@@ -56,6 +56,9 @@ type party struct {
 	// holdMusic is what this party hears while its peer holds, as the
 	// peer's hold chose it; nil: the configured default.
 	holdMusic *holdmusic.Source
+	// musicUnsure: music on hold adopted after a restart whose
+	// announcement may have ended unseen (see holdmusic.Source.Continue).
+	musicUnsure bool
 	// recorded: VarHeld is set on this channel (music that Asterisk keeps
 	// no trace of, or a record of an older ariapp), so it must be cleared.
 	recorded bool

@@ -239,6 +239,9 @@ func (a *App) adopt(ctx context.Context, callID string, parts []ari.Channel, sna
 			}
 			if p.music == nil && music.NeedsRecord() {
 				p.music = music.Adopt(p.channelID, label)
+				// Its announcement may have ended while no ariapp ran,
+				// leaving the music on hold unstarted (rebuild).
+				p.musicUnsure = true
 			}
 		case label != "":
 			p.music = a.music.Adopt(p.channelID, label)
@@ -412,6 +415,19 @@ func (c *call) rebuild(ctx context.Context, m rebuild) {
 	if err := c.repairMedia(ctx); err != nil {
 		c.endCall(ctx, "rebuild_failed", "", "restoring the media after a restart: "+err.Error())
 		return
+	}
+	for _, p := range c.parties() {
+		if !p.musicUnsure || p.music == nil {
+			continue
+		}
+		p.musicUnsure = false
+		if sent, err := p.music.Source().Continue(c.forParty(ctx, p), c.app.ari, p.music); err != nil {
+			c.log.Error("starting music on hold after its announcement failed; the held party may hear silence",
+				zap.String("party", string(p.role)), zap.String("channel_id", p.channelID), zap.Error(err))
+		} else if sent {
+			c.log.Info("music on hold started again: its announcement may have ended while no ariapp ran",
+				zap.String("party", string(p.role)), zap.String("channel_id", p.channelID))
+		}
 	}
 	c.updateSnapshot()
 	c.log.Info("call rebuilt from Asterisk", zap.String("caller_channel_id", c.caller.channelID),

@@ -309,3 +309,39 @@ func specHoldMediaDefaultForPhoneAndDTMF(t *testing.T, be backend) {
 		h.expectMedia(ev.Call)
 	})
 }
+
+// specRestartAfterMOHAnnouncement: music on hold follows its announcement
+// on the announcement's PlaybackFinished; when that came while no ariapp
+// ran, the restarted ariapp starts the music on hold itself.
+func specRestartAfterMOHAnnouncement(t *testing.T, be backend) {
+	opts := []harnessOpt{withAllowed("moh:default"), withAnnouncement("sound:beep")}
+	h1 := newHarness(t, be, opts...)
+	callID, _ := h1.establish()
+	info := h1.holdWith(callID, "caller", "moh:default")
+	h1.crash()
+	ctl := h1.control()
+	waitUntil(t, "the announcement over", func() bool {
+		_, err := ctl.Playback(ctxT(t), callID+"-hold-callee")
+		return errors.Is(err, ari.ErrNotFound)
+	})
+	if be.name() == "fake" && h1.conn.fake.OnMOH(info.Callee.ChannelID) {
+		t.Fatal("music on hold started with no ariapp running")
+	}
+	h2 := newHarnessApp(t, be, h1.client.Application(), nil, opts...)
+	h2.mu.Lock()
+	h2.calls = append(h2.calls, callID)
+	h2.mu.Unlock()
+	waitUntil(t, "the call rebuilt", func() bool { _, err := h2.app.Call(callID); return err == nil })
+	if now := mustCall(t, h2, callID); now.Caller.State != app.Hold || now.Callee.HoldMedia != "moh:default" {
+		t.Fatalf("rebuilt as %+v", now)
+	}
+	if be.name() == "fake" {
+		fa := h2.conn.fake
+		waitUntil(t, "music on hold started by the restarted ariapp", func() bool { return fa.OnMOH(info.Callee.ChannelID) })
+	}
+	info = h2.resume(callID, "caller")
+	h2.expectMedia(info)
+	if be.name() == "fake" && h2.conn.fake.OnMOH(info.Callee.ChannelID) {
+		t.Fatal("music on hold left after resume")
+	}
+}

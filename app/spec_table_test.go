@@ -43,6 +43,7 @@ var specRules = []struct {
 	{"RestartWhileCalleeRings", specRestartWhileCalleeRings},
 	{"RestartKeepsHoldOrder", specRestartKeepsHoldOrder},
 	{"RestartKeepsHoldMedia", specRestartKeepsHoldMedia},
+	{"RestartAfterMOHAnnouncement", specRestartAfterMOHAnnouncement},
 	{"SweepRemovesWhatNoCallOwns", specSweepRemovesWhatNoCallOwns},
 	{"OriginateRefusals", specOriginateRefusals},
 	{"SlowAsterisk", specSlowAsterisk},

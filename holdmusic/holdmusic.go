@@ -3,6 +3,7 @@ package holdmusic
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -168,6 +169,26 @@ func (s *Source) Restart(ctx context.Context, a ARI, p *Playing) (bool, error) {
 		s = p.src
 	}
 	return s.medium.restart(ctx, a, p)
+}
+
+// Continue makes sure adopted music whose progress is unknown plays: music
+// on hold after an announcement that ended while no ariapp ran has never
+// been started, and no event tells. It starts music on hold again (on a
+// channel that already hears it, Asterisk restarts the class); music that
+// runs as a playback, or music on hold without an announcement, is left
+// alone. It reports whether it sent a request.
+func (s *Source) Continue(ctx context.Context, a ARI, p *Playing) (bool, error) {
+	if p.src != nil {
+		s = p.src
+	}
+	m, ok := s.medium.(moh)
+	if !ok || len(s.intro) == 0 || p.PlaybackID != "" {
+		return false, nil
+	}
+	if err := a.StartMOH(ctx, p.ChannelID, m.class); err != nil {
+		return true, fmt.Errorf("%w: moh %s on %s after an announcement: %w", ErrNotStarted, m.class, p.ChannelID, err)
+	}
+	return true, nil
 }
 
 // stopRefusedRetry covers Asterisk 22 answering a stop that comes right

@@ -426,6 +426,27 @@ func TestUnitAnnouncement(t *testing.T) {
 			{Method: "StopPlayback", PlaybackID: "pb"},
 		})
 	})
+	t.Run("continue adopted music on hold", func(t *testing.T) {
+		for _, tt := range []struct {
+			name string
+			cfg  holdmusic.Config
+			want []fakeCall
+		}{
+			{"moh after an announcement", holdmusic.Config{Mode: holdmusic.ModeMOH, Announcement: ann}, []fakeCall{{Method: "StartMOH", ChannelID: "ch1", Class: "default"}}},
+			{"moh without announcement", holdmusic.Config{Mode: holdmusic.ModeMOH}, nil},
+			{"tone", holdmusic.Config{Announcement: ann}, nil},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				s := mustNew(t, tt.cfg)
+				f := &fakeARI{}
+				sent, err := s.Continue(ctx, f, s.Adopt("ch1", s.Media()))
+				if err != nil || sent != (tt.want != nil) {
+					t.Fatalf("Continue = %v, %v", sent, err)
+				}
+				sameCalls(t, f.calls, tt.want)
+			})
+		}
+	})
 	t.Run("invalid", func(t *testing.T) {
 		for _, bad := range []string{"tone:440", "moh:default", "sound:a,b", "sound:../x", "sound:a|sound:b"} {
 			err := holdmusic.Config{Announcement: bad}.Validate()
