@@ -339,8 +339,8 @@
       r.state.textContent = p.state;
       r.state.className = "badge " + p.state;
       // What the held party hears: the music its peer's hold chose.
-      r.moh.textContent = p.on_hold_music ? "♪ hold music" + (p.hold_media ? " " + p.hold_media : "") : "";
-      r.moh.title = p.on_hold_music && p.hold_media ? "hears " + p.hold_media : "";
+      r.moh.textContent = p.on_hold_music ? "♪ " + (p.hold_media || "hold music") : "";
+      r.moh.title = p.on_hold_music ? "hears the hold music " + (p.hold_media || "") : "";
       r.ep.parentElement.dataset.state = p.state;
       const who = role + " " + p.endpoint;
       // SPEC R1: only the holder may resume; H6: no hang-up on the side that holds.
