@@ -32,8 +32,8 @@ const (
 // is set up. A hold writes nothing: who holds follows from what Asterisk
 // has — a party out of the bridge with a hold-music playback whose id is
 // derived from the call and the party (see musicID) is held by its peer.
-// Only music on hold (holdmusic.ModeMOH), which ARI cannot query, is
-// recorded, in VarHeld.
+// Only music on hold (holdmusic.ModeMOH), which ARI cannot query, and music
+// a hold chose other than the configured default are recorded, in VarHeld.
 //
 // Asterisk runs ARI channel operations, setting a variable included, on the
 // channel's own thread, which a running playback occupies: a variable write
@@ -46,8 +46,10 @@ const (
 	VarRole   = "ARIAPP_ROLE"
 	VarPeer   = "ARIAPP_PEER"
 	VarBridge = "ARIAPP_BRIDGE"
-	// VarHeld, for music on hold, is non-empty exactly while this
-	// channel's peer holds the call; its value names the music ("moh:CLASS").
+	// VarHeld, for music on hold and for music a hold chose other than
+	// the default, is non-empty exactly while this channel's peer holds the
+	// call; its value names the music in holdmusic.ParseMedia's form
+	// ("moh:CLASS", "tone:620/500|0/2500").
 	// Earlier ariapp versions wrote it in every mode, with the playback id;
 	// a restarted ariapp still adopts such a record.
 	VarHeld = "ARIAPP_HELD"
