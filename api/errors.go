@@ -12,6 +12,7 @@ import (
 const (
 	CodeCallNotFound     = "call_not_found"
 	CodeUnknownParty     = "unknown_party"
+	CodeMediaNotAllowed  = "media_not_allowed"
 	CodeNotHolding       = "not_holding"
 	CodeNotEstablished   = "not_established"
 	CodeHoldRefused      = "hold_refused"
@@ -54,6 +55,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusNotFound, CodeCallNotFound
 	case errors.Is(err, app.ErrUnknownParty):
 		return http.StatusBadRequest, CodeUnknownParty
+	case errors.Is(err, app.ErrMediaNotAllowed):
+		return http.StatusBadRequest, CodeMediaNotAllowed
 	case errors.Is(err, app.ErrNotHolding):
 		return http.StatusConflict, CodeNotHolding
 	case errors.Is(err, app.ErrNotEstablished):

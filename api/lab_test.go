@@ -17,6 +17,7 @@ import (
 	"github.com/ariapp/ariapp/api"
 	"github.com/ariapp/ariapp/app"
 	"github.com/ariapp/ariapp/ari"
+	"github.com/ariapp/ariapp/holdmusic"
 	"github.com/ariapp/ariapp/internal/labtest"
 )
 
@@ -32,12 +33,18 @@ type lab struct {
 
 func newLab(t *testing.T, token string) *lab {
 	t.Helper()
+	return newLabApp(t, token, app.Config{AnswerTimeout: 5 * time.Second})
+}
+
+// newLabApp is newLab with the application's configuration.
+func newLabApp(t *testing.T, token string, acfg app.Config) *lab {
+	t.Helper()
 	cfg := labtest.Require(t)
 	client, err := ari.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.New(app.Config{AnswerTimeout: 5 * time.Second}, client, zaptest.NewLogger(t))
+	a, err := app.New(acfg, client, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,4 +308,75 @@ func TestLabAPIInvalidEndpoints(t *testing.T) {
 			t.Fatalf("calls left in ariapp: %+v", l.app.Calls())
 		}
 	}
+}
+
+// TestLabAPIHoldMedia: a hold through the API chooses one of the allowed
+// musics, which the held party hears after the announcement, the call info
+// and the events name; media that is not allowed is answered 400 with the
+// allowed values and changes nothing.
+func TestLabAPIHoldMedia(t *testing.T) {
+	const other = "tone:620/500|0/2500"
+	otherCfg, err := holdmusic.ParseMedia(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newLabApp(t, "", app.Config{AnswerTimeout: 5 * time.Second, AllowedMusic: []holdmusic.Config{otherCfg},
+		Music: holdmusic.Config{Announcement: "sound:beep"}})
+	all, stop := l.stream("")
+	defer stop()
+	var info app.CallInfo
+	if code := l.do("POST", "/v1/calls", `{"from":"Local/talk@ariapp-test","to":"Local/talk@ariapp-test"}`, &info); code != 201 {
+		t.Fatalf("originate: %d %+v", code, info)
+	}
+	callID := info.CallID
+	all.wait(t, callID, app.EventCallAnswered)
+
+	var e api.ErrorBody
+	if code := l.do("POST", "/v1/calls/"+callID+"/hold", `{"party":"callee","media":"sound:https://example.com/x.wav"}`, &e); code != 400 ||
+		e.Error.Code != api.CodeMediaNotAllowed || !strings.Contains(e.Error.Message, other) || !strings.Contains(e.Error.Message, "tone:440/500|0/2500") {
+		t.Fatalf("media not allowed: %d %+v", code, e)
+	}
+	var held app.CallInfo
+	if code := l.do("POST", "/v1/calls/"+callID+"/hold", `{"party":"callee","media":"`+other+`"}`, &held); code != 200 {
+		t.Fatalf("hold: %d", code)
+	}
+	if held.Callee.State != app.Hold || held.Caller.HoldMedia != other || held.Callee.HoldMedia != "" {
+		t.Fatalf("after hold: %+v", held)
+	}
+	if ev := all.wait(t, callID, app.EventHoldSuccess); ev.Media != other || ev.Call.Caller.HoldMedia != other {
+		t.Fatalf("hold_success: media %q, caller hears %q", ev.Media, ev.Call.Caller.HoldMedia)
+	}
+	// Asterisk plays the announcement, then the chosen tone, in one playback.
+	pbID := callID + "-hold-caller"
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pb, err := l.client.Playback(context.Background(), pbID)
+		if err == nil && pb.MediaURI == other {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("playback %s: %+v, %v; want %s after the announcement", pbID, pb, err, other)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var got app.CallInfo
+	if code := l.do("GET", "/v1/calls/"+callID, "", &got); code != 200 || got.Caller.HoldMedia != other {
+		t.Fatalf("get: %d %+v", code, got)
+	}
+	var resumed app.CallInfo
+	if code := l.do("POST", "/v1/calls/"+callID+"/unhold", `{"party":"callee"}`, &resumed); code != 200 || resumed.Caller.HoldMedia != "" || resumed.Caller.OnHoldMusic {
+		t.Fatalf("resume: %d %+v", code, resumed)
+	}
+	if ev := all.wait(t, callID, app.EventUnholdSuccess); ev.Media != other {
+		t.Fatalf("unhold_success media %q", ev.Media)
+	}
+	// Without media: the default.
+	var again app.CallInfo
+	if code := l.do("POST", "/v1/calls/"+callID+"/hold", `{"party":"callee"}`, &again); code != 200 || again.Caller.HoldMedia != "tone:440/500|0/2500" {
+		t.Fatalf("default hold: %d %+v", code, again)
+	}
+	if code := l.do("DELETE", "/v1/calls/"+callID, "", &got); code != 200 {
+		t.Fatalf("hangup: %d", code)
+	}
+	all.wait(t, callID, app.EventCallEnded)
 }

@@ -69,6 +69,7 @@ func TestUnitOpenAPIAnswers(t *testing.T) {
 		{name: "hangup unknown", r: req{method: "DELETE", target: "/v1/calls/nope"}, status: 404, wantCode: api.CodeCallNotFound},
 		{name: "not ready", ready: errors.New("ARI is down"), r: req{method: "DELETE", target: "/v1/calls/c1"}, status: 503, wantCode: api.CodeUnavailable},
 	}
+	cases = append(cases, tcase{name: "hold with media", r: req{method: "POST", target: "/v1/calls/c1/hold", body: `{"party":"caller","media":"moh:jazz"}`}, status: 200})
 	for _, op := range []string{"hold", "unhold"} {
 		target := "/v1/calls/c1/" + op
 		cases = append(cases,
@@ -87,6 +88,7 @@ func TestUnitOpenAPIAnswers(t *testing.T) {
 	}{
 		{app.ErrUnknownParty, []string{"hold", "unhold"}, api.CodeUnknownParty},
 		{app.ErrHoldRefused, []string{"hold"}, api.CodeHoldRefused},
+		{app.ErrMediaNotAllowed, []string{"hold"}, api.CodeMediaNotAllowed},
 		{app.ErrNotEstablished, []string{"hold", "unhold"}, api.CodeNotEstablished},
 		{app.ErrNotHolding, []string{"unhold"}, api.CodeNotHolding},
 		{app.ErrCallEnded, []string{"hold", "unhold", "hangup"}, api.CodeCallEnded},

@@ -29,7 +29,8 @@ type Calls interface {
 	Calls() []app.CallInfo
 	Call(callID string) (app.CallInfo, error)
 	Timeline(callID string) (app.Timeline, error)
-	Hold(ctx context.Context, callID, party string, src app.Source) (app.CallInfo, error)
+	// Hold takes at most one HoldOptions; without, the default music.
+	Hold(ctx context.Context, callID, party string, src app.Source, opts ...app.HoldOptions) (app.CallInfo, error)
 	Resume(ctx context.Context, callID, party string, src app.Source) (app.CallInfo, error)
 	Hangup(ctx context.Context, callID string) (app.CallInfo, error)
 	Originate(ctx context.Context, from, to string) (app.CallInfo, error)
@@ -390,10 +391,19 @@ func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, tl)
 }
 
-// PartyRequest is the body of hold and unhold.
+// PartyRequest is the body of unhold.
 type PartyRequest struct {
 	// Party is "caller", "callee" or one of the call's channel ids.
 	Party string `json:"party"`
+}
+
+// HoldRequest is the body of hold.
+type HoldRequest struct {
+	// Party is "caller", "callee" or one of the call's channel ids.
+	Party string `json:"party"`
+	// Media is the music the held party hears (app.HoldOptions.Media);
+	// omitted or "": the configured default.
+	Media string `json:"media,omitempty"`
 }
 
 // OriginateRequest is the body of POST /v1/calls.
@@ -403,26 +413,35 @@ type OriginateRequest struct {
 }
 
 func (s *Server) hold(w http.ResponseWriter, r *http.Request) {
-	s.partyOp(w, r, s.calls.Hold)
+	var req HoldRequest
+	if !s.decode(w, r, &req) {
+		return
+	}
+	s.partyOp(w, r, req.Party, func(ctx context.Context, callID, party string) (app.CallInfo, error) {
+		return s.calls.Hold(ctx, callID, party, app.SourceAPI, app.HoldOptions{Media: req.Media})
+	})
 }
 
 func (s *Server) unhold(w http.ResponseWriter, r *http.Request) {
-	s.partyOp(w, r, s.calls.Resume)
-}
-
-func (s *Server) partyOp(w http.ResponseWriter, r *http.Request, op func(context.Context, string, string, app.Source) (app.CallInfo, error)) {
 	var req PartyRequest
 	if !s.decode(w, r, &req) {
 		return
 	}
-	if req.Party == "" {
+	s.partyOp(w, r, req.Party, func(ctx context.Context, callID, party string) (app.CallInfo, error) {
+		return s.calls.Resume(ctx, callID, party, app.SourceAPI)
+	})
+}
+
+// partyOp runs a hold or resume whose body was read, for party.
+func (s *Server) partyOp(w http.ResponseWriter, r *http.Request, party string, op func(ctx context.Context, callID, party string) (app.CallInfo, error)) {
+	if party == "" {
 		writeError(w, http.StatusBadRequest, CodeUnknownParty, `"party" is required: "caller", "callee" or a channel id of the call`)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.OperationTimeout)
 	defer cancel()
 	t0 := time.Now()
-	info, err := op(ctx, r.PathValue("id"), req.Party, app.SourceAPI)
+	info, err := op(ctx, r.PathValue("id"), party)
 	serverTiming(w, t0)
 	if err != nil {
 		s.fail(w, r, err)

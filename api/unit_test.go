@@ -78,6 +78,7 @@ type op struct {
 	Name, CallID, Party string
 	Source              app.Source
 	From, To            string
+	Media               string // Hold's HoldOptions.Media
 }
 
 // fakeCalls implements api.Calls. Known calls answer; others are
@@ -203,8 +204,12 @@ func (f *fakeCalls) do(ctx context.Context, o op) (app.CallInfo, error) {
 	return info, nil
 }
 
-func (f *fakeCalls) Hold(ctx context.Context, callID, party string, src app.Source) (app.CallInfo, error) {
-	return f.do(ctx, op{Name: "Hold", CallID: callID, Party: party, Source: src})
+func (f *fakeCalls) Hold(ctx context.Context, callID, party string, src app.Source, opts ...app.HoldOptions) (app.CallInfo, error) {
+	o := op{Name: "Hold", CallID: callID, Party: party, Source: src}
+	for _, opt := range opts {
+		o.Media = opt.Media
+	}
+	return f.do(ctx, o)
 }
 
 func (f *fakeCalls) Resume(ctx context.Context, callID, party string, src app.Source) (app.CallInfo, error) {
@@ -463,6 +468,48 @@ func rawGet(t *testing.T, addr, target string) int {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// TestUnitHoldMedia: hold passes "media" to the application as
+// HoldOptions.Media (none: ""), answers the application's refusal of it
+// with 400 media_not_allowed and its message, and unhold takes no media.
+func TestUnitHoldMedia(t *testing.T) {
+	for _, tt := range []struct {
+		name, body, media string
+	}{
+		{name: "with media", body: `{"party":"caller","media":"sound:custom/queue"}`, media: "sound:custom/queue"},
+		{name: "without media", body: `{"party":"caller"}`, media: ""},
+		{name: "empty media", body: `{"party":"caller","media":""}`, media: ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			u := newUnit(t, api.Config{}, nil, "c1")
+			if rec := u.do(req{method: "POST", target: "/v1/calls/c1/hold", body: tt.body}); rec.Code != 200 {
+				t.Fatalf("status %d: %s", rec.Code, rec.Body)
+			}
+			if ops := u.fake.Ops(); len(ops) != 1 || ops[0] != (op{Name: "Hold", CallID: "c1", Party: "caller", Source: app.SourceAPI, Media: tt.media}) {
+				t.Fatalf("application saw %+v", ops)
+			}
+		})
+	}
+	t.Run("refused", func(t *testing.T) {
+		u := newUnit(t, api.Config{}, nil, "c1")
+		u.fake.setErr(fmt.Errorf(`%w: "moh:jazz"; allowed: tone:440/500|0/2500, moh:default`, app.ErrMediaNotAllowed))
+		rec := u.do(req{method: "POST", target: "/v1/calls/c1/hold", body: `{"party":"caller","media":"moh:jazz"}`})
+		var eb api.ErrorBody
+		if err := json.Unmarshal(rec.Body.Bytes(), &eb); err != nil || rec.Code != 400 || eb.Error.Code != api.CodeMediaNotAllowed {
+			t.Fatalf("status %d %s: %v", rec.Code, rec.Body, err)
+		}
+		if !strings.Contains(eb.Error.Message, "allowed: tone:440/500|0/2500, moh:default") {
+			t.Errorf("message %q does not list the allowed media", eb.Error.Message)
+		}
+	})
+	t.Run("unhold takes no media", func(t *testing.T) {
+		u := newUnit(t, api.Config{}, nil, "c1")
+		rec := u.do(req{method: "POST", target: "/v1/calls/c1/unhold", body: `{"party":"caller","media":"moh"}`})
+		if rec.Code != 400 || len(u.fake.Ops()) != 0 {
+			t.Fatalf("status %d, application saw %+v", rec.Code, u.fake.Ops())
+		}
+	})
 }
 
 // TestUnitPartyBody: hold and unhold read one strict JSON object; anything
@@ -1215,6 +1262,9 @@ func FuzzHoldBody(f *testing.F) {
 		{`{"party":"caller"}`, "text/plain"},
 		{`{"party":"caller"}`, ""},
 		{`{"party":"caller"}`, "application/json; charset"},
+		{`{"party":"caller","media":"moh:jazz"}`, "application/json"},
+		{`{"party":"caller","media":1}`, "application/json"},
+		{`{"media":"moh"}`, "application/json"},
 	} {
 		f.Add(seed.body, seed.ct)
 	}
@@ -1234,11 +1284,11 @@ func FuzzHoldBody(f *testing.F) {
 			if err := json.Unmarshal(rec.Body.Bytes(), &info); err != nil || info.CallID != "x" {
 				t.Fatalf("reply %q: %v", rec.Body, err)
 			}
-			var want api.PartyRequest
+			var want api.HoldRequest
 			if err := json.Unmarshal([]byte(body), &want); err != nil {
 				t.Fatalf("accepted %q, which is not one JSON object: %v", body, err)
 			}
-			if want.Party == "" || len(ops) != 1 || ops[0] != (op{Name: "Hold", CallID: "x", Party: want.Party, Source: app.SourceAPI}) {
+			if want.Party == "" || len(ops) != 1 || ops[0] != (op{Name: "Hold", CallID: "x", Party: want.Party, Source: app.SourceAPI, Media: want.Media}) {
 				t.Fatalf("body %q: application saw %+v", body, ops)
 			}
 		case http.StatusBadRequest, http.StatusUnsupportedMediaType:

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ariapp/ariapp/ari"
+	"github.com/ariapp/ariapp/holdmusic"
 )
 
 // A call is an actor: one goroutine at a time (run) takes its messages from
@@ -25,7 +26,10 @@ type (
 		kind   opKind
 		party  string
 		source Source
-		reply  chan result
+		// music is what the held party hears (hold only; nil: the
+		// configured default).
+		music *holdmusic.Source
+		reply chan result
 	}
 	// originateCaller is the first message of a call from App.Originate,
 	// which holds an originate token for it. req is the requester's
@@ -223,7 +227,7 @@ func (c *call) operation(ctx context.Context, op *operation) (CallInfo, error) {
 			return c.snapshot(), err
 		}
 		if op.kind == opHold {
-			err = c.hold(ctx, p, op.source)
+			err = c.hold(ctx, p, op.source, op.music)
 		} else {
 			err = c.resume(ctx, p, op.source)
 		}

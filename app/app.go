@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,8 +33,8 @@ const (
 // VarHoldOrder): who holds follows from what Asterisk
 // has — a party out of the bridge with a hold-music playback whose id is
 // derived from the call and the party (see musicID) is held by its peer.
-// Only music on hold (holdmusic.ModeMOH), which ARI cannot query, is
-// recorded, in VarHeld.
+// Only music on hold (holdmusic.ModeMOH), which ARI cannot query, and music
+// a hold chose other than the configured default are recorded, in VarHeld.
 //
 // Asterisk runs ARI channel operations, setting a variable included, on the
 // channel's own thread, which a running playback occupies: a variable write
@@ -46,8 +47,10 @@ const (
 	VarRole   = "ARIAPP_ROLE"
 	VarPeer   = "ARIAPP_PEER"
 	VarBridge = "ARIAPP_BRIDGE"
-	// VarHeld, for music on hold, is non-empty exactly while this
-	// channel's peer holds the call; its value names the music ("moh:CLASS").
+	// VarHeld, for music on hold and for music a hold chose other than
+	// the default, is non-empty exactly while this channel's peer holds the
+	// call; its value names the music in holdmusic.ParseMedia's form
+	// ("moh:CLASS", "tone:620/500|0/2500").
 	// Earlier ariapp versions wrote it in every mode, with the playback id;
 	// a restarted ariapp still adopts such a record.
 	VarHeld = "ARIAPP_HELD"
@@ -74,8 +77,12 @@ type App struct {
 	cfg   Config
 	ari   ARI
 	music *holdmusic.Source
-	log   *zap.Logger
-	hub   *hub
+	// allowed is the music a hold may choose, by Source.Media: music and
+	// Config.AllowedMusic; allowedNames their Media in the config's order.
+	allowed      map[string]*holdmusic.Source
+	allowedNames []string
+	log          *zap.Logger
+	hub          *hub
 
 	mu     sync.RWMutex
 	calls  map[string]*call // by call id
@@ -117,23 +124,38 @@ func New(cfg Config, client ARI, log *zap.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	allowed := map[string]*holdmusic.Source{music.Media(): music}
+	names := []string{music.Media()}
+	for _, m := range c.AllowedMusic {
+		m.Announcement = c.Music.Announcement
+		s, err := holdmusic.New(m)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := allowed[s.Media()]; !dup {
+			allowed[s.Media()] = s
+			names = append(names, s.Media())
+		}
+	}
 	if log == nil {
 		log = zap.NewNop()
 	}
 	return &App{
-		cfg:        c,
-		ari:        client,
-		music:      music,
-		log:        log,
-		hub:        newHub(log),
-		calls:      map[string]*call{},
-		routes:     map[string]*call{},
-		abandoned:  newRecent(abandonedFor, rememberMax),
-		ended:      newRecent(endedFor, rememberMax),
-		stop:       make(chan struct{}),
-		syncedC:    make(chan struct{}),
-		originate:  make(chan *originateRequest),
-		originates: make(chan struct{}, c.MaxOriginates),
+		cfg:          c,
+		ari:          client,
+		music:        music,
+		allowed:      allowed,
+		allowedNames: names,
+		log:          log,
+		hub:          newHub(log),
+		calls:        map[string]*call{},
+		routes:       map[string]*call{},
+		abandoned:    newRecent(abandonedFor, rememberMax),
+		ended:        newRecent(endedFor, rememberMax),
+		stop:         make(chan struct{}),
+		syncedC:      make(chan struct{}),
+		originate:    make(chan *originateRequest),
+		originates:   make(chan struct{}, c.MaxOriginates),
 	}, nil
 }
 
@@ -295,13 +317,52 @@ func (a *App) Call(callID string) (CallInfo, error) {
 	return c.snapshot(), nil
 }
 
+// HoldOptions are the optional parts of a hold request.
+type HoldOptions struct {
+	// Media is the music the held party hears, in holdmusic.ParseMedia's
+	// form ("moh:jazz", "sound:custom/queue"): the configured default or
+	// one of Config.AllowedMusic; "" is the default.
+	Media string
+}
+
 // Hold puts the call on hold on behalf of party ("caller", "callee" or the
 // party's channel id). It returns once Asterisk confirmed the hold, or with
 // the reason it was refused or failed (a hold_failed event is reported).
 // Holding when the party already holds changes nothing and returns nil.
-func (a *App) Hold(ctx context.Context, callID, party string, src Source) (CallInfo, error) {
-	return a.operate(ctx, callID, &operation{kind: opHold, party: party, source: src})
+// opts, at most one, choose the hold's music; music that is not allowed
+// fails with ErrMediaNotAllowed before the call sees the request.
+func (a *App) Hold(ctx context.Context, callID, party string, src Source, opts ...HoldOptions) (CallInfo, error) {
+	var media string
+	for _, o := range opts {
+		media = o.Media
+	}
+	music, err := a.holdMusic(media)
+	if err != nil {
+		return CallInfo{}, err
+	}
+	return a.operate(ctx, callID, &operation{kind: opHold, party: party, source: src, music: music})
 }
+
+// holdMusic returns the allowed music that media names, in any spelling
+// ParseMedia reads ("moh" is "moh:default"); "" is the default.
+func (a *App) holdMusic(media string) (*holdmusic.Source, error) {
+	if media == "" {
+		return a.music, nil
+	}
+	if cfg, err := holdmusic.ParseMedia(media); err == nil {
+		cfg.Announcement = a.cfg.Music.Announcement
+		if s, err := holdmusic.New(cfg); err == nil {
+			if allowed, ok := a.allowed[s.Media()]; ok {
+				return allowed, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("%w: %s; allowed: %s", ErrMediaNotAllowed, quoteShort(media), strings.Join(a.allowedNames, ", "))
+}
+
+// AllowedMedia lists the music a hold may choose (HoldOptions.Media), the
+// default first.
+func (a *App) AllowedMedia() []string { return slices.Clone(a.allowedNames) }
 
 // Resume takes the call off hold on behalf of party. Only the holder may
 // resume (ErrNotHolding otherwise, nothing changes). A failed resume reports

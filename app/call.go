@@ -53,6 +53,12 @@ type party struct {
 	media     media
 	// music is the hold music running on this party (its peer holds).
 	music *holdmusic.Playing
+	// holdMusic is what this party hears while its peer holds, as the
+	// peer's hold chose it; nil: the configured default.
+	holdMusic *holdmusic.Source
+	// musicUnsure: music on hold adopted after a restart whose
+	// announcement may have ended unseen (see holdmusic.Source.Continue).
+	musicUnsure bool
 	// recorded: VarHeld is set on this channel (music that Asterisk keeps
 	// no trace of, or a record of an older ariapp), so it must be cleared.
 	recorded bool
@@ -278,6 +284,13 @@ func (c *call) updateSnapshot() CallInfo {
 
 func (c *call) partyInfo(p *party) PartyInfo {
 	pi := PartyInfo{Role: p.role, ChannelID: p.channelID, Endpoint: p.endpoint, State: Live, OnHoldMusic: p.music != nil, HangupAllowed: !p.holds()}
+	if p.music != nil {
+		pi.HoldMedia = p.music.Media()
+		if pi.HoldMedia == "" {
+			// Adopted from a record that names only a playback id.
+			pi.HoldMedia = c.musicOf(p).Media()
+		}
+	}
 	if p.holds() {
 		pi.State = Hold
 		t := p.holdSince

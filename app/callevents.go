@@ -44,9 +44,13 @@ type Event struct {
 	Party  Role   `json:"party,omitempty"`
 	Source Source `json:"source,omitempty"`
 	// Reason explains failures and call_ended.
-	Reason string    `json:"reason,omitempty"`
-	Time   time.Time `json:"time"`
-	Call   CallInfo  `json:"call"`
+	Reason string `json:"reason,omitempty"`
+	// Media is the hold's music (PartyInfo.HoldMedia of the held party)
+	// on hold_success, hold_failed, unhold_success and unhold_failed: what
+	// the held party hears, would have heard, or heard until the resume.
+	Media string    `json:"media,omitempty"`
+	Time  time.Time `json:"time"`
+	Call  CallInfo  `json:"call"`
 	// Took is how long a hold or resume took, from the call's goroutine
 	// taking the request up to its outcome; set on hold_success,
 	// hold_failed, unhold_success and unhold_failed (for metrics, not
@@ -93,6 +97,9 @@ func logEvent(log *zap.Logger, ev *Event) {
 	}
 	if ev.Reason != "" {
 		fields = append(fields, zap.String("reason", ev.Reason))
+	}
+	if ev.Media != "" {
+		fields = append(fields, zap.String("media", ev.Media))
 	}
 	if ev.Call.EndCause != "" {
 		fields = append(fields, zap.String("end_cause", ev.Call.EndCause))

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -32,11 +33,18 @@ type Config struct {
 	// MaxHoldsPerCall limits how many holds one call may take in total
 	// (0: no limit), a guard against phones flapping their hold key.
 	MaxHoldsPerCall int
-	// Music is what a held party hears (default: the hold tone).
+	// Music is what a held party hears (default: the hold tone), and its
+	// Announcement what it hears once before (default: none).
 	Music holdmusic.Config
 	// HoldTimers remind a holder of its hold and end a hold that lasts too
 	// long; both are off by default.
 	HoldTimers HoldTimers
+	// AllowedMusic is the other music a hold request may choose
+	// (HoldOptions.Media) besides Music; empty: only Music. Each plays
+	// after Music's Announcement (their own Announcement is ignored). A
+	// sound fetched from an http(s) URL is thus only ever played when the
+	// operator lists it here.
+	AllowedMusic []holdmusic.Config
 	// SubscriberBuffer is each event subscriber's buffer (default 256
 	// events; four times that for a subscriber to every call). A subscriber
 	// that falls further behind loses events, counted and logged.
@@ -205,6 +213,11 @@ func (c Config) Validate() error {
 		ck.Cause("Music", err)
 	}
 	c.HoldTimers.validate(ck)
+	for i, m := range c.AllowedMusic {
+		if err := m.WithDefaults().Validate(); err != nil {
+			ck.Cause(fmt.Sprintf("AllowedMusic[%d]", i), err)
+		}
+	}
 	if c.SubscriberBuffer < 1 {
 		ck.Fail("SubscriberBuffer", "must be at least 1, got %d", c.SubscriberBuffer)
 	}

@@ -17,6 +17,10 @@ var (
 	ErrUnknownParty = errors.New("app: unknown party")
 	// ErrNotEstablished: the call is not answered and bridged (H1).
 	ErrNotEstablished = errors.New("app: call is not established")
+	// ErrMediaNotAllowed: a hold asked for music that is not the
+	// configured default nor one of Config.AllowedMusic. The request is
+	// refused before it reaches the call: nothing changes, no event.
+	ErrMediaNotAllowed = errors.New("app: hold media not allowed")
 	// ErrHoldRefused: policy forbids this party to hold (H5).
 	ErrHoldRefused = errors.New("app: hold refused by policy")
 	// ErrNotHolding: only the party that holds may resume (R1).

@@ -53,10 +53,11 @@ func TestLabEventFilter(t *testing.T) {
 			}
 		}
 		wait(app.EventCallAnswered)
-		for _, op := range []func(context.Context, string, string, app.Source) (app.CallInfo, error){a.Hold, a.Resume} {
-			if _, err := op(ctx, info.CallID, "caller", app.SourceAPI); err != nil {
-				t.Fatal(err)
-			}
+		if _, err := a.Hold(ctx, info.CallID, "caller", app.SourceAPI); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Resume(ctx, info.CallID, "caller", app.SourceAPI); err != nil {
+			t.Fatal(err)
 		}
 		if _, err := a.Hangup(ctx, info.CallID); err != nil {
 			t.Fatal(err)

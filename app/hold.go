@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ariapp/ariapp/ari"
+	"github.com/ariapp/ariapp/holdmusic"
 )
 
 // policy returns why holder may not hold, or "" if it may (H5).
@@ -26,12 +27,17 @@ func (c *call) policy(holder *party) string {
 }
 
 // hold puts the call on hold on behalf of holder: the peer moves to the
-// hold music (H2–H4). Any failure is rolled back so the media is exactly as
-// before, and reported as hold_failed (H5).
-func (c *call) hold(ctx context.Context, holder *party, src Source) error {
+// hold music (H2–H4), music (nil: the configured default). Any failure is
+// rolled back so the media is exactly as before, and reported as
+// hold_failed (H5). With an announcement, the hold is confirmed when its
+// playback starts: the peer has left the bridge for the hold media then.
+func (c *call) hold(ctx context.Context, holder *party, src Source, music *holdmusic.Source) error {
 	start := time.Now()
+	if music == nil {
+		music = c.app.music
+	}
 	failed := func(err *OpError) error {
-		c.report(Event{Name: EventHoldFailed, Party: holder.role, Source: src, Reason: err.Reason,
+		c.report(Event{Name: EventHoldFailed, Party: holder.role, Source: src, Reason: err.Reason, Media: music.Media(),
 			Took: time.Since(start), Refused: err.Err == nil})
 		return err
 	}
@@ -47,6 +53,7 @@ func (c *call) hold(ctx context.Context, holder *party, src Source) error {
 		return failed(c.refusal(OpHold, holder.role, ErrHoldRefused, "%s", reason))
 	}
 	held := c.peer(holder)
+	held.holdMusic = music
 	var vars []string
 	recorded := held.holds() || c.app.cfg.HoldTimers.on()
 	if recorded {
@@ -62,7 +69,7 @@ func (c *call) hold(ctx context.Context, holder *party, src Source) error {
 	}
 	holder.holdSince, holder.startRecorded = start, recorded
 	c.holdCount++
-	c.report(Event{Name: EventHoldSuccess, Party: holder.role, Source: src, Took: time.Since(start)})
+	c.report(Event{Name: EventHoldSuccess, Party: holder.role, Source: src, Media: music.Media(), Took: time.Since(start)})
 	c.startHoldTimers(holder)
 	return nil
 }
@@ -117,6 +124,7 @@ func (c *call) resume(ctx context.Context, holder *party, src Source) error {
 	}
 	c.stopHoldTimers(holder)
 	c.stopReminder(ctx, holder)
+	media := c.musicOf(c.peer(holder)).Media()
 	if err := c.toBridge(ctx, c.peer(holder)); err != nil {
 		if ctx.Err() != nil {
 			// Not Asterisk's failure: the application closes. The call
@@ -125,12 +133,12 @@ func (c *call) resume(ctx context.Context, holder *party, src Source) error {
 		}
 		opErr := c.opError(OpResume, holder.role, ErrUnholdFailed, "", err)
 		reason := "resume failed: " + opErr.Reason
-		c.report(Event{Name: EventUnholdFailed, Party: holder.role, Source: src, Reason: reason, Took: time.Since(start)})
+		c.report(Event{Name: EventUnholdFailed, Party: holder.role, Source: src, Reason: reason, Media: media, Took: time.Since(start)})
 		c.endCall(ctx, "unhold_failed", "", reason)
 		return opErr
 	}
 	holder.holdSince, holder.startRecorded = time.Time{}, false
-	c.report(Event{Name: EventUnholdSuccess, Party: holder.role, Source: src, Took: time.Since(start)})
+	c.report(Event{Name: EventUnholdSuccess, Party: holder.role, Source: src, Media: media, Took: time.Since(start)})
 	return nil
 }
 

@@ -53,6 +53,11 @@ type PartyInfo struct {
 	HoldSince *time.Time `json:"hold_since,omitempty"`
 	// OnHoldMusic: the party hears hold music because its peer holds.
 	OnHoldMusic bool `json:"on_hold_music"`
+	// HoldMedia is the music it hears then, as chosen by the peer's hold
+	// ("tone:440/500|0/2500", "moh:default", "sound:a|sound:b"; the
+	// announcement, if configured, plays once before it); empty while
+	// OnHoldMusic is false.
+	HoldMedia string `json:"hold_media,omitempty"`
 	// HangupAllowed is false while this party holds: SPEC H6 asks a UI not
 	// to offer hang-up on the holding side.
 	HangupAllowed bool `json:"hangup_allowed"`

@@ -445,8 +445,9 @@ func (c *call) endCall(ctx context.Context, cause string, by Role, reason string
 	c.emit(EventCallEnded, by, "", reason)
 }
 
-// musicFinished restarts a sounds list that ended normally and reports
-// hold music that failed (the held party then hears silence).
+// musicFinished goes on with hold music whose playback ended normally (a
+// sounds list again, music on hold after its announcement) and reports hold
+// music that failed (the held party then hears silence).
 func (c *call) musicFinished(ctx context.Context, e *ari.PlaybackFinished) {
 	for _, p := range c.parties() {
 		if p.music == nil || p.music.PlaybackID != e.Playback.ID || p.channel == channelGone {
@@ -458,7 +459,9 @@ func (c *call) musicFinished(ctx context.Context, e *ari.PlaybackFinished) {
 				zap.String("playback_id", e.Playback.ID), zap.String("state", e.Playback.State))
 			return
 		}
-		c.app.route(p.music.NextPlaybackID(), c)
+		if next := p.music.NextPlaybackID(); next != "" {
+			c.app.route(next, c)
+		}
 		delete(c.finished, e.Playback.ID)
 		c.app.unrouteID(e.Playback.ID, c)
 		if _, err := c.app.music.Restart(c.forParty(ctx, p), c.app.ari, p.music); err != nil {

@@ -76,13 +76,14 @@ func (c *call) toMusic(ctx context.Context, held *party, vars ...string) error {
 	// A holder that is now held too: its reminder would hold the removal
 	// and the variable writes open.
 	c.stopReminder(ctx, held)
+	music := c.musicOf(held)
 	if held.media == mediaBridged {
-		// Music that leaves no trace in Asterisk is recorded on the held
-		// party meanwhile, with any other variables (name, value pairs) the
-		// move carries: that must happen before the music starts (see
-		// VarHeld).
-		if c.app.music.NeedsRecord() && !held.recorded {
-			vars = append(vars, VarHeld, c.app.music.Label(pbID))
+		// Music that Asterisk cannot tell a restarted ariapp about is
+		// recorded on the held party meanwhile, with any other variables
+		// (name, value pairs) the move carries: that must happen before the
+		// music starts (see VarHeld).
+		if c.needsRecord(music) && !held.recorded {
+			vars = append(vars, VarHeld, music.Media())
 			held.recorded = true
 		}
 		recorded := func() {}
@@ -113,7 +114,7 @@ func (c *call) toMusic(ctx context.Context, held *party, vars ...string) error {
 	}
 	if held.music == nil {
 		c.setMedia(held, mediaLeaving)
-		playing, err := c.startMusic(ctx, held, pbID)
+		playing, err := c.startMusic(ctx, held, music, pbID)
 		if err != nil {
 			return fmt.Errorf("starting hold music: %w", err)
 		}
@@ -128,14 +129,30 @@ func (c *call) toMusic(ctx context.Context, held *party, vars ...string) error {
 	return nil
 }
 
+// musicOf is what p hears while its peer holds.
+func (c *call) musicOf(p *party) *holdmusic.Source {
+	if p.holdMusic != nil {
+		return p.holdMusic
+	}
+	return c.app.music
+}
+
+// needsRecord reports whether music must be recorded in VarHeld for a
+// restarted ariapp: music on hold, which ARI cannot query, and any music
+// but the configured default, which a restarted ariapp would otherwise
+// take a playback under the music id for.
+func (c *call) needsRecord(music *holdmusic.Source) bool {
+	return music.NeedsRecord() || music.Media() != c.app.music.Media()
+}
+
 // startMusic starts held's hold music under pbID as a step: tried again
 // when Asterisk did not answer in time, and if a try went through all the
 // same (a later one is then refused), the playback Asterisk has is taken.
-func (c *call) startMusic(ctx context.Context, held *party, pbID string) (*holdmusic.Playing, error) {
+func (c *call) startMusic(ctx context.Context, held *party, music *holdmusic.Source, pbID string) (*holdmusic.Playing, error) {
 	var playing *holdmusic.Playing
 	err := c.step(ctx, func(ctx context.Context) error {
 		var err error
-		playing, err = c.app.music.Start(ctx, c.app.ari, held.channelID, pbID)
+		playing, err = music.Start(ctx, c.app.ari, held.channelID, pbID)
 		return err
 	})
 	if err == nil || errors.Is(err, ari.ErrChannelNotFound) {
@@ -144,7 +161,7 @@ func (c *call) startMusic(ctx context.Context, held *party, pbID string) (*holdm
 	if pb, perr := c.app.ari.Playback(ctx, pbID); perr == nil && pb.TargetURI == "channel:"+held.channelID {
 		c.log.Info("hold music found playing after its start failed; taken", zap.String("party", string(held.role)),
 			zap.String("playback_id", pbID), zap.NamedError("start_error", err))
-		return c.app.music.AdoptPlayback(held.channelID, pbID, pbID), nil
+		return music.AdoptPlayback(held.channelID, pbID, pbID), nil
 	}
 	return nil, err
 }

@@ -235,20 +235,40 @@ func (a *App) adopt(ctx context.Context, callID string, parts []ari.Channel, sna
 		c.answeredAt = b.CreationTime.Time
 	}
 	// P holds when its peer hears hold music: recorded in the peer's
-	// VarHeld (music on hold), or found as a playback under the peer's
-	// music id.
+	// VarHeld (music on hold, music other than the default), or found as a
+	// playback under the peer's music id.
 	now := time.Now()
 	for _, p := range c.parties() {
 		if p.channelID == "" {
 			continue
 		}
 		c.placeFromSnapshot(p, snap)
+		recordedHold := false
 		switch label := held[p.role]; {
+		case isMediaRecord(label):
+			music := c.recordedMusic(label)
+			p.holdMusic, p.recorded, recordedHold = music, true, true
+			if c.bridge == bridgeCreated {
+				// A playback under the music id: the music, or music on
+				// hold's announcement.
+				p.music = c.findMusic(ctx, p, music)
+			}
+			if p.music == nil && music.NeedsRecord() {
+				p.music = music.Adopt(p.channelID, label)
+				// Its announcement may have ended while no ariapp ran,
+				// leaving the music on hold unstarted (rebuild).
+				p.musicUnsure = true
+			}
 		case label != "":
 			p.music = a.music.Adopt(p.channelID, label)
 			p.recorded = true
 		case p.media != mediaBridged && c.bridge == bridgeCreated:
-			p.music = c.findMusic(ctx, p)
+			p.music = c.findMusic(ctx, p, a.music)
+		}
+		if recordedHold && p.music == nil {
+			// The recorded music died with no ariapp to see it:
+			// rebuild's repair starts it again.
+			c.peer(p).holdSince = now
 		}
 		if p.music != nil {
 			if p.media != mediaBridged {
@@ -372,11 +392,44 @@ func (c *call) placeFromSnapshot(p *party, snap *asteriskState) {
 	}
 }
 
-// findMusic asks Asterisk for held's hold music under the ids it can run as
-// (see musicID); nil when none plays to its channel.
-func (c *call) findMusic(ctx context.Context, held *party) *holdmusic.Playing {
+// isMediaRecord reports whether a VarHeld value names music (see
+// recordedMusic), not a playback id.
+func isMediaRecord(label string) bool {
+	for _, prefix := range []string{"tone:", "sound:", "moh:"} {
+		if strings.HasPrefix(label, prefix) {
+			return true
+		}
+	}
+	return label == "moh"
+}
+
+// recordedMusic is the music a VarHeld record names: the allowed music of
+// that name, or, for music this configuration does not allow (written by
+// an ariapp configured otherwise), that music all the same, since it is
+// what plays. A record no configuration could have written is taken as
+// the default.
+func (c *call) recordedMusic(label string) *holdmusic.Source {
+	if music, err := c.app.holdMusic(label); err == nil {
+		return music
+	}
+	cfg, err := holdmusic.ParseMedia(label)
+	if err == nil {
+		cfg.Announcement = c.app.cfg.Music.Announcement
+		var music *holdmusic.Source
+		if music, err = holdmusic.New(cfg); err == nil {
+			c.log.Info("adopted hold music that this configuration does not allow", zap.String("media", music.Media()))
+			return music
+		}
+	}
+	c.log.Warn("resync: unreadable hold music record; taken as the default", zap.String("record", label), zap.Error(err))
+	return c.app.music
+}
+
+// findMusic asks Asterisk for held's hold music under the ids music can run
+// as (see musicID); nil when none plays to its channel.
+func (c *call) findMusic(ctx context.Context, held *party, music *holdmusic.Source) *holdmusic.Playing {
 	base := c.musicBase(held)
-	for _, id := range c.app.music.PlaybackIDs(base) {
+	for _, id := range music.PlaybackIDs(base) {
 		pb, err := c.app.ari.Playback(ctx, id)
 		if err != nil {
 			if !errors.Is(err, ari.ErrNotFound) {
@@ -390,7 +443,7 @@ func (c *call) findMusic(ctx context.Context, held *party) *holdmusic.Playing {
 		}
 		switch pb.State {
 		case "queued", "playing", "continuing", "paused":
-			return c.app.music.AdoptPlayback(held.channelID, base, id)
+			return music.AdoptPlayback(held.channelID, base, id)
 		}
 	}
 	return nil
@@ -443,6 +496,17 @@ func (c *call) rebuild(ctx context.Context, m rebuild) {
 		if p.holds() {
 			c.recordHoldStart(ctx, p)
 			c.startHoldTimers(p)
+		}
+		if !p.musicUnsure || p.music == nil {
+			continue
+		}
+		p.musicUnsure = false
+		if sent, err := p.music.Source().Continue(c.forParty(ctx, p), c.app.ari, p.music); err != nil {
+			c.log.Error("starting music on hold after its announcement failed; the held party may hear silence",
+				zap.String("party", string(p.role)), zap.String("channel_id", p.channelID), zap.Error(err))
+		} else if sent {
+			c.log.Info("music on hold started again: its announcement may have ended while no ariapp ran",
+				zap.String("party", string(p.role)), zap.String("channel_id", p.channelID))
 		}
 	}
 	c.updateSnapshot()

@@ -14,7 +14,7 @@ import (
 // phoneHold is a phone's own hold key (a re-INVITE with sendonly, inactive
 // or 0.0.0.0): the same hold as from the API.
 func (c *call) phoneHold(ctx context.Context, holder *party) {
-	err := c.hold(ctx, holder, SourcePhone)
+	err := c.hold(ctx, holder, SourcePhone, nil)
 	if err != nil && c.state != CallEnded {
 		// The phone's hold went through the bridge, where Asterisk starts
 		// its own music on hold on the peer. The hold was refused: the
@@ -71,7 +71,7 @@ func (c *call) dtmf(ctx context.Context, p *party, digit string) {
 		c.notCarriedOut(p, SourceDTMF, c.resume(ctx, p, SourceDTMF))
 		return
 	}
-	c.notCarriedOut(p, SourceDTMF, c.hold(ctx, p, SourceDTMF))
+	c.notCarriedOut(p, SourceDTMF, c.hold(ctx, p, SourceDTMF, nil))
 }
 
 // stopPeerMOH stops music on hold that Asterisk started on held by itself

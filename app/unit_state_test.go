@@ -56,7 +56,7 @@ func TestUnitOpError(t *testing.T) {
 			c := unitAnswered(t, a)
 			// Asterisk confirms a removal it accepted.
 			c.pending = []message{ariEvent{&ari.ChannelLeftBridge{Channel: ari.Channel{ID: "c1-callee"}, Bridge: ari.Bridge{ID: "c1-bridge"}}}}
-			err = c.hold(context.Background(), c.caller, SourceAPI)
+			err = c.hold(context.Background(), c.caller, SourceAPI, nil)
 			if !errors.Is(err, tt.wantKind) || !errors.Is(err, tt.wantARI) {
 				t.Fatalf("hold error %v: want both %v and %v", err, tt.wantKind, tt.wantARI)
 			}
@@ -80,7 +80,7 @@ func TestUnitOpError(t *testing.T) {
 		}
 		defer a.Close()
 		c := unitAnswered(t, a)
-		err = c.hold(context.Background(), c.caller, SourceAPI)
+		err = c.hold(context.Background(), c.caller, SourceAPI, nil)
 		var op *OpError
 		if !errors.Is(err, ErrHoldRefused) || !errors.As(err, &op) || op.Err != nil {
 			t.Fatalf("error %#v, want a refusal with no cause", err)
@@ -158,7 +158,7 @@ func TestUnitMediaMoves(t *testing.T) {
 		ariEvent{&ari.ChannelLeftBridge{Channel: ari.Channel{ID: "c1-callee"}, Bridge: ari.Bridge{ID: "c1-bridge"}}},
 		ariEvent{&ari.PlaybackStarted{Playback: ari.Playback{ID: pb}}},
 	}
-	if err := c.hold(ctx, c.caller, SourceAPI); err != nil {
+	if err := c.hold(ctx, c.caller, SourceAPI, nil); err != nil {
 		t.Fatalf("hold: %v", err)
 	}
 	if c.callee.media != mediaOnMusic || c.callee.music == nil || !c.caller.holds() {
@@ -242,7 +242,7 @@ func TestUnitSlowAsteriskIsNotAFailure(t *testing.T) {
 	// No ChannelLeftBridge comes: Asterisk's bridge shows the callee out.
 	f.bridged = []string{"caller-ch"}
 	c.pending = []message{ariEvent{&ari.PlaybackStarted{Playback: ari.Playback{ID: pb}}}}
-	if err := c.hold(ctx, c.caller, SourceAPI); err != nil {
+	if err := c.hold(ctx, c.caller, SourceAPI, nil); err != nil {
 		t.Fatalf("hold with one timed-out removal and a late event: %v", err)
 	}
 	// Resume: addChannel fails twice with a 500, and ChannelEnteredBridge is

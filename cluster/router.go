@@ -256,12 +256,12 @@ func (r *Router) Timeline(callID string) (app.Timeline, error) {
 }
 
 // Hold is app.App.Hold on the call's node.
-func (r *Router) Hold(ctx context.Context, callID, party string, src app.Source) (app.CallInfo, error) {
+func (r *Router) Hold(ctx context.Context, callID, party string, src app.Source, opts ...app.HoldOptions) (app.CallInfo, error) {
 	a, err := r.appOf(callID)
 	if err != nil {
 		return app.CallInfo{}, err
 	}
-	return a.Hold(ctx, callID, party, src)
+	return a.Hold(ctx, callID, party, src, opts...)
 }
 
 // Resume is app.App.Resume on the call's node.

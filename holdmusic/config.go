@@ -29,7 +29,11 @@ type Config struct {
 	Mode   Mode     // default ModeTone
 	Tone   string   // ModeTone: Asterisk tone list, e.g. "440/500|0/2500" (a leading "tone:" is accepted); default DefaultTone
 	Class  string   // ModeMOH: music-on-hold class; default DefaultClass
-	Sounds []string // ModeSounds: sound names, e.g. "hello-world" or "sound:hello-world"; no default
+	Sounds []string // ModeSounds: sound names, e.g. "hello-world" or "sound:hello-world", or http(s) URLs; no default
+	// Announcement is a sound the held party hears once before the music
+	// ("please hold"), e.g. "sound:pls-hold-while-try" or an http(s) URL
+	// as a sound; "" plays none.
+	Announcement string
 }
 
 // WithDefaults returns c with its empty fields set to their defaults: the
@@ -50,7 +54,7 @@ func (c Config) WithDefaults() Config {
 // Validate reports why c cannot work, as an error wrapping ErrConfig that
 // names the field; empty fields count as their defaults (WithDefaults).
 func (c Config) Validate() error {
-	_, err := newMedium(c.WithDefaults())
+	_, err := New(c)
 	return err
 }
 
@@ -59,9 +63,11 @@ func (c Config) Validate() error {
 //	tone:440/500|0/2500          an Asterisk tone (ModeTone)
 //	moh  or  moh:CLASS           a music-on-hold class (ModeMOH)
 //	sound:a|sound:b              sound files played in a loop (ModeSounds)
+//	sound:https://host/hold.wav  a sound Asterisk fetches over http(s)
 //
 // '|' separates sounds, as it separates tone parts, because a comma would
-// split ARI's media list. The result is validated as New validates it.
+// split ARI's media list. The result is validated as New validates it;
+// Media gives the same form back.
 func ParseMedia(s string) (Config, error) {
 	var cfg Config
 	switch {

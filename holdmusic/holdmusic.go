@@ -3,6 +3,7 @@ package holdmusic
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -29,6 +30,8 @@ type ARI interface {
 // It has no state of its own and is safe for concurrent use.
 type Source struct {
 	medium medium
+	// intro is the announcement played before the music (nil: none).
+	intro []string
 }
 
 // New applies cfg's defaults, validates it and returns a Source.
@@ -37,7 +40,11 @@ func New(cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Source{medium: m}, nil
+	intro, err := newAnnouncement(cfg.Announcement)
+	if err != nil {
+		return nil, err
+	}
+	return &Source{medium: m, intro: intro}, nil
 }
 
 // Mode is the configured mode.
@@ -47,9 +54,20 @@ func (s *Source) Mode() Mode { return s.medium.mode() }
 // "moh:default", "sound:a,sound:b").
 func (s *Source) Describe() string { return s.medium.describe() }
 
-// Label names the music that Start(…, idBase) will play, for a record kept
-// on the channel: the playback id, or "moh:CLASS".
-func (s *Source) Label(idBase string) string { return s.medium.label(idBase) }
+// Media is the music in the one-string form ParseMedia reads
+// ("tone:440/500|0/2500", "moh:default", "sound:a|sound:b"), without the
+// announcement: the same for every spelling of the same music ("moh" and
+// "moh:default"), so it names the music in the API, in events and in the
+// record a restarted ariapp reads.
+func (s *Source) Media() string { return s.medium.media() }
+
+// Announcement is the sound played once before the music ("" for none).
+func (s *Source) Announcement() string {
+	if len(s.intro) == 0 {
+		return ""
+	}
+	return s.intro[0]
+}
 
 // NeedsRecord reports whether music of this mode leaves no trace in
 // Asterisk that a restarted ariapp could find, so the caller must record
@@ -60,64 +78,117 @@ func (s *Source) NeedsRecord() bool { return s.medium.needsRecord() }
 
 // PlaybackIDs lists every playback id music started with Start(…, idBase)
 // can run under, for finding it again: idBase, and for ModeSounds the id
-// its loop alternates with. Nil for ModeMOH.
+// its loop alternates with. For ModeMOH idBase is the announcement's.
 func (s *Source) PlaybackIDs(idBase string) []string { return s.medium.playbackIDs(idBase) }
 
 // Playing is hold music running on one channel.
 type Playing struct {
 	ChannelID string
 	// PlaybackID is the ARI playback to expect PlaybackStarted/Finished for;
-	// empty for ModeMOH, which Asterisk confirms with no event.
+	// empty for ModeMOH, which Asterisk confirms with no event (its
+	// announcement is a playback).
 	PlaybackID string
-	// Loops is how many times a sounds list has been restarted.
+	// Loops is how many times the music has been restarted.
 	Loops int
 	base  string
+	// src is the Source the music was started or adopted by; nil for music
+	// adopted from a record that names only a playback id.
+	src *Source
 }
 
 // ExpectsEvents reports whether the start is confirmed by PlaybackStarted.
 func (p *Playing) ExpectsEvents() bool { return p.PlaybackID != "" }
 
+// Media is Source.Media of the music, "" when unknown (adopted from a
+// record of a playback id only).
+func (p *Playing) Media() string {
+	if p.src == nil {
+		return ""
+	}
+	return p.src.Media()
+}
+
+// Source is the Source that started or adopted the music; nil when
+// unknown (see Media).
+func (p *Playing) Source() *Source { return p.src }
+
 // NextPlaybackID is the id Restart will use; register it before calling
 // Restart so its events can be routed. Loops alternate between the base id
-// and the base id with loopSuffix.
+// and the base id with loopSuffix. "" when the restart plays no playback
+// (music on hold after its announcement).
 func (p *Playing) NextPlaybackID() string {
+	if p.src != nil && p.src.Mode() == ModeMOH {
+		return ""
+	}
 	if p.Loops%2 == 0 {
 		return p.base + loopSuffix
 	}
 	return p.base
 }
 
-// Start starts the music on channelID. idBase is a unique prefix for the
-// playback ids (the caller registers them to route events before the REST
-// reply, which may come after the events).
+// Start starts the music on channelID, after the announcement if there is
+// one. idBase is a unique prefix for the playback ids (the caller
+// registers them to route events before the REST reply, which may come
+// after the events).
 func (s *Source) Start(ctx context.Context, a ARI, channelID, idBase string) (*Playing, error) {
-	return s.medium.start(ctx, a, channelID, idBase)
+	p, err := s.medium.start(ctx, a, channelID, idBase, s.intro)
+	if p != nil {
+		p.src = s
+	}
+	return p, err
 }
 
 // Adopt describes music that is already running on a channel, from the
-// Label it was started with (after an ariapp restart, from the channel's
-// record): a playback id, or "moh:CLASS".
+// record it was noted in (after an ariapp restart, from the channel's
+// record): "moh:CLASS" for music on hold, or a playback id.
 func (s *Source) Adopt(channelID, label string) *Playing {
 	if strings.HasPrefix(label, mohLabelPrefix) {
-		return &Playing{ChannelID: channelID, base: label}
+		return &Playing{ChannelID: channelID, base: label, src: s}
 	}
-	return &Playing{ChannelID: channelID, PlaybackID: label, base: label}
+	return &Playing{ChannelID: channelID, PlaybackID: label, base: label, src: s}
 }
 
 // AdoptPlayback describes music found running on a channel as playbackID,
-// one of PlaybackIDs(idBase) (after an ariapp restart).
+// one of PlaybackIDs(idBase) (after an ariapp restart). For ModeMOH that
+// is the announcement, with the music on hold still to follow.
 func (s *Source) AdoptPlayback(channelID, idBase, playbackID string) *Playing {
-	p := &Playing{ChannelID: channelID, PlaybackID: playbackID, base: idBase}
+	p := &Playing{ChannelID: channelID, PlaybackID: playbackID, base: idBase, src: s}
 	if playbackID != idBase {
 		p.Loops = 1
 	}
 	return p
 }
 
-// Restart plays a sounds list again after its PlaybackFinished (state done).
-// It is a no-op returning false for modes that loop by themselves.
+// Restart goes on with the music after its playback's PlaybackFinished
+// (state done): a sounds list plays again (without the announcement), and
+// music on hold starts after its announcement. It is a no-op returning
+// false for music that loops by itself. The music's own Source restarts
+// it, which may not be s (music adopted after a restart).
 func (s *Source) Restart(ctx context.Context, a ARI, p *Playing) (bool, error) {
+	if p.src != nil {
+		s = p.src
+	}
 	return s.medium.restart(ctx, a, p)
+}
+
+// Continue makes sure adopted music whose progress is unknown plays: music
+// on hold after an announcement that ended while no ariapp ran has never
+// been started, and no event tells. It starts music on hold again (on a
+// channel that already hears it, Asterisk restarts the class); music that
+// runs as a playback, or music on hold without an announcement, is left
+// alone. It reports whether it sent a request.
+func (s *Source) Continue(ctx context.Context, a ARI, p *Playing) (bool, error) {
+	if p.src != nil {
+		s = p.src
+	}
+	m, ok := s.medium.(moh)
+	if !ok || len(s.intro) == 0 || p.PlaybackID != "" {
+		return false, nil
+	}
+	if err := a.StartMOH(ctx, p.ChannelID, m.class); err != nil {
+		return true, fmt.Errorf("%w: moh %s on %s after an announcement: %w", ErrNotStarted, m.class, p.ChannelID, err)
+	}
+	return true, nil
 }
 
 // stopRefusedRetry covers Asterisk 22 answering a stop that comes right

@@ -281,18 +281,20 @@ func TestUnitParseMedia(t *testing.T) {
 	}
 }
 
-func TestUnitDescribeAndLabel(t *testing.T) {
+func TestUnitDescribeAndMedia(t *testing.T) {
 	tests := []struct {
 		name     string
 		cfg      holdmusic.Config
 		describe string
-		label    string // Label("c1-music-1")
+		media    string
 	}{
-		{name: "tone", cfg: holdmusic.Config{}, describe: "tone:440/500|0/2500", label: "c1-music-1"},
-		{name: "moh default", cfg: holdmusic.Config{Mode: holdmusic.ModeMOH}, describe: "moh:default", label: "moh:default"},
-		{name: "moh class", cfg: holdmusic.Config{Mode: holdmusic.ModeMOH, Class: "jazz"}, describe: "moh:jazz", label: "moh:jazz"},
-		{name: "one sound", cfg: holdmusic.Config{Mode: holdmusic.ModeSounds, Sounds: []string{"a"}}, describe: "sound:a", label: "c1-music-1"},
-		{name: "sounds", cfg: holdmusic.Config{Mode: holdmusic.ModeSounds, Sounds: []string{"sound:a", "b"}}, describe: "sound:a,sound:b", label: "c1-music-1"},
+		{name: "tone", cfg: holdmusic.Config{}, describe: "tone:440/500|0/2500", media: "tone:440/500|0/2500"},
+		{name: "moh default", cfg: holdmusic.Config{Mode: holdmusic.ModeMOH}, describe: "moh:default", media: "moh:default"},
+		{name: "moh class", cfg: holdmusic.Config{Mode: holdmusic.ModeMOH, Class: "jazz"}, describe: "moh:jazz", media: "moh:jazz"},
+		{name: "one sound", cfg: holdmusic.Config{Mode: holdmusic.ModeSounds, Sounds: []string{"a"}}, describe: "sound:a", media: "sound:a"},
+		{name: "sounds", cfg: holdmusic.Config{Mode: holdmusic.ModeSounds, Sounds: []string{"sound:a", "b"}}, describe: "sound:a,sound:b", media: "sound:a|sound:b"},
+		{name: "sound URL", cfg: holdmusic.Config{Mode: holdmusic.ModeSounds, Sounds: []string{"https://example.com/hold.wav"}}, describe: "sound:https://example.com/hold.wav", media: "sound:https://example.com/hold.wav"},
+		{name: "announcement is not part of the media", cfg: holdmusic.Config{Announcement: "pls-hold-while-try"}, describe: "tone:440/500|0/2500", media: "tone:440/500|0/2500"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -300,11 +302,159 @@ func TestUnitDescribeAndLabel(t *testing.T) {
 			if got := s.Describe(); got != tt.describe {
 				t.Errorf("Describe() = %q, want %q", got, tt.describe)
 			}
-			if got := s.Label("c1-music-1"); got != tt.label {
-				t.Errorf("Label() = %q, want %q", got, tt.label)
+			if got := s.Media(); got != tt.media {
+				t.Errorf("Media() = %q, want %q", got, tt.media)
+			}
+			// Media reads back as the same music.
+			cfg, err := holdmusic.ParseMedia(s.Media())
+			if err != nil {
+				t.Fatalf("ParseMedia(%q): %v", s.Media(), err)
+			}
+			if got := mustNew(t, cfg).Media(); got != tt.media {
+				t.Errorf("ParseMedia(Media()) is %q, want %q", got, tt.media)
 			}
 		})
 	}
+}
+
+// TestUnitURLSounds: a sound may be an http(s) URL Asterisk fetches, but
+// nothing that would break ARI's media list or ariapp's own separator.
+func TestUnitURLSounds(t *testing.T) {
+	tests := []struct {
+		media string
+		ok    bool
+	}{
+		{"sound:https://example.com/hold.wav", true},
+		{"sound:http://10.0.0.1:8080/music/hold.ulaw", true},
+		{"sound:https://example.com/a.wav|sound:beep", true},
+		{"sound:https://example.com/a,b.wav", false},
+		{"sound:https://", false},
+		{"sound:ftp://example.com/hold.wav", false},
+		{"sound:https://example.com/a b.wav", false},
+		{"sound:file:///etc/passwd", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.media, func(t *testing.T) {
+			_, err := holdmusic.ParseMedia(tt.media)
+			if (err == nil) != tt.ok {
+				t.Fatalf("ParseMedia(%q) = %v, want ok %v", tt.media, err, tt.ok)
+			}
+			if err != nil && (!errors.Is(err, holdmusic.ErrConfig) || !strings.Contains(err.Error(), "URL")) {
+				t.Errorf("error %v: want ErrConfig naming URLs as an option", err)
+			}
+		})
+	}
+}
+
+// TestUnitAnnouncement: the announcement plays once before the music:
+// as the first item of the music's own playback (tone, sounds), or as a
+// playback of its own after which the music on hold starts.
+func TestUnitAnnouncement(t *testing.T) {
+	const ann = "sound:pls-hold-while-try"
+	ctx := context.Background()
+	t.Run("tone in one playback", func(t *testing.T) {
+		s := mustNew(t, holdmusic.Config{Announcement: "pls-hold-while-try"})
+		if s.Announcement() != ann {
+			t.Errorf("Announcement() = %q", s.Announcement())
+		}
+		f := &fakeARI{}
+		p, err := s.Start(ctx, f, "ch1", "pb")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameCalls(t, f.calls, []fakeCall{{Method: "Play", ChannelID: "ch1", PlaybackID: "pb", Media: []string{ann, "tone:440/500|0/2500"}}})
+		if p.PlaybackID != "pb" || !p.ExpectsEvents() || p.Media() != "tone:440/500|0/2500" {
+			t.Errorf("playing %+v, media %q", p, p.Media())
+		}
+	})
+	t.Run("sounds repeat without it", func(t *testing.T) {
+		s := mustNew(t, holdmusic.Config{Mode: holdmusic.ModeSounds, Sounds: []string{"a"}, Announcement: ann})
+		f := &fakeARI{}
+		p, err := s.Start(ctx, f, "ch1", "pb")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := s.Restart(ctx, f, p); !ok || err != nil {
+			t.Fatalf("Restart = %v, %v", ok, err)
+		}
+		sameCalls(t, f.calls, []fakeCall{
+			{Method: "Play", ChannelID: "ch1", PlaybackID: "pb", Media: []string{ann, "sound:a"}},
+			{Method: "Play", ChannelID: "ch1", PlaybackID: "pb-2", Media: []string{"sound:a"}},
+		})
+	})
+	t.Run("moh after its own playback", func(t *testing.T) {
+		s := mustNew(t, holdmusic.Config{Mode: holdmusic.ModeMOH, Class: "jazz", Announcement: ann})
+		f := &fakeARI{}
+		p, err := s.Start(ctx, f, "ch1", "pb")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.PlaybackID != "pb" || p.NextPlaybackID() != "" {
+			t.Fatalf("announcement playing %+v, next %q: want playback pb, no next playback", p, p.NextPlaybackID())
+		}
+		if ok, err := s.Restart(ctx, f, p); !ok || err != nil {
+			t.Fatalf("Restart after the announcement = %v, %v", ok, err)
+		}
+		if p.ExpectsEvents() {
+			t.Errorf("music on hold after the announcement expects events: %+v", p)
+		}
+		// Music on hold loops by itself; a second restart does nothing.
+		if ok, err := s.Restart(ctx, f, p); ok || err != nil {
+			t.Fatalf("second Restart = %v, %v", ok, err)
+		}
+		if err := s.Stop(ctx, f, p); err != nil {
+			t.Fatal(err)
+		}
+		sameCalls(t, f.calls, []fakeCall{
+			{Method: "Play", ChannelID: "ch1", PlaybackID: "pb", Media: []string{ann}},
+			{Method: "StartMOH", ChannelID: "ch1", Class: "jazz"},
+			{Method: "StopMOH", ChannelID: "ch1"},
+		})
+	})
+	t.Run("moh stopped during the announcement", func(t *testing.T) {
+		s := mustNew(t, holdmusic.Config{Mode: holdmusic.ModeMOH, Announcement: ann})
+		f := &fakeARI{}
+		p, err := s.Start(ctx, f, "ch1", "pb")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Stop(ctx, f, p); err != nil {
+			t.Fatal(err)
+		}
+		sameCalls(t, f.calls, []fakeCall{
+			{Method: "Play", ChannelID: "ch1", PlaybackID: "pb", Media: []string{ann}},
+			{Method: "StopPlayback", PlaybackID: "pb"},
+		})
+	})
+	t.Run("continue adopted music on hold", func(t *testing.T) {
+		for _, tt := range []struct {
+			name string
+			cfg  holdmusic.Config
+			want []fakeCall
+		}{
+			{"moh after an announcement", holdmusic.Config{Mode: holdmusic.ModeMOH, Announcement: ann}, []fakeCall{{Method: "StartMOH", ChannelID: "ch1", Class: "default"}}},
+			{"moh without announcement", holdmusic.Config{Mode: holdmusic.ModeMOH}, nil},
+			{"tone", holdmusic.Config{Announcement: ann}, nil},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				s := mustNew(t, tt.cfg)
+				f := &fakeARI{}
+				sent, err := s.Continue(ctx, f, s.Adopt("ch1", s.Media()))
+				if err != nil || sent != (tt.want != nil) {
+					t.Fatalf("Continue = %v, %v", sent, err)
+				}
+				sameCalls(t, f.calls, tt.want)
+			})
+		}
+	})
+	t.Run("invalid", func(t *testing.T) {
+		for _, bad := range []string{"tone:440", "moh:default", "sound:a,b", "sound:../x", "sound:a|sound:b"} {
+			err := holdmusic.Config{Announcement: bad}.Validate()
+			if !errors.Is(err, holdmusic.ErrConfig) || !strings.Contains(err.Error(), "Announcement") {
+				t.Errorf("Announcement %q: %v, want ErrConfig naming Announcement", bad, err)
+			}
+		}
+	})
 }
 
 func TestUnitStart(t *testing.T) {
@@ -660,7 +810,8 @@ func TestUnitFindable(t *testing.T) {
 	}{
 		{name: "tone", cfg: holdmusic.Config{}, ids: []string{"c1-hold-callee"}},
 		{name: "sounds", cfg: holdmusic.Config{Mode: holdmusic.ModeSounds, Sounds: []string{"a"}}, ids: []string{"c1-hold-callee", "c1-hold-callee-2"}},
-		{name: "moh", cfg: holdmusic.Config{Mode: holdmusic.ModeMOH}, ids: nil, record: true},
+		// Music on hold runs as no playback; its announcement as one.
+		{name: "moh", cfg: holdmusic.Config{Mode: holdmusic.ModeMOH}, ids: []string{"c1-hold-callee"}, record: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -121,7 +121,7 @@ func TestIntegrationMedia(t *testing.T) {
 			t.Fatalf("music on hold expects events: %+v", p)
 		}
 		// Stopped as adopted from its label, as after an ariapp restart.
-		if err := s.Stop(ctx, c, s.Adopt(chID, s.Label("unused"))); err != nil {
+		if err := s.Stop(ctx, c, s.Adopt(chID, s.Media())); err != nil {
 			t.Fatalf("Stop: %v", err)
 		}
 	})

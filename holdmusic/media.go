@@ -3,6 +3,7 @@ package holdmusic
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,10 +14,12 @@ import (
 type medium interface {
 	mode() Mode
 	describe() string
-	label(idBase string) string
+	// media is the one-string form ParseMedia reads.
+	media() string
 	playbackIDs(idBase string) []string
 	needsRecord() bool
-	start(ctx context.Context, a ARI, channelID, idBase string) (*Playing, error)
+	// start plays intro (the announcement, may be empty), then the music.
+	start(ctx context.Context, a ARI, channelID, idBase string, intro []string) (*Playing, error)
 	restart(ctx context.Context, a ARI, p *Playing) (bool, error)
 }
 
@@ -41,13 +44,18 @@ var builders = map[Mode]func(Config) (medium, error){
 // (GET /playbacks/{id}), so it needs no record on the channel.
 type playlist []string
 
-func (pl playlist) describe() string           { return strings.Join(pl, ",") }
-func (pl playlist) label(idBase string) string { return idBase }
-func (pl playlist) needsRecord() bool          { return false }
+func (pl playlist) describe() string  { return strings.Join(pl, ",") }
+func (pl playlist) media() string     { return strings.Join(pl, "|") }
+func (pl playlist) needsRecord() bool { return false }
 
-func (pl playlist) start(ctx context.Context, a ARI, channelID, idBase string) (*Playing, error) {
-	if _, err := a.Play(ctx, channelID, idBase, pl...); err != nil {
-		return nil, fmt.Errorf("%w: %s on %s: %w", ErrNotStarted, pl.describe(), channelID, err)
+// start plays intro and the list as one playback: Asterisk moves from the
+// announcement to the music by itself, so nothing has to happen in
+// between (and nothing can be missed while ariapp restarts), and one
+// stop ends whichever item plays.
+func (pl playlist) start(ctx context.Context, a ARI, channelID, idBase string, intro []string) (*Playing, error) {
+	items := append(append(make([]string, 0, len(intro)+len(pl)), intro...), pl...)
+	if _, err := a.Play(ctx, channelID, idBase, items...); err != nil {
+		return nil, fmt.Errorf("%w: %s on %s: %w", ErrNotStarted, strings.Join(items, ","), channelID, err)
 	}
 	return &Playing{ChannelID: channelID, PlaybackID: idBase, base: idBase}, nil
 }
@@ -97,19 +105,54 @@ const loopSuffix = "-2"
 // comma, no "..".
 var soundRe = regexp.MustCompile(`^[A-Za-z0-9_\-./]+$`)
 
+// sound returns the ARI media of a sound name ("hello-world" or
+// "sound:hello-world") or of an http(s) URL Asterisk fetches into its media
+// cache ("sound:https://host/hold.wav"); "" when s is neither.
+func sound(s string) string {
+	name := strings.TrimPrefix(s, "sound:")
+	if strings.HasPrefix(name, "http://") || strings.HasPrefix(name, "https://") {
+		u, err := url.Parse(name)
+		// ',' would split ARI's media list, '|' ariapp's own.
+		if err != nil || u.Host == "" || strings.ContainsAny(name, ",| \t") {
+			return ""
+		}
+		return "sound:" + name
+	}
+	if !soundRe.MatchString(name) || strings.Contains(name, "..") {
+		return ""
+	}
+	return "sound:" + name
+}
+
+// soundHint is what sound accepts, for error messages.
+const soundHint = `a sound name such as "sound:hello-world" (letters, digits, '_', '-', '.', '/'; no comma, no "..") or an http(s) URL such as "sound:https://example.com/hold.wav"`
+
 func newSounds(c Config) (medium, error) {
 	if len(c.Sounds) == 0 {
 		return nil, fmt.Errorf("%w: Sounds: mode sounds needs at least one sound", ErrConfig)
 	}
 	pl := make(playlist, 0, len(c.Sounds))
 	for i, s := range c.Sounds {
-		name := strings.TrimPrefix(s, "sound:")
-		if !soundRe.MatchString(name) || strings.Contains(name, "..") {
-			return nil, fmt.Errorf("%w: Sounds[%d] %q: expected a sound name such as \"sound:hello-world\" (letters, digits, '_', '-', '.', '/'; no comma, no \"..\")", ErrConfig, i, s)
+		media := sound(s)
+		if media == "" {
+			return nil, fmt.Errorf("%w: Sounds[%d] %q: expected %s", ErrConfig, i, s, soundHint)
 		}
-		pl = append(pl, "sound:"+name)
+		pl = append(pl, media)
 	}
 	return sounds{pl}, nil
+}
+
+// newAnnouncement checks Config.Announcement and returns it as the intro
+// of every start (nil for none).
+func newAnnouncement(s string) ([]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	media := sound(s)
+	if media == "" {
+		return nil, fmt.Errorf("%w: Announcement %q: expected %s", ErrConfig, s, soundHint)
+	}
+	return []string{media}, nil
 }
 
 func (sounds) mode() Mode                         { return ModeSounds }
@@ -128,7 +171,9 @@ func (s sounds) restart(ctx context.Context, a ARI, p *Playing) (bool, error) {
 // moh is an Asterisk music-on-hold class. Asterisk confirms nothing (204,
 // no event; an unknown class silently falls back to the default one), and
 // ARI can neither list nor query music on hold, so the caller records it
-// on the channel.
+// on the channel. An announcement is a playback of its own before it (MOH
+// is no playback that could follow it in a media list): the music on hold
+// starts as the announcement's restart, on its PlaybackFinished.
 type moh struct{ class string }
 
 var classRe = regexp.MustCompile(`^[A-Za-z0-9_\-]+$`)
@@ -140,18 +185,40 @@ func newMOH(c Config) (medium, error) {
 	return moh{class: c.Class}, nil
 }
 
-func (m moh) mode() Mode                                           { return ModeMOH }
-func (m moh) describe() string                                     { return mohLabelPrefix + m.class }
-func (m moh) label(string) string                                  { return m.describe() }
-func (m moh) playbackIDs(string) []string                          { return nil }
-func (m moh) needsRecord() bool                                    { return true }
-func (m moh) restart(context.Context, ARI, *Playing) (bool, error) { return false, nil }
+func (m moh) mode() Mode        { return ModeMOH }
+func (m moh) describe() string  { return mohLabelPrefix + m.class }
+func (m moh) media() string     { return m.describe() }
+func (m moh) needsRecord() bool { return true }
 
-func (m moh) start(ctx context.Context, a ARI, channelID, idBase string) (*Playing, error) {
+// playbackIDs is the announcement's id: the only playback music on hold
+// can run as.
+func (m moh) playbackIDs(idBase string) []string { return []string{idBase} }
+
+func (m moh) start(ctx context.Context, a ARI, channelID, idBase string, intro []string) (*Playing, error) {
+	if len(intro) > 0 {
+		if _, err := a.Play(ctx, channelID, idBase, intro...); err != nil {
+			return nil, fmt.Errorf("%w: announcement %s on %s: %w", ErrNotStarted, strings.Join(intro, ","), channelID, err)
+		}
+		return &Playing{ChannelID: channelID, PlaybackID: idBase, base: idBase}, nil
+	}
 	if err := a.StartMOH(ctx, channelID, m.class); err != nil {
 		return nil, fmt.Errorf("%w: moh %s on %s: %w", ErrNotStarted, m.class, channelID, err)
 	}
 	return &Playing{ChannelID: channelID, base: idBase}, nil
+}
+
+// restart starts the music on hold when the announcement before it ended;
+// music on hold itself loops.
+func (m moh) restart(ctx context.Context, a ARI, p *Playing) (bool, error) {
+	if p.PlaybackID == "" {
+		return false, nil
+	}
+	if err := a.StartMOH(ctx, p.ChannelID, m.class); err != nil {
+		return false, fmt.Errorf("%w: moh %s on %s after the announcement: %w", ErrNotStarted, m.class, p.ChannelID, err)
+	}
+	p.PlaybackID = ""
+	p.Loops++
+	return true, nil
 }
 
 // mohLabelPrefix starts the Label of music on hold, which has no playback id.

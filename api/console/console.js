@@ -227,7 +227,7 @@
       if (c.ended) return c;
       for (const role of ["caller", "callee"]) {
         const was = c.info[role], is = info[role];
-        if (was.state !== is.state || was.on_hold_music !== is.on_hold_music) {
+        if (was.state !== is.state || was.on_hold_music !== is.on_hold_music || was.hold_media !== is.hold_media) {
           c.since[role] = is.state === "HOLD" && is.hold_since ? new Date(is.hold_since) : now;
         }
       }
@@ -346,7 +346,9 @@
       r.ep.title = p.endpoint + (p.channel_id ? " (" + p.channel_id + ")" : "");
       r.state.textContent = p.state;
       r.state.className = "badge " + p.state;
-      r.moh.textContent = p.on_hold_music ? "♪ hold music" : "";
+      // What the held party hears: the music its peer's hold chose.
+      r.moh.textContent = p.on_hold_music ? "♪ " + (p.hold_media || "hold music") : "";
+      r.moh.title = p.on_hold_music ? "hears the hold music " + (p.hold_media || "") : "";
       r.ep.parentElement.dataset.state = p.state;
       const who = role + " " + p.endpoint;
       // SPEC R1: only the holder may resume; H6: no hang-up on the side that holds.

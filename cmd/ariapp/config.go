@@ -92,6 +92,9 @@ type HoldConfig struct {
 	// Media is the one-string form of app.Config.Music, e.g.
 	// "tone:440/500|0/2500" (see holdmusic.ParseMedia).
 	Media string
+	// AllowedMedia are app.Config.AllowedMusic in the same form: the other
+	// music a hold request may choose.
+	AllowedMedia []string
 }
 
 // ShutdownConfig is what SIGTERM does.
@@ -202,6 +205,8 @@ func (c *Config) keys() []keySpec {
 		{key: "hold.reminder_media", ptr: &c.App.HoldTimers.ReminderMedia, usage: "what a holder hears as the reminder: tone:SPEC (every part with its length) or sound:NAME"},
 		{key: "hold.max_duration", ptr: &c.App.HoldTimers.MaxDuration, usage: "a hold that lasts this long is ended as hold.max_action says (0: off)"},
 		{key: "hold.max_action", ptr: &c.App.HoldTimers.MaxAction, usage: "how a hold at hold.max_duration ends: resume or hangup"},
+		{key: "hold.allowed_media", ptr: &c.Hold.AllowedMedia, usage: "other music a hold request may choose (\"media\"), in hold.media's form; http(s) sounds only as listed here (empty: only hold.media)"},
+		{key: "hold.announcement", ptr: &c.App.Music.Announcement, usage: "sound the held party hears once before the music, e.g. sound:pls-hold-while-try (empty: none)"},
 		{key: "call.answer_timeout", ptr: &c.App.AnswerTimeout, usage: "how long a callee may ring"},
 		{key: "call.step_timeout", ptr: &c.App.StepTimeout, usage: "wait for Asterisk to confirm one step of a hold, resume or set-up"},
 		{key: "call.originate_formats", ptr: &c.App.OriginateFormats, usage: "codecs offered on an API-originated call, e.g. ulaw,alaw"},
@@ -252,7 +257,7 @@ var keySpecs = func() []keySpec { c := newConfig(); return c.keys() }()
 
 // fieldKeys names, for the errors of the libraries' Validate, the key of
 // a field that no key sets directly.
-var fieldKeys = map[string]string{"App.Music": "hold.media", "Webhooks.Secret": "webhooks.secret"}
+var fieldKeys = map[string]string{"App.Music": "hold.media", "App.AllowedMusic": "hold.allowed_media", "Webhooks.Secret": "webhooks.secret"}
 
 // envName returns the environment variable for a config key.
 func envName(key string) string {

@@ -265,10 +265,23 @@ func (l *loader) build(c *Config) error {
 	}
 	c.Log.Level = strings.ToLower(c.Log.Level)
 	c.Log.Format = strings.ToLower(c.Log.Format)
+	if err := (holdmusic.Config{Announcement: c.App.Music.Announcement}).Validate(); err != nil {
+		l.fail("hold.announcement", "%v", err)
+		c.App.Music.Announcement = "" // reported once, not again as hold.media's
+	}
 	if music, err := holdmusic.ParseMedia(c.Hold.Media); err != nil {
 		l.fail("hold.media", "%v", err)
 	} else {
+		music.Announcement = c.App.Music.Announcement
 		c.App.Music = music
+	}
+	c.App.AllowedMusic = nil
+	for i, media := range c.Hold.AllowedMedia {
+		if music, err := holdmusic.ParseMedia(media); err != nil {
+			l.fail("hold.allowed_media", "item %d %q: %v", i, media, err)
+		} else {
+			c.App.AllowedMusic = append(c.App.AllowedMusic, music)
+		}
 	}
 
 	paths := fieldPaths(c)

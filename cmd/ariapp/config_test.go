@@ -93,7 +93,7 @@ func defaultConfig() Config {
 		},
 		ARIPassword: testPassword,
 		Log:         LogConfig{Level: "info", Format: "json", ARIRequests: "debug"},
-		Hold:        HoldConfig{Media: "tone:440/500|0/2500"},
+		Hold:        HoldConfig{Media: "tone:440/500|0/2500", AllowedMedia: []string{}},
 		Shutdown:    ShutdownConfig{HangupTimeout: 10 * time.Second, Timeout: 10 * time.Second},
 		Instance:    InstanceConfig{Heartbeat: 2 * time.Second},
 		Webhooks:    webhook.Config{URLs: []string{}, Timeout: 5 * time.Second, QueueSize: 1024, RetryFor: time.Minute},
@@ -306,6 +306,9 @@ func TestLoadConfigErrors(t *testing.T) {
 		{name: "bad hold max action", env: map[string]string{"ARIAPP_HOLD_MAX_ACTION": "park"}, want: []string{`hold.max_action: "park": want resume or hangup`}},
 		{name: "reminder longer than its interval", file: "hold:\n  reminder_after: 200ms\n  reminder_media: tone:1400/300\n",
 			want: []string{"hold.reminder_media", "not shorter than hold.reminder_after 200ms"}},
+		{name: "bad allowed media", file: "hold:\n  allowed_media: [\"moh:jazz\", \"tone:abc\"]\n", want: []string{`hold.allowed_media: item 1 "tone:abc"`, "FREQ"}},
+		{name: "allowed media not a sound URL", env: map[string]string{"ARIAPP_HOLD_ALLOWED_MEDIA": "sound:ftp://x.test/a.wav"}, want: []string{"hold.allowed_media: item 0", "http(s) URL"}},
+		{name: "bad announcement", file: "hold:\n  announcement: \"tone:440\"\n", want: []string{"hold.announcement", `"tone:440"`}},
 		{name: "api listen without port", env: map[string]string{"ARIAPP_API_LISTEN": "localhost"}, want: []string{"api.listen", "not host:port"}},
 		{name: "api token in the file", file: "api:\n  token: abc\n", want: []string{"api.token: must not be set in the config file"}},
 		{name: "bad boolean", env: map[string]string{"ARIAPP_SHUTDOWN_HANGUP_CALLS": "maybe"}, want: []string{"shutdown.hangup_calls", "invalid boolean"}},
@@ -423,6 +426,11 @@ func TestLoadConfigFileShapes(t *testing.T) {
 		{name: "numeric username", file: "ari:\n  username: 1001\n", pick: func(c Config) any { return c.ARI.Username }, want: "1001"},
 		{name: "empty list", file: "policy:\n  hold_allowed_endpoints: []\n", pick: func(c Config) any { return c.App.HoldAllowedEndpoints }, want: []string{}},
 		{name: "media with pipes kept verbatim", file: "hold:\n  media: \"tone:480+620/500|0/500\"\n", pick: func(c Config) any { return c.Hold.Media }, want: "tone:480+620/500|0/500"},
+		{name: "allowed media and announcement", file: "hold:\n  media: moh\n  allowed_media: [\"tone:620/500|0/2500\", \"sound:https://x.test/a.wav\"]\n  announcement: sound:pls-hold-while-try\n",
+			pick: func(c Config) any {
+				return []any{c.App.Music.Mode, c.App.Music.Announcement, len(c.App.AllowedMusic), c.App.AllowedMusic[0].Tone, c.App.AllowedMusic[1].Sounds}
+			},
+			want: []any{holdmusic.ModeMOH, "sound:pls-hold-while-try", 2, "620/500|0/2500", []string{"sound:https://x.test/a.wav"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

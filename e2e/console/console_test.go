@@ -299,11 +299,12 @@ func TestConsole(t *testing.T) {
 	before := l.rowBox(callID)
 
 	// Hold by the caller: HOLD on the caller, its hang-up hidden (H6); the
-	// callee stays LIVE with hold music, and no resume is offered for it (R1).
+	// callee stays LIVE with hold music (which one: the default tone), and
+	// no resume is offered for it (R1).
 	l.do("hold the caller", click(callID, "caller", "hold"))
 	l.until("the caller holds", state(callID, "caller")+` === "HOLD" && `+state(callID, "callee")+` === "LIVE"`)
 	l.until("the caller's hang-up is hidden, its resume offered", "!"+shown(callID, "caller", "hangup")+" && "+shown(callID, "caller", "resume"))
-	l.until("the callee has hold music, hang-up, no resume", party(callID, "callee")+`.querySelector(".moh").textContent.includes("hold music") && `+
+	l.until("the callee has hold music, hang-up, no resume", party(callID, "callee")+`.querySelector(".moh").textContent.includes("♪ tone:440/500|0/2500") && `+
 		shown(callID, "callee", "hangup")+" && !"+shown(callID, "callee", "resume"))
 	if got := l.eval(fmt.Sprintf(`document.querySelector('tbody[data-call-id=%q] .callmeta').textContent`, callID)); !strings.Contains(got, "held by caller") {
 		t.Errorf("call line %q does not say who holds", got)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 )
@@ -220,6 +221,27 @@ func (r *Recording) Bursts(from, to time.Time, hz float64) []time.Time {
 	return starts
 }
 
+// Other returns the fraction of the µ-law packets that arrived in
+// [from, to) that are louder than SilenceRMS with none of the tones
+// Present: audio that is neither silence nor a known tone, such as a
+// recorded voice. A window with no audio at all is 0.
+func (r *Recording) Other(from, to time.Time, tones ...float64) float64 {
+	var n, yes int
+	for _, p := range r.Packets(from, to) {
+		if p.PT != 0 || len(p.PCM) == 0 {
+			continue
+		}
+		n++
+		if RMS(p.PCM) >= SilenceRMS && !slices.ContainsFunc(tones, func(hz float64) bool { return Present(p.PCM, hz) }) {
+			yes++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return float64(yes) / float64(n)
+}
+
 // FirstHeard returns the arrival time of the first µ-law packet at or after
 // after in which hz is Present.
 func (r *Recording) FirstHeard(after time.Time, hz float64) (time.Time, bool) {
@@ -248,6 +270,41 @@ func (r *Recording) WaitHeard(ctx context.Context, after time.Time, hz float64) 
 		t, ok, changed := r.firstHeard(after, hz)
 		if ok {
 			return t, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		}
+	}
+}
+
+// WaitSteady is WaitHeard for a tone that must last: it waits until hz is
+// Present in n µ-law packets in a row (n·20 ms) that arrived at or after
+// after, and returns the first one's arrival time. A voice or music can
+// have a single packet that a tone's frequency dominates; a tone has many
+// in a row.
+func (r *Recording) WaitSteady(ctx context.Context, after time.Time, hz float64, n int) (time.Time, error) {
+	for {
+		r.mu.Lock()
+		pkts, changed := r.packets, r.changed
+		r.mu.Unlock()
+		var start time.Time
+		run := 0
+		for _, p := range pkts {
+			if p.PT != 0 || p.At.Before(after) {
+				continue
+			}
+			if !Present(p.PCM, hz) {
+				run = 0
+				continue
+			}
+			if run == 0 {
+				start = p.At
+			}
+			if run++; run >= n {
+				return start, nil
+			}
 		}
 		select {
 		case <-changed:

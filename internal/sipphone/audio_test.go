@@ -215,6 +215,60 @@ func TestBursts(t *testing.T) {
 	}
 }
 
+// TestRecordingWaitSteady: a lone packet of the tone is not enough; n in a
+// row are, and the first of them is returned.
+func TestRecordingWaitSteady(t *testing.T) {
+	r := newRecording()
+	t0 := time.Now()
+	tone := synth(SamplesPerPacket, [2]float64{440, 8000})
+	other := synth(SamplesPerPacket, [2]float64{1000, 8000})
+	for i, pcm := range [][]int16{other, tone, other, tone, tone, other, tone, tone, tone, tone} {
+		r.add(Packet{At: t0.Add(time.Duration(i) * 20 * time.Millisecond), PT: 0, PCM: pcm})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	at, err := r.WaitSteady(ctx, t0, 440, 3)
+	if err != nil || !at.Equal(t0.Add(120*time.Millisecond)) {
+		t.Errorf("WaitSteady(3) = %v %v, want t0+120ms", at.Sub(t0), err)
+	}
+	short, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	if _, err := r.WaitSteady(short, t0, 440, 5); err == nil {
+		t.Error("WaitSteady(5) found a run of 5")
+	}
+}
+
+// TestRecordingOther: audio that is neither silence nor one of the named
+// tones counts as other; a tone not named counts too.
+func TestRecordingOther(t *testing.T) {
+	r := newRecording()
+	t0 := time.Now()
+	noise := make([]int16, SamplesPerPacket)
+	seed := uint32(1)
+	for i := range noise {
+		seed = seed*1664525 + 1013904223
+		noise[i] = int16(seed>>16) / 4
+	}
+	for i, pcm := range [][]int16{
+		synth(SamplesPerPacket, [2]float64{440, 8000}),
+		synth(SamplesPerPacket, [2]float64{620, 8000}),
+		make([]int16, SamplesPerPacket), // silence
+		noise,
+		synth(SamplesPerPacket, [2]float64{1000, 8000}),
+	} {
+		r.add(Packet{At: t0.Add(time.Duration(i) * 20 * time.Millisecond), PT: 0, PCM: pcm})
+	}
+	if f := r.Other(time.Time{}, time.Time{}, 440, 620); math.Abs(f-0.4) > 1e-9 {
+		t.Errorf("Other(440, 620) = %v, want 0.4 (noise and the 1000 Hz tone)", f)
+	}
+	if f := r.Other(time.Time{}, time.Time{}, 440, 620, 1000); math.Abs(f-0.2) > 1e-9 {
+		t.Errorf("Other(440, 620, 1000) = %v, want 0.2 (the noise)", f)
+	}
+	if f := r.Other(t0.Add(time.Second), time.Time{}); f != 0 {
+		t.Errorf("Other on an empty window = %v", f)
+	}
+}
+
 func TestRTPParse(t *testing.T) {
 	b := make([]byte, 12+4)
 	putRTPHeader(b, true, 101, 0xBEEF, 123456, 0xCAFEBABE)
