@@ -22,6 +22,13 @@ type ARI interface {
 	AddChannel(ctx context.Context, bridgeID string, channelIDs ...string) error
 	RemoveChannel(ctx context.Context, bridgeID string, channelIDs ...string) error
 	SetVar(ctx context.Context, channelID, name, value string) error
+	// Mute and Unmute are the channel's mute (ARI's direction: "in" is
+	// what Asterisk receives from the channel, "out" what it sends).
+	Mute(ctx context.Context, channelID string, dir ari.MuteDirection) error
+	Unmute(ctx context.Context, channelID string, dir ari.MuteDirection) error
+	// Global variables hold the mute records (see VarMutePrefix).
+	GlobalVariable(ctx context.Context, name string) (string, error)
+	SetGlobalVariable(ctx context.Context, name, value string) error
 	Subscribe(ctx context.Context, eventSource string) (*ari.Application, error)
 	// For resync after a restart or reconnect.
 	Channels(ctx context.Context) ([]ari.Channel, error)

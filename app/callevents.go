@@ -23,10 +23,15 @@ const (
 	EventUnholdSuccess EventName = "unhold_success"
 	EventUnholdFailed  EventName = "unhold_failed"
 	EventCallEnded     EventName = "call_ended"
+	// EventMuted and EventUnmuted report a change of a party's mute,
+	// which is apart from hold (see MuteDirection).
+	EventMuted   EventName = "muted"
+	EventUnmuted EventName = "unmuted"
 )
 
 // EventNames lists every event name, in life-cycle order.
-var EventNames = []EventName{EventCallStarted, EventCallAnswered, EventHoldSuccess, EventHoldFailed, EventUnholdSuccess, EventUnholdFailed, EventCallEnded}
+var EventNames = []EventName{EventCallStarted, EventCallAnswered, EventHoldSuccess, EventHoldFailed, EventUnholdSuccess, EventUnholdFailed,
+	EventMuted, EventUnmuted, EventCallEnded}
 
 // Event is one state change of a call.
 type Event struct {
@@ -38,6 +43,9 @@ type Event struct {
 	// hang-up ended the call; empty when not party-specific.
 	Party  Role   `json:"party,omitempty"`
 	Source Source `json:"source,omitempty"`
+	// Direction is what a muted or unmuted event changed ("in", "out" or
+	// "both"); the party's resulting mute is in Call.
+	Direction MuteDirection `json:"direction,omitempty"`
 	// Reason explains failures and call_ended.
 	Reason string    `json:"reason,omitempty"`
 	Time   time.Time `json:"time"`
@@ -82,6 +90,10 @@ func logEvent(log *zap.Logger, ev *Event) {
 	}
 	if ev.Source != "" {
 		fields = append(fields, zap.String("source", string(ev.Source)))
+	}
+	if ev.Direction != "" {
+		fields = append(fields, zap.String("direction", string(ev.Direction)),
+			zap.String("caller_muted", string(ev.Call.Caller.Muted)), zap.String("callee_muted", string(ev.Call.Callee.Muted)))
 	}
 	if ev.Call.BridgeID != "" {
 		fields = append(fields, zap.String("bridge_id", ev.Call.BridgeID))

@@ -209,6 +209,7 @@ func (a *App) adopt(ctx context.Context, callID string, parts []ari.Channel, sna
 			c.bridgeID = a.channelVar(ctx, ch, VarBridge)
 		}
 		held[role] = a.channelVar(ctx, ch, VarHeld)
+		a.adoptMute(ctx, p)
 		if role == Caller {
 			c.startedAt = ch.CreationTime.Time
 			c.callerID = ch.Caller
@@ -363,6 +364,7 @@ func (c *call) rebuild(ctx context.Context, m rebuild) {
 		c.endCall(ctx, "rebuild_failed", "", "restoring the media after a restart: "+err.Error())
 		return
 	}
+	c.applyMuteRecord(ctx)
 	c.updateSnapshot()
 	c.log.Info("call rebuilt from Asterisk", zap.String("caller_channel_id", c.caller.channelID),
 		zap.String("callee_channel_id", c.callee.channelID), zap.String("bridge_id", c.bridgeID), zap.Any("holders", c.holders()))

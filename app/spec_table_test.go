@@ -50,6 +50,9 @@ var specRules = []struct {
 	{"RaceHoldAgainstHangup", specRaceHoldAgainstHangup},
 	{"RaceResumeAgainstHangup", specRaceResumeAgainstHangup},
 	{"RaceBothHoldAtOnce", specRaceBothHoldAtOnce},
+	{"MuteApartFromHold", specMuteApartFromHold},
+	{"MuteFailureChangesNothing", specMuteFailureChangesNothing},
+	{"RestartKeepsMute", specRestartKeepsMute},
 }
 
 // TestSpec runs the SPEC rule table against the in-process fake Asterisk
