@@ -2,12 +2,15 @@ package app_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ariapp/ariapp/app"
 	"github.com/ariapp/ariapp/ari"
 	"github.com/ariapp/ariapp/internal/fakeasterisk"
+	"github.com/ariapp/ariapp/internal/labtest"
 )
 
 var (
@@ -71,7 +74,9 @@ func (h *harness) muteRecord(channelID string) string {
 // bridge. Refusals: a bad direction, an unknown party or call, a call not
 // established or ended.
 func specMuteApartFromHold(t *testing.T, be backend) {
-	h := newHarness(t, be)
+	// OnEvent is where the webhooks and the metrics take the events.
+	observed := labtest.NewLog[app.Event]()
+	h := newHarness(t, be, func(c *app.Config) { c.OnEvent = observed.Add })
 	ringing, _ := h.placeCall("noanswer")
 	if _, err := h.app.Mute(ctxT(t), ringing, "caller", app.MuteIn, app.SourceAPI); !errors.Is(err, app.ErrNotEstablished) {
 		t.Fatalf("mute while ringing: %v, want ErrNotEstablished", err)
@@ -117,6 +122,20 @@ func specMuteApartFromHold(t *testing.T, be backend) {
 	}
 	if got := h.muteRecord(info.Caller.ChannelID); got != "in" {
 		t.Fatalf("mute record %q, want in", got)
+	}
+	if _, ok := observed.Until(5*time.Second, func(evs []app.Event) bool {
+		return slices.ContainsFunc(evs, func(e app.Event) bool { return e.Name == muted && e.Direction == app.MuteIn })
+	}); !ok {
+		t.Error("the muted event did not reach Config.OnEvent")
+	}
+	tl, err := h.app.Timeline(callID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(tl.Entries, func(e app.TimelineEntry) bool {
+		return e.Kind == "call_event" && e.Name == string(muted) && e.Party == app.Caller && e.Detail == "direction in"
+	}) {
+		t.Errorf("the timeline has no muted entry: %+v", tl.Entries)
 	}
 	// Muting what is muted changes nothing, as does unmuting what is not.
 	h.expectMuted(h.mute(callID, "caller", app.MuteIn), app.MuteIn, "")
