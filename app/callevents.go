@@ -50,10 +50,10 @@ type Event struct {
 	Reason string    `json:"reason,omitempty"`
 	Time   time.Time `json:"time"`
 	Call   CallInfo  `json:"call"`
-	// Took is how long a hold or resume took, from the call's goroutine
-	// taking the request up to its outcome; set on hold_success,
-	// hold_failed, unhold_success and unhold_failed (for metrics, not
-	// part of the event stream).
+	// Took is how long a hold, resume or mute took, from the call's
+	// goroutine taking the request up to its outcome; set on hold_success,
+	// hold_failed, unhold_success, unhold_failed, muted and unmuted (for
+	// metrics, not part of the event stream).
 	Took time.Duration `json:"-"`
 	// Refused marks a hold_failed for a request refused before any ARI
 	// step (the call's state, the hold policy): nothing changed in

@@ -59,6 +59,7 @@ type Metrics struct {
 	callsEnded     *prometheus.CounterVec
 	holds          *prometheus.CounterVec
 	resumes        *prometheus.CounterVec
+	mutes          *prometheus.CounterVec
 	holdSeconds    *prometheus.HistogramVec
 	resumeSeconds  *prometheus.HistogramVec
 	requests       *prometheus.CounterVec
@@ -96,6 +97,10 @@ func New(version string) *Metrics {
 			Namespace: namespace, Name: "resumes_total",
 			Help: "Resume operations by source (api, phone, dtmf) and result (success; failed: the call was hung up).",
 		}, []string{"source", "result"}),
+		mutes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "mutes_total",
+			Help: "Mute changes (muted and unmuted events) by action (mute, unmute) and direction (in, out, both); requests that changed nothing are not counted.",
+		}, []string{"action", "direction"}),
 		holdSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "hold_operation_duration_seconds",
 			Help:    "Time from taking up a hold request to its outcome, by result.",
@@ -128,8 +133,13 @@ func New(version string) *Metrics {
 			m.resumes.WithLabelValues(string(src), r)
 		}
 	}
+	for _, action := range []string{"mute", "unmute"} {
+		for _, d := range app.MuteDirections {
+			m.mutes.WithLabelValues(action, string(d))
+		}
+	}
 	m.SetAsteriskVersion("")
-	m.reg.MustRegister(m.callsStarted, m.callsAnswered, m.callsEnded, m.holds, m.resumes,
+	m.reg.MustRegister(m.callsStarted, m.callsAnswered, m.callsEnded, m.holds, m.resumes, m.mutes,
 		m.holdSeconds, m.resumeSeconds, m.requests, m.requestSeconds, m.buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -191,6 +201,14 @@ func (m *Metrics) ObserveCallEvent(ev app.Event) {
 	case app.EventUnholdFailed:
 		m.resumes.WithLabelValues(src, resultFailed).Inc()
 		m.resumeSeconds.WithLabelValues(resultFailed).Observe(ev.Took.Seconds())
+	case app.EventMuted, app.EventUnmuted:
+		if ev.Direction != "" {
+			action := "mute"
+			if ev.Name == app.EventUnmuted {
+				action = "unmute"
+			}
+			m.mutes.WithLabelValues(action, string(ev.Direction)).Inc()
+		}
 	}
 }
 
