@@ -74,6 +74,7 @@ func median(d []time.Duration) time.Duration {
 // dialplan names it, control API over HTTP) and the phones alice and bob.
 type lab struct {
 	t      *testing.T
+	cfg    app.Config // the App's, for restart
 	client *ari.Client
 	app    *app.App
 	srv    *httptest.Server
@@ -109,7 +110,7 @@ func newLab(t *testing.T, opts ...func(*app.Config)) *lab {
 		t.Fatalf("connect as application ariapp (is another ariapp running?): %v", err)
 	}
 	a.Start(client.Events())
-	l := &lab{t: t, client: client, app: a, events: labtest.NewLog[app.Event]()}
+	l := &lab{t: t, cfg: acfg, client: client, app: a, events: labtest.NewLog[app.Event]()}
 	l.srv = httptest.NewServer(api.New(api.Config{}, a, nil, zaptest.NewLogger(t)).Handler())
 	l.alice = l.phone("alice", "127.0.0.1:5071", aliceHz)
 	l.bob = l.phone("bob", "127.0.0.1:5072", bobHz)
@@ -117,13 +118,45 @@ func newLab(t *testing.T, opts ...func(*app.Config)) *lab {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		a.HangupAll(ctx)
+		l.app.HangupAll(ctx)
 		l.srv.CloseClientConnections()
 		l.srv.Close()
-		a.Close()
-		client.Close()
+		l.app.Close()
+		l.client.Close()
 	})
 	return l
+}
+
+// restart replaces ariapp the way a killed process does (nothing is hung
+// up, the event connection goes away) by a new one with the same
+// configuration, which adopts the calls from Asterisk; the control API
+// and the event stream come from the new one.
+func (l *lab) restart() {
+	l.t.Helper()
+	l.srv.CloseClientConnections()
+	l.srv.Close()
+	l.app.Close()
+	l.client.Close()
+	cfg := labtest.Require(l.t)
+	cfg.Application = "ariapp"
+	client, err := ari.New(cfg)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	a, err := app.New(l.cfg, client, zaptest.NewLogger(l.t))
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := client.Connect(ctx); err != nil {
+		l.t.Fatalf("reconnect as application ariapp: %v", err)
+	}
+	a.Start(client.Events())
+	l.client, l.app = client, a
+	l.srv = httptest.NewServer(api.New(api.Config{}, a, nil, zaptest.NewLogger(l.t)).Handler())
+	l.events = labtest.NewLog[app.Event]()
+	l.stream()
 }
 
 func (l *lab) phone(user, addr string, hz float64) *sipphone.Phone {
@@ -136,8 +169,10 @@ func (l *lab) phone(user, addr string, hz float64) *sipphone.Phone {
 	return p
 }
 
-// stream reads the API's Server-Sent Events for the whole test.
+// stream reads the API's Server-Sent Events for the whole test (until a
+// restart, which opens the next ariapp's stream into a new log).
 func (l *lab) stream() {
+	events := l.events
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "GET", l.srv.URL+"/v1/events", nil)
 	resp, err := http.DefaultClient.Do(req)
@@ -147,14 +182,14 @@ func (l *lab) stream() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		defer l.events.Close()
+		defer events.Close()
 		defer resp.Body.Close()
 		sc := bufio.NewScanner(resp.Body)
 		for sc.Scan() {
 			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
 				var ev app.Event
 				if json.Unmarshal([]byte(data), &ev) == nil {
-					l.events.Add(ev)
+					events.Add(ev)
 				}
 			}
 		}
@@ -779,4 +814,48 @@ func TestMuteApartFromHold(t *testing.T) {
 				holdOK, mutedEv, unholdOK, unmutedEv, mutedEv, holdOK, unholdOK, unmutedEv, ended)
 		})
 	}
+}
+
+// TestMuteSurvivesRestart: alice is muted "in" and held by bob when
+// ariapp is replaced; the new ariapp reports her mute from Asterisk's
+// record, bob's resume brings her back still muted (bob does not hear
+// her), and the new ariapp's unmute lets bob hear her again.
+func TestMuteSurvivesRestart(t *testing.T) {
+	l := newLab(t)
+	callID, ac, bc := l.call()
+	l.mute(callID, "mute", "caller", "in", app.MuteIn)
+	if code := l.api("POST", "/v1/calls/"+callID+"/hold", `{"party":"callee"}`, nil); code != 200 {
+		t.Fatalf("bob holds: %d", code)
+	}
+	l.hearsWithin(ac, holdHz, "alice hears the hold tone")
+
+	l.restart()
+	var info app.CallInfo
+	deadline := time.Now().Add(10 * time.Second)
+	for l.api("GET", "/v1/calls/"+callID, "", &info) != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("the call was not adopted by the new ariapp")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if info.Caller.Muted != app.MuteIn || info.Callee.State != app.Hold || !info.Caller.OnHoldMusic {
+		t.Fatalf("adopted call: %+v", info)
+	}
+	if code := l.api("POST", "/v1/calls/"+callID+"/unhold", `{"party":"callee"}`, &info); code != 200 || info.Caller.Muted != app.MuteIn {
+		t.Fatalf("bob resumes after the restart: %d %+v", code, info.Caller)
+	}
+	l.hearsWithin(ac, bobHz, "alice hears bob after the resume")
+	time.Sleep(200 * time.Millisecond)
+	from := time.Now()
+	time.Sleep(window)
+	l.quiet(bc, aliceHz, from, time.Now(), "bob hears alice, muted before the restart")
+
+	l.mute(callID, "unmute", "caller", "in", "")
+	l.hearsWithin(bc, aliceHz, "bob hears alice after the unmute")
+	if err := ac.Hangup(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	<-bc.Ended()
+	l.wait(callID, ended, 1)
+	l.expectSequence(callID, unholdOK, app.EventUnmuted, ended)
 }
