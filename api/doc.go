@@ -8,6 +8,8 @@
 //	DELETE /v1/calls/{id}            hang it up
 //	POST   /v1/calls/{id}/hold       {"party":"caller"|"callee"|CHANNEL_ID}
 //	POST   /v1/calls/{id}/unhold     {"party":...}
+//	POST   /v1/calls/{id}/mute       {"party":...,"direction":"in"|"out"|"both"}, apart from hold
+//	POST   /v1/calls/{id}/unmute     {"party":...,"direction":...}
 //	GET    /v1/events[?call_id=ID]   live SPEC events, as Server-Sent Events
 //	GET    /v1/calls/{id}/timeline   its recent story
 //	GET    /v1/stats                 process, ARI, event and stream counters

@@ -19,6 +19,8 @@ const (
 	CodeHoldFailed       = "hold_failed"
 	CodeUnholdFailed     = "unhold_failed"
 	CodeCallEnded        = "call_ended"
+	CodeInvalidDirection = "invalid_direction"
+	CodeMuteFailed       = "mute_failed"
 	CodeInvalidEndpoint  = "invalid_endpoint"
 	CodeBadRequest       = "bad_request"
 	CodeUnsupportedMedia = "unsupported_media_type"
@@ -67,6 +69,10 @@ func statusOf(err error) (int, string) {
 		return http.StatusBadGateway, CodeHoldFailed
 	case errors.Is(err, app.ErrUnholdFailed):
 		return http.StatusBadGateway, CodeUnholdFailed
+	case errors.Is(err, app.ErrInvalidDirection):
+		return http.StatusBadRequest, CodeInvalidDirection
+	case errors.Is(err, app.ErrMuteFailed):
+		return http.StatusBadGateway, CodeMuteFailed
 	case errors.Is(err, app.ErrCallEnded):
 		return http.StatusConflict, CodeCallEnded
 	case errors.Is(err, app.ErrInvalidEndpoint):

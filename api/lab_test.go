@@ -380,3 +380,62 @@ func TestLabAPIHoldMedia(t *testing.T) {
 	}
 	all.wait(t, callID, app.EventCallEnded)
 }
+
+// TestLabAPIMute drives mute and unmute of a real call through the API,
+// every answer validated against the OpenAPI document: a mute, a repeated
+// mute (no event), a bad direction, a hold that keeps the mute, an unmute
+// of what is not muted (no event), the unmute, with the SSE stream
+// carrying the muted and unmuted events in order.
+func TestLabAPIMute(t *testing.T) {
+	l := newLab(t, "")
+	all, stop := l.stream("")
+	defer stop()
+	var info app.CallInfo
+	if code := l.do("POST", "/v1/calls", `{"from":"Local/talk@ariapp-test","to":"Local/talk@ariapp-test"}`, &info); code != 201 {
+		t.Fatalf("originate: %d %+v", code, info)
+	}
+	callID := info.CallID
+	all.wait(t, callID, app.EventCallAnswered)
+	steps := []struct {
+		path, body string
+		status     int
+		code       string
+		caller     app.MuteDirection
+	}{
+		{"/mute", `{"party":"caller","direction":"in"}`, 200, "", app.MuteIn},
+		{"/mute", `{"party":"caller","direction":"in"}`, 200, "", app.MuteIn},
+		{"/mute", `{"party":"caller","direction":"sideways"}`, 400, api.CodeInvalidDirection, ""},
+		{"/mute", `{"party":"nobody"}`, 400, api.CodeUnknownParty, ""},
+		{"/hold", `{"party":"callee"}`, 200, "", app.MuteIn},
+		{"/unhold", `{"party":"callee"}`, 200, "", app.MuteIn},
+		{"/unmute", `{"party":"caller","direction":"out"}`, 200, "", app.MuteIn},
+		{"/unmute", `{"party":"caller"}`, 200, "", ""},
+	}
+	for _, s := range steps {
+		var got app.CallInfo
+		var e api.ErrorBody
+		out := any(&got)
+		if s.status != 200 {
+			out = &e
+		}
+		if code := l.do("POST", "/v1/calls/"+callID+s.path, s.body, out); code != s.status || e.Error.Code != s.code {
+			t.Fatalf("%s %s: %d %+v", s.path, s.body, code, e)
+		}
+		if s.status == 200 && got.Caller.Muted != s.caller {
+			t.Fatalf("%s %s: caller muted %q, want %q", s.path, s.body, got.Caller.Muted, s.caller)
+		}
+	}
+	if code := l.do("DELETE", "/v1/calls/"+callID, "", nil); code != 200 {
+		t.Fatalf("hangup: %d", code)
+	}
+	var e api.ErrorBody
+	if code := l.do("POST", "/v1/calls/"+callID+"/mute", `{"party":"caller"}`, &e); code != 409 || e.Error.Code != api.CodeCallEnded {
+		t.Fatalf("mute of the ended call: %d %+v", code, e)
+	}
+	all.wait(t, callID, app.EventCallEnded)
+	want := []app.EventName{app.EventCallStarted, app.EventCallAnswered, app.EventMuted, app.EventHoldSuccess, app.EventUnholdSuccess,
+		app.EventUnmuted, app.EventCallEnded}
+	if got := all.sequence(callID); strings.Join(names(got), ",") != strings.Join(names(want), ",") {
+		t.Errorf("stream: %v, want %v", got, want)
+	}
+}

@@ -46,6 +46,7 @@ func TestUnitOpenAPIAnswers(t *testing.T) {
 		wantCode string
 	}
 	party := `{"party":"caller"}`
+	mute := `{"party":"caller","direction":"in"}`
 	originate := `{"from":"PJSIP/alice","to":"PJSIP/bob"}`
 	cases := []tcase{
 		{name: "console", r: req{method: "GET", target: "/"}, status: 200},
@@ -80,30 +81,45 @@ func TestUnitOpenAPIAnswers(t *testing.T) {
 			tcase{name: op + " not JSON", r: req{method: "POST", target: target, body: party, contentType: "-"}, status: 415, wantCode: api.CodeUnsupportedMedia},
 		)
 	}
+	for _, op := range []string{"mute", "unmute"} {
+		target := "/v1/calls/c1/" + op
+		cases = append(cases,
+			tcase{name: op, r: req{method: "POST", target: target, body: mute}, status: 200},
+			tcase{name: op + " direction omitted", r: req{method: "POST", target: target, body: party}, status: 200},
+			tcase{name: op + " unknown call", r: req{method: "POST", target: "/v1/calls/nope/" + op, body: mute}, status: 404, wantCode: api.CodeCallNotFound},
+			tcase{name: op + " no party", r: req{method: "POST", target: target, body: `{"direction":"in"}`}, status: 400, wantCode: api.CodeUnknownParty},
+			tcase{name: op + " unknown field", r: req{method: "POST", target: target, body: `{"party":"caller","x":1}`}, status: 400, wantCode: api.CodeBadRequest},
+			tcase{name: op + " not JSON", r: req{method: "POST", target: target, body: mute, contentType: "-"}, status: 415, wantCode: api.CodeUnsupportedMedia},
+		)
+	}
 	// Every application error on every operation it can come from.
 	appErrs := []struct {
 		err  error
 		ops  []string // "hold", "unhold", "hangup", "originate"
 		code string
 	}{
-		{app.ErrUnknownParty, []string{"hold", "unhold"}, api.CodeUnknownParty},
+		{app.ErrUnknownParty, []string{"hold", "unhold", "mute", "unmute"}, api.CodeUnknownParty},
+		{app.ErrInvalidDirection, []string{"mute", "unmute"}, api.CodeInvalidDirection},
 		{app.ErrHoldRefused, []string{"hold"}, api.CodeHoldRefused},
 		{app.ErrMediaNotAllowed, []string{"hold"}, api.CodeMediaNotAllowed},
-		{app.ErrNotEstablished, []string{"hold", "unhold"}, api.CodeNotEstablished},
+		{app.ErrNotEstablished, []string{"hold", "unhold", "mute", "unmute"}, api.CodeNotEstablished},
 		{app.ErrNotHolding, []string{"unhold"}, api.CodeNotHolding},
-		{app.ErrCallEnded, []string{"hold", "unhold", "hangup"}, api.CodeCallEnded},
+		{app.ErrCallEnded, []string{"hold", "unhold", "mute", "unmute", "hangup"}, api.CodeCallEnded},
 		{app.ErrHoldFailed, []string{"hold"}, api.CodeHoldFailed},
 		{app.ErrUnholdFailed, []string{"unhold"}, api.CodeUnholdFailed},
+		{app.ErrMuteFailed, []string{"mute", "unmute"}, api.CodeMuteFailed},
 		{app.ErrInvalidEndpoint, []string{"originate"}, api.CodeInvalidEndpoint},
 		{app.ErrOverloaded, []string{"originate"}, api.CodeOverloaded},
-		{app.ErrUnavailable, []string{"hold", "unhold", "hangup", "originate"}, api.CodeUnavailable},
-		{context.DeadlineExceeded, []string{"hold", "unhold", "hangup", "originate"}, api.CodeTimeout},
-		{context.Canceled, []string{"hold", "unhold", "hangup", "originate"}, api.CodeCanceled},
-		{errors.New("boom"), []string{"hold", "unhold", "hangup", "originate"}, api.CodeInternal},
+		{app.ErrUnavailable, []string{"hold", "unhold", "mute", "unmute", "hangup", "originate"}, api.CodeUnavailable},
+		{context.DeadlineExceeded, []string{"hold", "unhold", "mute", "unmute", "hangup", "originate"}, api.CodeTimeout},
+		{context.Canceled, []string{"hold", "unhold", "mute", "unmute", "hangup", "originate"}, api.CodeCanceled},
+		{errors.New("boom"), []string{"hold", "unhold", "mute", "unmute", "hangup", "originate"}, api.CodeInternal},
 	}
 	targets := map[string]req{
 		"hold":      {method: "POST", target: "/v1/calls/c1/hold", body: party},
 		"unhold":    {method: "POST", target: "/v1/calls/c1/unhold", body: party},
+		"mute":      {method: "POST", target: "/v1/calls/c1/mute", body: mute},
+		"unmute":    {method: "POST", target: "/v1/calls/c1/unmute", body: mute},
 		"hangup":    {method: "DELETE", target: "/v1/calls/c1"},
 		"originate": {method: "POST", target: "/v1/calls", body: originate},
 	}
@@ -118,6 +134,7 @@ func TestUnitOpenAPIAnswers(t *testing.T) {
 		{method: "GET", target: "/v1/calls/c1"}, {method: "DELETE", target: "/v1/calls/c1"},
 		{method: "GET", target: "/v1/calls/c1/timeline"},
 		{method: "POST", target: "/v1/calls/c1/hold", body: party}, {method: "POST", target: "/v1/calls/c1/unhold", body: party},
+		{method: "POST", target: "/v1/calls/c1/mute", body: mute}, {method: "POST", target: "/v1/calls/c1/unmute", body: mute},
 		{method: "GET", target: "/v1/events"}, {method: "GET", target: "/v1/stats"}, {method: "GET", target: "/v1/openapi.json"},
 	} {
 		cases = append(cases, tcase{name: "401 " + r.method + " " + r.target, cfg: api.Config{Token: "secret"}, r: r, status: 401, wantCode: api.CodeUnauthorized})
@@ -189,6 +206,9 @@ func TestUnitOpenAPIAnswers(t *testing.T) {
 		info.Holders = []app.Role{app.Callee}
 		data := mustJSON(t, app.Event{Name: app.EventHoldSuccess, CallID: "c1", Seq: 3, Party: app.Callee, Source: app.SourcePhone, Time: since, Call: info})
 		sc.component(t, "Event", data)
+		info.Caller.Muted = app.MuteBoth
+		sc.component(t, "Event", mustJSON(t, app.Event{Name: app.EventMuted, CallID: "c1", Seq: 4, Party: app.Caller, Source: app.SourceAPI,
+			Direction: app.MuteBoth, Time: since, Call: info}))
 		sc.component(t, "LostEvent", []byte(`{"dropped":3}`))
 	})
 

@@ -32,6 +32,8 @@ type Calls interface {
 	// Hold takes at most one HoldOptions; without, the default music.
 	Hold(ctx context.Context, callID, party string, src app.Source, opts ...app.HoldOptions) (app.CallInfo, error)
 	Resume(ctx context.Context, callID, party string, src app.Source) (app.CallInfo, error)
+	Mute(ctx context.Context, callID, party string, dir app.MuteDirection, src app.Source) (app.CallInfo, error)
+	Unmute(ctx context.Context, callID, party string, dir app.MuteDirection, src app.Source) (app.CallInfo, error)
 	Hangup(ctx context.Context, callID string) (app.CallInfo, error)
 	Originate(ctx context.Context, from, to string) (app.CallInfo, error)
 	Subscribe(callID string) *app.Subscription
@@ -50,7 +52,7 @@ type Config struct {
 	// Token, if set, is required as "Authorization: Bearer TOKEN" on /v1
 	// and /metrics.
 	Token string
-	// OperationTimeout bounds one hold, resume, hangup or originate
+	// OperationTimeout bounds one hold, resume, mute, hangup or originate
 	// (default 30 s).
 	OperationTimeout time.Duration
 	// MaxBodyBytes bounds a request body (default 16 KiB).
@@ -181,6 +183,8 @@ func New(cfg Config, calls Calls, ready func() error, log *zap.Logger) *Server {
 	mux.Handle("DELETE /v1/calls/{id}", s.v1(s.hangup))
 	mux.Handle("POST /v1/calls/{id}/hold", s.v1(s.hold))
 	mux.Handle("POST /v1/calls/{id}/unhold", s.v1(s.unhold))
+	mux.Handle("POST /v1/calls/{id}/mute", s.v1(s.mute))
+	mux.Handle("POST /v1/calls/{id}/unmute", s.v1(s.unmute))
 	mux.Handle("GET /v1/events", s.v1(s.events))
 	mux.Handle("GET /v1/stats", s.v1(s.stats))
 	if cfg.Metrics != nil {
@@ -406,6 +410,15 @@ type HoldRequest struct {
 	Media string `json:"media,omitempty"`
 }
 
+// MuteRequest is the body of mute and unmute.
+type MuteRequest struct {
+	// Party is "caller", "callee" or one of the call's channel ids.
+	Party string `json:"party"`
+	// Direction is "in" (what the party says), "out" (what it hears) or
+	// "both"; "both" when omitted.
+	Direction app.MuteDirection `json:"direction"`
+}
+
 // OriginateRequest is the body of POST /v1/calls.
 type OriginateRequest struct {
 	From string `json:"from"`
@@ -432,22 +445,52 @@ func (s *Server) unhold(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// partyOp runs a hold or resume whose body was read, for party.
-func (s *Server) partyOp(w http.ResponseWriter, r *http.Request, party string, op func(ctx context.Context, callID, party string) (app.CallInfo, error)) {
-	if party == "" {
-		writeError(w, http.StatusBadRequest, CodeUnknownParty, `"party" is required: "caller", "callee" or a channel id of the call`)
+func (s *Server) mute(w http.ResponseWriter, r *http.Request) {
+	s.muteOp(w, r, s.calls.Mute)
+}
+
+func (s *Server) unmute(w http.ResponseWriter, r *http.Request) {
+	s.muteOp(w, r, s.calls.Unmute)
+}
+
+func (s *Server) muteOp(w http.ResponseWriter, r *http.Request, op func(context.Context, string, string, app.MuteDirection, app.Source) (app.CallInfo, error)) {
+	var req MuteRequest
+	if !s.decode(w, r, &req) {
 		return
 	}
+	if req.Direction == "" {
+		req.Direction = app.MuteBoth
+	}
+	s.partyOp(w, r, req.Party, func(ctx context.Context, callID, party string) (app.CallInfo, error) {
+		return op(ctx, callID, party, req.Direction, app.SourceAPI)
+	})
+}
+
+// answer runs a call operation under the operation timeout and answers
+// with the call or the error.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, op func(context.Context) (app.CallInfo, error)) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.OperationTimeout)
 	defer cancel()
 	t0 := time.Now()
-	info, err := op(ctx, r.PathValue("id"), party)
+	info, err := op(ctx)
 	serverTiming(w, t0)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, info)
+}
+
+// partyOp runs a hold, resume, mute or unmute whose body was read, for
+// party.
+func (s *Server) partyOp(w http.ResponseWriter, r *http.Request, party string, op func(ctx context.Context, callID, party string) (app.CallInfo, error)) {
+	if party == "" {
+		writeError(w, http.StatusBadRequest, CodeUnknownParty, `"party" is required: "caller", "callee" or a channel id of the call`)
+		return
+	}
+	s.answer(w, r, func(ctx context.Context) (app.CallInfo, error) {
+		return op(ctx, r.PathValue("id"), party)
+	})
 }
 
 func (s *Server) hangup(w http.ResponseWriter, r *http.Request) {

@@ -59,6 +59,10 @@ func (stubARI) DestroyBridge(context.Context, string) error             { return
 func (stubARI) AddChannel(context.Context, string, ...string) error     { return errNoAsterisk }
 func (stubARI) RemoveChannel(context.Context, string, ...string) error  { return errNoAsterisk }
 func (stubARI) SetVar(context.Context, string, string, string) error    { return errNoAsterisk }
+func (stubARI) Mute(context.Context, string, ari.MuteDirection) error   { return errNoAsterisk }
+func (stubARI) Unmute(context.Context, string, ari.MuteDirection) error { return errNoAsterisk }
+func (stubARI) GlobalVariable(context.Context, string) (string, error)  { return "", errNoAsterisk }
+func (stubARI) SetGlobalVariable(context.Context, string, string) error { return errNoAsterisk }
 func (stubARI) Channels(context.Context) ([]ari.Channel, error)         { return nil, errNoAsterisk }
 func (stubARI) Bridges(context.Context) ([]ari.Bridge, error)           { return nil, errNoAsterisk }
 func (stubARI) Bridge(context.Context, string) (*ari.Bridge, error)     { return nil, errNoAsterisk }
@@ -76,6 +80,7 @@ func (stubARI) Info(context.Context) (*ari.AsteriskInfo, error) { return nil, er
 // op is one call the fake application saw.
 type op struct {
 	Name, CallID, Party string
+	Direction           app.MuteDirection
 	Source              app.Source
 	From, To            string
 	Media               string // Hold's HoldOptions.Media
@@ -201,6 +206,9 @@ func (f *fakeCalls) do(ctx context.Context, o op) (app.CallInfo, error) {
 	if o.Name == "Hold" {
 		info.Holders = []app.Role{app.Role(o.Party)}
 	}
+	if o.Name == "Mute" {
+		info.Party(app.Role(o.Party)).Muted = o.Direction
+	}
 	return info, nil
 }
 
@@ -214,6 +222,14 @@ func (f *fakeCalls) Hold(ctx context.Context, callID, party string, src app.Sour
 
 func (f *fakeCalls) Resume(ctx context.Context, callID, party string, src app.Source) (app.CallInfo, error) {
 	return f.do(ctx, op{Name: "Resume", CallID: callID, Party: party, Source: src})
+}
+
+func (f *fakeCalls) Mute(ctx context.Context, callID, party string, dir app.MuteDirection, src app.Source) (app.CallInfo, error) {
+	return f.do(ctx, op{Name: "Mute", CallID: callID, Party: party, Direction: dir, Source: src})
+}
+
+func (f *fakeCalls) Unmute(ctx context.Context, callID, party string, dir app.MuteDirection, src app.Source) (app.CallInfo, error) {
+	return f.do(ctx, op{Name: "Unmute", CallID: callID, Party: party, Direction: dir, Source: src})
 }
 
 func (f *fakeCalls) Hangup(ctx context.Context, callID string) (app.CallInfo, error) {
@@ -353,6 +369,8 @@ func TestUnitCallIDs(t *testing.T) {
 		{http.MethodDelete, "", "", "Hangup"},
 		{http.MethodPost, "/hold", `{"party":"caller"}`, "Hold"},
 		{http.MethodPost, "/unhold", `{"party":"callee"}`, "Resume"},
+		{http.MethodPost, "/mute", `{"party":"callee","direction":"in"}`, "Mute"},
+		{http.MethodPost, "/unmute", `{"party":"callee","direction":"out"}`, "Unmute"},
 	}
 	for _, tt := range tests {
 		for _, rt := range routes {
@@ -612,6 +630,48 @@ func TestUnitPartyBody(t *testing.T) {
 	})
 }
 
+// TestUnitMuteBody: mute and unmute pass the party and the direction to
+// the application, "both" when the body names none; a body without a
+// party is refused before the application sees it.
+func TestUnitMuteBody(t *testing.T) {
+	tests := []struct {
+		name, body string
+		want       op // Name and CallID are filled in
+		status     int
+		code       string
+	}{
+		{name: "in", body: `{"party":"caller","direction":"in"}`, want: op{Party: "caller", Direction: app.MuteIn}, status: 200},
+		{name: "out", body: `{"party":"callee","direction":"out"}`, want: op{Party: "callee", Direction: app.MuteOut}, status: 200},
+		{name: "both", body: `{"party":"caller","direction":"both"}`, want: op{Party: "caller", Direction: app.MuteBoth}, status: 200},
+		{name: "omitted is both", body: `{"party":"1764112117.12"}`, want: op{Party: "1764112117.12", Direction: app.MuteBoth}, status: 200},
+		// The application judges the direction (app.ErrInvalidDirection).
+		{name: "other passed on", body: `{"party":"caller","direction":"sideways"}`, want: op{Party: "caller", Direction: "sideways"}, status: 200},
+		{name: "no party", body: `{"direction":"in"}`, status: 400, code: api.CodeUnknownParty},
+		{name: "direction not a string", body: `{"party":"caller","direction":1}`, status: 400, code: api.CodeBadRequest},
+		{name: "unknown field", body: `{"party":"caller","direction":"in","all":true}`, status: 400, code: api.CodeBadRequest},
+	}
+	for _, path := range []struct{ suffix, opName string }{{"/mute", "Mute"}, {"/unmute", "Unmute"}} {
+		for _, tt := range tests {
+			t.Run(path.opName+"/"+tt.name, func(t *testing.T) {
+				u := newUnit(t, api.Config{}, nil, "c1")
+				rec := u.do(req{method: http.MethodPost, target: "/v1/calls/c1" + path.suffix, body: tt.body})
+				if tt.status != http.StatusOK {
+					wantError(t, rec, tt.status, tt.code)
+					wantNoOps(t, u.fake)
+					return
+				}
+				var info app.CallInfo
+				wantOK(t, rec, http.StatusOK, &info)
+				want := tt.want
+				want.Name, want.CallID, want.Source = path.opName, "c1", app.SourceAPI
+				if ops := u.fake.Ops(); len(ops) != 1 || ops[0] != want {
+					t.Errorf("application saw %+v, want %+v", ops, want)
+				}
+			})
+		}
+	}
+}
+
 // TestUnitErrorMapping: each app error, wrapped, maps to its status and code,
 // on every route that runs an operation; the message is the error's text.
 func TestUnitErrorMapping(t *testing.T) {
@@ -629,6 +689,8 @@ func TestUnitErrorMapping(t *testing.T) {
 		{app.ErrUnholdFailed, 502, api.CodeUnholdFailed},
 		{app.ErrCallEnded, 409, api.CodeCallEnded},
 		{app.ErrInvalidEndpoint, 400, api.CodeInvalidEndpoint},
+		{app.ErrInvalidDirection, 400, api.CodeInvalidDirection},
+		{app.ErrMuteFailed, 502, api.CodeMuteFailed},
 		{app.ErrClosed, 503, api.CodeUnavailable},
 		{context.DeadlineExceeded, 504, api.CodeTimeout},
 		{errors.New("something else"), 500, api.CodeInternal},
@@ -637,10 +699,12 @@ func TestUnitErrorMapping(t *testing.T) {
 		// As app's resume wraps a failed step: the app error decides.
 		{fmt.Errorf("%w: %w", app.ErrUnholdFailed, context.DeadlineExceeded), 502, api.CodeUnholdFailed},
 		{fmt.Errorf("%w: %w", app.ErrHoldFailed, ari.ErrClosed), 502, api.CodeHoldFailed},
+		{fmt.Errorf("%w: %w", app.ErrMuteFailed, ari.ErrChannelNotFound), 502, api.CodeMuteFailed},
 	}
 	routes := []struct{ method, target, body string }{
 		{http.MethodPost, "/v1/calls/c1/hold", `{"party":"caller"}`},
 		{http.MethodPost, "/v1/calls/c1/unhold", `{"party":"caller"}`},
+		{http.MethodPost, "/v1/calls/c1/mute", `{"party":"caller","direction":"both"}`},
 		{http.MethodDelete, "/v1/calls/c1", ""},
 		{http.MethodPost, "/v1/calls", `{"from":"PJSIP/alice","to":"PJSIP/bob"}`},
 	}

@@ -21,10 +21,12 @@ type (
 	// ariEvent is an ARI event of one of the call's channels, bridge or
 	// playbacks.
 	ariEvent struct{ ari.Event }
-	// operation is a hold, resume or hang-up requested through App.
+	// operation is a hold, resume, mute, unmute or hang-up requested
+	// through App.
 	operation struct {
 		kind   opKind
 		party  string
+		dir    MuteDirection // of a mute or unmute
 		source Source
 		// music is what the held party hears (hold only; nil: the
 		// configured default).
@@ -95,6 +97,8 @@ const (
 	opHold opKind = iota
 	opResume
 	opHangup
+	opMute
+	opUnmute
 )
 
 type result struct {
@@ -212,7 +216,8 @@ func (c *call) drain(ctx context.Context, err error) {
 // the current one is done.
 func (c *call) later(m message) { c.pending = append(c.pending, m) }
 
-// operation runs a hold, resume or hang-up requested through App.
+// operation runs a hold, resume, mute, unmute or hang-up requested through
+// App.
 func (c *call) operation(ctx context.Context, op *operation) (CallInfo, error) {
 	if c.state == CallEnded {
 		return c.snapshot(), ErrCallEnded
@@ -231,6 +236,13 @@ func (c *call) operation(ctx context.Context, op *operation) (CallInfo, error) {
 		} else {
 			err = c.resume(ctx, p, op.source)
 		}
+		return c.snapshot(), err
+	case opMute, opUnmute:
+		p, err := c.partyByRef(op.party)
+		if err != nil {
+			return c.snapshot(), err
+		}
+		err = c.setMute(ctx, p, op.dir, op.kind == opMute, op.source)
 		return c.snapshot(), err
 	}
 	return c.snapshot(), fmt.Errorf("app: unknown operation %d", op.kind)

@@ -26,6 +26,13 @@ type ARI interface {
 	// an older one answers ari.ErrNotSupported), reported in events and
 	// channel lists with report.
 	SetVars(ctx context.Context, channelID string, vars map[string]string, report bool) error
+	// Mute and Unmute are the channel's mute (ARI's direction: "in" is
+	// what Asterisk receives from the channel, "out" what it sends).
+	Mute(ctx context.Context, channelID string, dir ari.MuteDirection) error
+	Unmute(ctx context.Context, channelID string, dir ari.MuteDirection) error
+	// Global variables hold the mute records (see VarMutePrefix).
+	GlobalVariable(ctx context.Context, name string) (string, error)
+	SetGlobalVariable(ctx context.Context, name, value string) error
 	Subscribe(ctx context.Context, eventSource string) (*ari.Application, error)
 	// For resync after a restart or reconnect.
 	Channels(ctx context.Context) ([]ari.Channel, error)

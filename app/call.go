@@ -71,8 +71,12 @@ type party struct {
 	// reminder is the playback id of the hold reminder playing to this
 	// party (it holds), "" when none plays.
 	reminder string
-	cause    int
-	causeTx  string
+	// muted is the party's mute; muteRecorded: its record (see
+	// VarMutePrefix) exists in Asterisk and must be cleared at the end.
+	muted        muteSet
+	muteRecorded bool
+	cause        int
+	causeTx      string
 	// digits are the party's recent DTMF digits, for feature codes.
 	digits    string
 	lastDigit time.Time
@@ -244,7 +248,11 @@ func (c *call) emit(name EventName, by Role, src Source, reason string) {
 func (c *call) report(ev Event) {
 	c.seq++
 	ev.CallID, ev.Seq, ev.Time, ev.Call = c.id, c.seq, time.Now(), c.updateSnapshot()
-	c.timeline.add(TimelineEntry{Time: ev.Time, Kind: "call_event", Name: string(ev.Name), Party: ev.Party, Detail: ev.Reason})
+	detail := ev.Reason
+	if ev.Direction != "" {
+		detail = "direction " + string(ev.Direction)
+	}
+	c.timeline.add(TimelineEntry{Time: ev.Time, Kind: "call_event", Name: string(ev.Name), Party: ev.Party, Detail: detail})
 	logEvent(c.app.log, &ev)
 	if observe := c.app.cfg.OnEvent; observe != nil {
 		observe(ev)
@@ -283,7 +291,8 @@ func (c *call) updateSnapshot() CallInfo {
 }
 
 func (c *call) partyInfo(p *party) PartyInfo {
-	pi := PartyInfo{Role: p.role, ChannelID: p.channelID, Endpoint: p.endpoint, State: Live, OnHoldMusic: p.music != nil, HangupAllowed: !p.holds()}
+	pi := PartyInfo{Role: p.role, ChannelID: p.channelID, Endpoint: p.endpoint, State: Live, OnHoldMusic: p.music != nil,
+		HangupAllowed: !p.holds(), Muted: p.muted.direction()}
 	if p.music != nil {
 		pi.HoldMedia = p.music.Media()
 		if pi.HoldMedia == "" {

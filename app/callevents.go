@@ -26,10 +26,15 @@ const (
 	EventUnholdSuccess EventName = "unhold_success"
 	EventUnholdFailed  EventName = "unhold_failed"
 	EventCallEnded     EventName = "call_ended"
+	// EventMuted and EventUnmuted report a change of a party's mute,
+	// which is apart from hold (see MuteDirection).
+	EventMuted   EventName = "muted"
+	EventUnmuted EventName = "unmuted"
 )
 
 // EventNames lists every event name, in life-cycle order.
-var EventNames = []EventName{EventCallStarted, EventCallAnswered, EventHoldSuccess, EventHoldFailed, EventHoldReminder, EventUnholdSuccess, EventUnholdFailed, EventCallEnded}
+var EventNames = []EventName{EventCallStarted, EventCallAnswered, EventHoldSuccess, EventHoldFailed, EventHoldReminder, EventUnholdSuccess, EventUnholdFailed,
+	EventMuted, EventUnmuted, EventCallEnded}
 
 // Event is one state change of a call.
 type Event struct {
@@ -43,6 +48,9 @@ type Event struct {
 	// not party-specific.
 	Party  Role   `json:"party,omitempty"`
 	Source Source `json:"source,omitempty"`
+	// Direction is what a muted or unmuted event changed ("in", "out" or
+	// "both"); the party's resulting mute is in Call.
+	Direction MuteDirection `json:"direction,omitempty"`
 	// Reason explains failures and call_ended.
 	Reason string `json:"reason,omitempty"`
 	// Media is the hold's music (PartyInfo.HoldMedia of the held party)
@@ -51,10 +59,10 @@ type Event struct {
 	Media string    `json:"media,omitempty"`
 	Time  time.Time `json:"time"`
 	Call  CallInfo  `json:"call"`
-	// Took is how long a hold or resume took, from the call's goroutine
-	// taking the request up to its outcome; set on hold_success,
-	// hold_failed, unhold_success and unhold_failed (for metrics, not
-	// part of the event stream).
+	// Took is how long a hold, resume or mute took, from the call's
+	// goroutine taking the request up to its outcome; set on hold_success,
+	// hold_failed, unhold_success, unhold_failed, muted and unmuted (for
+	// metrics, not part of the event stream).
 	Took time.Duration `json:"-"`
 	// Refused marks a hold_failed for a request refused before any ARI
 	// step (the call's state, the hold policy): nothing changed in
@@ -91,6 +99,10 @@ func logEvent(log *zap.Logger, ev *Event) {
 	}
 	if ev.Source != "" {
 		fields = append(fields, zap.String("source", string(ev.Source)))
+	}
+	if ev.Direction != "" {
+		fields = append(fields, zap.String("direction", string(ev.Direction)),
+			zap.String("caller_muted", string(ev.Call.Caller.Muted)), zap.String("callee_muted", string(ev.Call.Callee.Muted)))
 	}
 	if ev.Call.BridgeID != "" {
 		fields = append(fields, zap.String("bridge_id", ev.Call.BridgeID))

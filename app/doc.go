@@ -42,6 +42,15 @@
 // reported as hold_reminder; and a maximum after which the hold is resumed
 // (unhold_success, source timer) or the call hung up (cause hold_timeout).
 //
+// # Mute
+//
+// Apart from hold, a party can be muted per direction (MuteDirection: "in"
+// cuts what it says, "out" what it hears): ARI's channel mute, through
+// the call's actor like every operation, reported as muted and unmuted.
+// Mute and hold never change each other: Asterisk keeps a channel's mute
+// across bridge moves and playbacks. The mute is recorded in a global
+// variable (VarMutePrefix) for a restarted ariapp.
+//
 // Failed operations return an *OpError, which wraps both the app sentinel
 // (ErrHoldFailed, ...) and the ARI error that caused it.
 //
@@ -60,7 +69,7 @@
 // Files: actor.go (the loop, its messages, waiting for events), call.go
 // (the call's types and snapshot), lifecycle.go (set-up and tear-down),
 // hold.go (hold and resume), holdtimers.go (reminder and maximum of a
-// hold), media.go (the media state and its moves),
+// hold), mute.go (mute and unmute), media.go (the media state and its moves),
 // triggers.go (phone and DTMF), resync.go (restart and reconnect),
 // dispatch.go (routing ARI events to calls), callevents.go and hub.go (the
 // events ariapp reports and their subscribers).

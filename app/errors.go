@@ -30,6 +30,12 @@ var (
 	// ErrUnholdFailed: an ARI step of a resume failed; the call was hung
 	// up (R3).
 	ErrUnholdFailed = errors.New("app: resume failed, call hung up")
+	// ErrInvalidDirection: a mute direction other than "in", "out" or
+	// "both".
+	ErrInvalidDirection = errors.New("app: invalid mute direction")
+	// ErrMuteFailed: Asterisk refused or did not answer a mute or unmute;
+	// the party's mute is as before.
+	ErrMuteFailed = errors.New("app: mute failed")
 	// ErrSetupFailed: an originate ariapp made for the call failed; the
 	// call ended.
 	ErrSetupFailed = errors.New("app: call set-up failed")
@@ -57,6 +63,8 @@ const (
 	OpHold      = "hold"
 	OpResume    = "resume"
 	OpOriginate = "originate"
+	OpMute      = "mute"
+	OpUnmute    = "unmute"
 )
 
 // OpError is a call operation that was refused or failed. Kind is one of
@@ -64,7 +72,7 @@ const (
 // failed, is that cause (an *ari.APIError, a timeout, errPartyGone). Both are
 // reachable with errors.Is and errors.As.
 type OpError struct {
-	Op     string // OpHold, OpResume, OpOriginate
+	Op     string // OpHold, OpResume, OpOriginate, OpMute, OpUnmute
 	CallID string
 	Party  Role // the requesting party; empty for set-up
 	Kind   error

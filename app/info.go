@@ -61,6 +61,10 @@ type PartyInfo struct {
 	// HangupAllowed is false while this party holds: SPEC H6 asks a UI not
 	// to offer hang-up on the holding side.
 	HangupAllowed bool `json:"hangup_allowed"`
+	// Muted is the party's mute: "in", "out", "both", or "" (not muted).
+	// It is apart from hold: a muted party holds and is held as any other,
+	// and a resume leaves its mute as it was.
+	Muted MuteDirection `json:"muted"`
 }
 
 // CallInfo is a snapshot of a call.

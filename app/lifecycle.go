@@ -440,6 +440,7 @@ func (c *call) endCall(ctx context.Context, cause string, by Role, reason string
 		}
 		c.bridge = bridgeGone
 	}
+	c.clearMuteRecords(ctx)
 	c.endedAt = time.Now()
 	c.endCause = cause
 	c.emit(EventCallEnded, by, "", reason)

@@ -225,6 +225,7 @@ func (a *App) adopt(ctx context.Context, callID string, parts []ari.Channel, sna
 			c.bridgeID = a.channelVar(ctx, ch, VarBridge)
 		}
 		held[role] = a.channelVar(ctx, ch, VarHeld)
+		a.adoptMute(ctx, p)
 		if role == Caller {
 			c.startedAt = ch.CreationTime.Time
 			c.callerID = ch.Caller
@@ -509,6 +510,7 @@ func (c *call) rebuild(ctx context.Context, m rebuild) {
 				zap.String("party", string(p.role)), zap.String("channel_id", p.channelID))
 		}
 	}
+	c.applyMuteRecord(ctx)
 	c.updateSnapshot()
 	c.log.Info("call rebuilt from Asterisk", zap.String("caller_channel_id", c.caller.channelID),
 		zap.String("callee_channel_id", c.callee.channelID), zap.String("bridge_id", c.bridgeID), zap.Any("holders", c.holders()))

@@ -63,6 +63,9 @@ var specRules = []struct {
 	{"RestartKeepsHoldTimers", specRestartKeepsHoldTimers},
 	{"RestartEndsOverdueHold", specRestartEndsOverdueHold},
 	{"RestartRecordsHoldStart", specRestartRecordsHoldStart},
+	{"MuteApartFromHold", specMuteApartFromHold},
+	{"MuteFailureChangesNothing", specMuteFailureChangesNothing},
+	{"RestartKeepsMute", specRestartKeepsMute},
 }
 
 // TestSpec runs the SPEC rule table against the in-process fake Asterisk

@@ -1079,6 +1079,19 @@ func (f *unitARI) GetVar(_ context.Context, ch, name string) (string, error) {
 	return "", f.rec("GetVar %s %s", ch, name)
 }
 
+func (f *unitARI) Mute(_ context.Context, ch string, dir ari.MuteDirection) error {
+	return f.rec("Mute %s %s", ch, dir)
+}
+func (f *unitARI) Unmute(_ context.Context, ch string, dir ari.MuteDirection) error {
+	return f.rec("Unmute %s %s", ch, dir)
+}
+func (f *unitARI) GlobalVariable(_ context.Context, name string) (string, error) {
+	return "", f.rec("GlobalVariable %s", name)
+}
+func (f *unitARI) SetGlobalVariable(_ context.Context, name, value string) error {
+	return f.rec("SetGlobalVariable %s=%s", name, value)
+}
+
 var _ ARI = (*unitARI)(nil)
 
 // TestUnitPartyLeft: a channel of the call going away ends the call with the

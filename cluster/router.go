@@ -273,6 +273,24 @@ func (r *Router) Resume(ctx context.Context, callID, party string, src app.Sourc
 	return a.Resume(ctx, callID, party, src)
 }
 
+// Mute is app.App.Mute on the call's node.
+func (r *Router) Mute(ctx context.Context, callID, party string, dir app.MuteDirection, src app.Source) (app.CallInfo, error) {
+	a, err := r.appOf(callID)
+	if err != nil {
+		return app.CallInfo{}, err
+	}
+	return a.Mute(ctx, callID, party, dir, src)
+}
+
+// Unmute is app.App.Unmute on the call's node.
+func (r *Router) Unmute(ctx context.Context, callID, party string, dir app.MuteDirection, src app.Source) (app.CallInfo, error) {
+	a, err := r.appOf(callID)
+	if err != nil {
+		return app.CallInfo{}, err
+	}
+	return a.Unmute(ctx, callID, party, dir, src)
+}
+
 // Hangup is app.App.Hangup on the call's node.
 func (r *Router) Hangup(ctx context.Context, callID string) (app.CallInfo, error) {
 	a, err := r.appOf(callID)

@@ -75,6 +75,7 @@ func median(d []time.Duration) time.Duration {
 // dialplan names it, control API over HTTP) and the phones alice and bob.
 type lab struct {
 	t      *testing.T
+	cfg    app.Config // the App's, for restart
 	client *ari.Client
 	app    *app.App
 	srv    *httptest.Server
@@ -110,7 +111,7 @@ func newLab(t *testing.T, opts ...func(*app.Config)) *lab {
 		t.Fatalf("connect as application ariapp (is another ariapp running?): %v", err)
 	}
 	a.Start(client.Events())
-	l := &lab{t: t, client: client, app: a, events: labtest.NewLog[app.Event]()}
+	l := &lab{t: t, cfg: acfg, client: client, app: a, events: labtest.NewLog[app.Event]()}
 	l.srv = httptest.NewServer(api.New(api.Config{}, a, nil, zaptest.NewLogger(t)).Handler())
 	l.alice = l.phone("alice", "127.0.0.1:5071", aliceHz)
 	l.bob = l.phone("bob", "127.0.0.1:5072", bobHz)
@@ -118,13 +119,45 @@ func newLab(t *testing.T, opts ...func(*app.Config)) *lab {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		a.HangupAll(ctx)
+		l.app.HangupAll(ctx)
 		l.srv.CloseClientConnections()
 		l.srv.Close()
-		a.Close()
-		client.Close()
+		l.app.Close()
+		l.client.Close()
 	})
 	return l
+}
+
+// restart replaces ariapp the way a killed process does (nothing is hung
+// up, the event connection goes away) by a new one with the same
+// configuration, which adopts the calls from Asterisk; the control API
+// and the event stream come from the new one.
+func (l *lab) restart() {
+	l.t.Helper()
+	l.srv.CloseClientConnections()
+	l.srv.Close()
+	l.app.Close()
+	l.client.Close()
+	cfg := labtest.Require(l.t)
+	cfg.Application = "ariapp"
+	client, err := ari.New(cfg)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	a, err := app.New(l.cfg, client, zaptest.NewLogger(l.t))
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := client.Connect(ctx); err != nil {
+		l.t.Fatalf("reconnect as application ariapp: %v", err)
+	}
+	a.Start(client.Events())
+	l.client, l.app = client, a
+	l.srv = httptest.NewServer(api.New(api.Config{}, a, nil, zaptest.NewLogger(l.t)).Handler())
+	l.events = labtest.NewLog[app.Event]()
+	l.stream()
 }
 
 func (l *lab) phone(user, addr string, hz float64) *sipphone.Phone {
@@ -137,8 +170,10 @@ func (l *lab) phone(user, addr string, hz float64) *sipphone.Phone {
 	return p
 }
 
-// stream reads the API's Server-Sent Events for the whole test.
+// stream reads the API's Server-Sent Events for the whole test (until a
+// restart, which opens the next ariapp's stream into a new log).
 func (l *lab) stream() {
+	events := l.events
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "GET", l.srv.URL+"/v1/events", nil)
 	resp, err := http.DefaultClient.Do(req)
@@ -148,14 +183,14 @@ func (l *lab) stream() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		defer l.events.Close()
+		defer events.Close()
 		defer resp.Body.Close()
 		sc := bufio.NewScanner(resp.Body)
 		for sc.Scan() {
 			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
 				var ev app.Event
 				if json.Unmarshal([]byte(data), &ev) == nil {
-					l.events.Add(ev)
+					events.Add(ev)
 				}
 			}
 		}
@@ -640,4 +675,188 @@ func TestRefusedPhoneHold(t *testing.T) {
 	}
 	<-bc.Ended()
 	l.expectSequence(callID, started, answered, app.EventHoldFailed, ended)
+}
+
+// quiet checks that a call hears hz in (almost) none of its packets in a
+// window: silence, or no RTP at all.
+func (l *lab) quiet(c *sipphone.Call, hz float64, from, to time.Time, what string) {
+	l.t.Helper()
+	if f := c.Audio().Hears(from, to, hz); f > 0.02 {
+		l.t.Errorf("%s: heard in %.0f%% of packets (%s)", what, 100*f, audio(c, from, to))
+	}
+}
+
+// mute mutes or unmutes (op "mute", "unmute") a party through the API and
+// checks the party's resulting state.
+func (l *lab) mute(callID, op, party, dir string, want app.MuteDirection) app.CallInfo {
+	l.t.Helper()
+	var info app.CallInfo
+	if code := l.api("POST", "/v1/calls/"+callID+"/"+op, `{"party":"`+party+`","direction":"`+dir+`"}`, &info); code != 200 {
+		l.t.Fatalf("%s %s %s: %d", op, party, dir, code)
+	}
+	if got := info.Party(app.Role(party)).Muted; got != want {
+		l.t.Fatalf("%s %s %s: muted %q, want %q", op, party, dir, got, want)
+	}
+	return info
+}
+
+// TestMuteApartFromHold: alice muted "in" is not heard by bob (silence or
+// no RTP) while the call stays bridged, and still hears bob; she holds and
+// is held while muted, and each resume leaves her muted; a mute made while
+// she is held holds when she is back; after the unmute bob hears her
+// again. Muted "out", she does not hear bob, who hears her, nor the hold
+// tone when bob holds. Both with a
+// plain mixing bridge (Asterisk bridges the phones' RTP natively until a
+// mute needs its core) and with the DTMF feature codes' bridge.
+func TestMuteApartFromHold(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		dtmf app.DTMFConfig
+	}{
+		{"native bridge", app.DTMFConfig{}},
+		{"dtmf_events bridge", app.DTMFConfig{Hold: "*7", Resume: "*8"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLab(t, func(c *app.Config) { c.DTMF = tc.dtmf })
+			callID, ac, bc := l.call()
+			settle := func() time.Time { time.Sleep(200 * time.Millisecond); return time.Now() }
+
+			l.mute(callID, "mute", "caller", "in", app.MuteIn)
+			from := settle()
+			time.Sleep(window)
+			l.quiet(bc, aliceHz, from, time.Now(), "bob hears alice muted in")
+			if f := ac.Audio().Hears(from, time.Now(), bobHz); f < 0.8 {
+				t.Errorf("alice muted in hears bob in only %.0f%% of packets (%s)", 100*f, audio(ac, from, time.Now()))
+			}
+
+			// The muted party holds: the peer hears the tone; the resume
+			// leaves her muted.
+			if code := l.api("POST", "/v1/calls/"+callID+"/hold", `{"party":"caller"}`, nil); code != 200 {
+				t.Fatalf("alice holds: %d", code)
+			}
+			l.hearsWithin(bc, holdHz, "bob hears the hold tone")
+			var info app.CallInfo
+			if code := l.api("POST", "/v1/calls/"+callID+"/unhold", `{"party":"caller"}`, &info); code != 200 || info.Caller.Muted != app.MuteIn {
+				t.Fatalf("alice resumes: %d %+v", code, info.Caller)
+			}
+			l.hearsWithin(ac, bobHz, "alice hears bob after her resume")
+			from = settle()
+			time.Sleep(window)
+			l.quiet(bc, aliceHz, from, time.Now(), "bob hears alice, still muted, after her resume")
+
+			// The muted party is held: she hears the tone; after bob's
+			// resume she is still muted.
+			if code := l.api("POST", "/v1/calls/"+callID+"/hold", `{"party":"callee"}`, nil); code != 200 {
+				t.Fatalf("bob holds: %d", code)
+			}
+			l.hearsWithin(ac, holdHz, "alice, muted in, hears the hold tone")
+			if code := l.api("POST", "/v1/calls/"+callID+"/unhold", `{"party":"callee"}`, &info); code != 200 || info.Caller.Muted != app.MuteIn {
+				t.Fatalf("bob resumes: %d %+v", code, info.Caller)
+			}
+			l.hearsWithin(ac, bobHz, "alice hears bob after bob's resume")
+			from = settle()
+			time.Sleep(window)
+			l.quiet(bc, aliceHz, from, time.Now(), "bob hears alice, still muted, after his resume")
+
+			l.mute(callID, "unmute", "caller", "in", "")
+			l.hearsWithin(bc, aliceHz, "bob hears alice after the unmute")
+			from = settle()
+			time.Sleep(window)
+			l.expectTalking(ac, bc, from, time.Now())
+
+			// Muted while held: the mute holds once she is back.
+			if code := l.api("POST", "/v1/calls/"+callID+"/hold", `{"party":"callee"}`, nil); code != 200 {
+				t.Fatalf("bob holds: %d", code)
+			}
+			l.hearsWithin(ac, holdHz, "alice hears the hold tone")
+			l.mute(callID, "mute", "caller", "in", app.MuteIn)
+			if code := l.api("POST", "/v1/calls/"+callID+"/unhold", `{"party":"callee"}`, nil); code != 200 {
+				t.Fatalf("bob resumes: %d", code)
+			}
+			l.hearsWithin(ac, bobHz, "alice hears bob after bob's resume")
+			from = settle()
+			time.Sleep(window)
+			l.quiet(bc, aliceHz, from, time.Now(), "bob hears alice, muted while held, after his resume")
+			l.mute(callID, "unmute", "caller", "both", "")
+			l.hearsWithin(bc, aliceHz, "bob hears alice after the unmute")
+
+			// Muted out: she hears nothing of bob, who hears her.
+			l.mute(callID, "mute", "caller", "out", app.MuteOut)
+			from = settle()
+			time.Sleep(window)
+			l.quiet(ac, bobHz, from, time.Now(), "alice muted out hears bob")
+			if f := bc.Audio().Hears(from, time.Now(), aliceHz); f < 0.8 {
+				t.Errorf("bob hears alice muted out in only %.0f%% of packets (%s)", 100*f, audio(bc, from, time.Now()))
+			}
+			// Held while muted out, she hears no hold tone either: "out"
+			// cuts everything Asterisk sends her.
+			if code := l.api("POST", "/v1/calls/"+callID+"/hold", `{"party":"callee"}`, nil); code != 200 {
+				t.Fatalf("bob holds: %d", code)
+			}
+			from = settle()
+			time.Sleep(window)
+			l.quiet(ac, holdHz, from, time.Now(), "alice muted out and held hears the hold tone")
+			if code := l.api("POST", "/v1/calls/"+callID+"/unhold", `{"party":"callee"}`, nil); code != 200 {
+				t.Fatalf("bob resumes: %d", code)
+			}
+			from = settle()
+			time.Sleep(window)
+			l.quiet(ac, bobHz, from, time.Now(), "alice muted out hears bob after bob's resume")
+			l.mute(callID, "unmute", "caller", "out", "")
+			l.hearsWithin(ac, bobHz, "alice hears bob after the unmute")
+
+			if err := ac.Hangup(ctxT(t)); err != nil {
+				t.Fatal(err)
+			}
+			<-bc.Ended()
+			l.wait(callID, ended, 1)
+			mutedEv, unmutedEv := app.EventMuted, app.EventUnmuted
+			l.expectSequence(callID, started, answered, mutedEv, holdOK, unholdOK, holdOK, unholdOK, unmutedEv,
+				holdOK, mutedEv, unholdOK, unmutedEv, mutedEv, holdOK, unholdOK, unmutedEv, ended)
+		})
+	}
+}
+
+// TestMuteSurvivesRestart: alice is muted "in" and held by bob when
+// ariapp is replaced; the new ariapp reports her mute from Asterisk's
+// record, bob's resume brings her back still muted (bob does not hear
+// her), and the new ariapp's unmute lets bob hear her again.
+func TestMuteSurvivesRestart(t *testing.T) {
+	l := newLab(t)
+	callID, ac, bc := l.call()
+	l.mute(callID, "mute", "caller", "in", app.MuteIn)
+	if code := l.api("POST", "/v1/calls/"+callID+"/hold", `{"party":"callee"}`, nil); code != 200 {
+		t.Fatalf("bob holds: %d", code)
+	}
+	l.hearsWithin(ac, holdHz, "alice hears the hold tone")
+
+	l.restart()
+	var info app.CallInfo
+	deadline := time.Now().Add(10 * time.Second)
+	for l.api("GET", "/v1/calls/"+callID, "", &info) != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("the call was not adopted by the new ariapp")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if info.Caller.Muted != app.MuteIn || info.Callee.State != app.Hold || !info.Caller.OnHoldMusic {
+		t.Fatalf("adopted call: %+v", info)
+	}
+	if code := l.api("POST", "/v1/calls/"+callID+"/unhold", `{"party":"callee"}`, &info); code != 200 || info.Caller.Muted != app.MuteIn {
+		t.Fatalf("bob resumes after the restart: %d %+v", code, info.Caller)
+	}
+	l.hearsWithin(ac, bobHz, "alice hears bob after the resume")
+	time.Sleep(200 * time.Millisecond)
+	from := time.Now()
+	time.Sleep(window)
+	l.quiet(bc, aliceHz, from, time.Now(), "bob hears alice, muted before the restart")
+
+	l.mute(callID, "unmute", "caller", "in", "")
+	l.hearsWithin(bc, aliceHz, "bob hears alice after the unmute")
+	if err := ac.Hangup(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	<-bc.Ended()
+	l.wait(callID, ended, 1)
+	l.expectSequence(callID, unholdOK, app.EventUnmuted, ended)
 }

@@ -8,6 +8,12 @@
   // moves to "Recently ended".
   const ENDED_LINGER_MS = 6000;
   const ENDED_KEEP = 20;
+  // What a party's mute cuts, in the words of the API description.
+  const MUTE_TITLES = {
+    in: "muted in: its peer does not hear it",
+    out: "muted out: it hears nothing, not even hold music",
+    both: "muted both ways",
+  };
 
   const $ = (id) => document.getElementById(id);
   const calls = new Map(); // call_id -> {info, since: {caller, callee}, tbody, msg}
@@ -308,11 +314,17 @@
         since: el("span", "timer"),
         hold: button("Hold", "hold", () => op(c, "hold", role)),
         resume: button("Resume", "resume", () => op(c, "unhold", role)),
+        // One slot: "Mute" cuts what the party says (direction in);
+        // "Unmute" takes off whatever mute it has (both).
+        mute: button("Mute", "mute", () => {
+          const muted = c.info[role].muted;
+          op(c, muted ? "unmute" : "mute", role, muted ? "both" : "in");
+        }),
         hangup: button("Hang up", "hangup danger", () => op(c, "hangup", role)),
       };
       const st = el("td", "state"); st.append(r.state);
       const si = el("td", "since"); si.append(r.since);
-      const act = el("td"); const box = el("div", "act"); box.append(r.hold, r.resume, r.hangup); act.append(box);
+      const act = el("td"); const box = el("div", "act"); box.append(r.hold, r.resume, r.mute, r.hangup); act.append(box);
       tr.append(r.role, r.ep, st, r.moh, si, act);
       c.rows[role] = r;
       tb.append(tr);
@@ -346,14 +358,17 @@
       r.ep.title = p.endpoint + (p.channel_id ? " (" + p.channel_id + ")" : "");
       r.state.textContent = p.state;
       r.state.className = "badge " + p.state;
-      // What the held party hears: the music its peer's hold chose.
-      r.moh.textContent = p.on_hold_music ? "♪ " + (p.hold_media || "hold music") : "";
-      r.moh.title = p.on_hold_music ? "hears the hold music " + (p.hold_media || "") : "";
+      // What the held party hears (the music its peer's hold chose), and its mute.
+      r.moh.textContent = [p.on_hold_music ? "♪ " + (p.hold_media || "hold music") : "", p.muted ? "muted " + p.muted : ""].filter(Boolean).join(" · ");
+      r.moh.title = [p.on_hold_music ? "hears the hold music " + (p.hold_media || "") : "", p.muted ? MUTE_TITLES[p.muted] : ""].filter(Boolean).join("; ");
       r.ep.parentElement.dataset.state = p.state;
       const who = role + " " + p.endpoint;
       // SPEC R1: only the holder may resume; H6: no hang-up on the side that holds.
       show(r.hold, answered && p.state === "LIVE", "Hold " + who);
       show(r.resume, answered && p.state === "HOLD", "Resume " + who);
+      // Mute is apart from hold: offered in every state of an answered call.
+      r.mute.textContent = p.muted ? "Unmute" : "Mute";
+      show(r.mute, answered, (p.muted ? "Unmute " : "Mute ") + who);
       show(r.hangup, !c.ended && p.hangup_allowed !== false, "Hang up (" + who + ")");
     }
     tick(c);
@@ -388,12 +403,13 @@
     c.meta.classList.toggle("err", isErr);
   }
 
-  async function op(c, what, role) {
+  async function op(c, what, role, direction) {
     const id = c.info.call_id;
     const path = "/v1/calls/" + encodeURIComponent(id);
     showMsg(c, false, what + " " + role + "…");
+    const body = direction ? { party: role, direction } : { party: role };
     try {
-      const info = what === "hangup" ? await api("DELETE", path) : await api("POST", path + "/" + what, { party: role });
+      const info = what === "hangup" ? await api("DELETE", path) : await api("POST", path + "/" + what, body);
       if (!c.ended) showMsg(c, false, "");
       if (info && info.call_id) upsert(info, null, "reply");
     } catch (e) {

@@ -263,8 +263,9 @@ func (l *lab) rowBox(callID string) string {
 }
 
 // TestConsole walks an operator through the console: the token prompt, a
-// call placed from the form, hold and resume by the buttons, a phone's
-// re-INVITE hold arriving live, hang-up, the end cause, a refused
+// call placed from the form, hold and resume by the buttons, a mute of the
+// held party by its button (kept across the resume) and its unmute, a
+// phone's re-INVITE hold arriving live, hang-up, the end cause, a refused
 // request's message, and a stream that reconnects and resyncs.
 func TestConsole(t *testing.T) {
 	l := newLab(t)
@@ -313,6 +314,20 @@ func TestConsole(t *testing.T) {
 		t.Errorf("the call's row moved or resized on hold: %s -> %s", before, after)
 	}
 	l.screenshot("caller-holds")
+	// Mute is apart from hold: the held callee is muted from its row, the
+	// row does not move, and the caller's resume leaves the mute.
+	l.until("mute offered on both sides while held", shown(callID, "caller", "mute")+" && "+shown(callID, "callee", "mute"))
+	l.do("mute the callee", click(callID, "callee", "mute"))
+	muteText := party(callID, "callee") + `.querySelector(".moh").textContent`
+	l.until("the callee shows muted in, with hold music, and Unmute", muteText+`.includes("muted in") && `+muteText+`.includes("hold music") && `+
+		party(callID, "callee")+`.querySelector("button.mute").textContent === "Unmute"`)
+	if ev := l.wait(callID, app.EventMuted); ev.Party != app.Callee || ev.Direction != app.MuteIn {
+		t.Fatalf("muted event from the button: %+v", ev)
+	}
+	if after := l.rowBox(callID); after != before {
+		t.Errorf("the call's row moved or resized on mute: %s -> %s", before, after)
+	}
+	l.screenshot("held-party-muted")
 	// The API refuses a resume for the non-holder; the page never offers it.
 	var e api.ErrorBody
 	if code := l.api("POST", "/v1/calls/"+callID+"/unhold", `{"party":"callee"}`, &e); code != 409 || e.Error.Code != api.CodeNotHolding {
@@ -322,6 +337,11 @@ func TestConsole(t *testing.T) {
 	// Resume by the holder.
 	l.do("resume the caller", click(callID, "caller", "resume"))
 	l.until("both LIVE again", state(callID, "caller")+` === "LIVE" && `+state(callID, "callee")+` === "LIVE" && `+shown(callID, "caller", "hangup"))
+	if got := l.eval(muteText); !strings.Contains(got, "muted in") {
+		t.Errorf("the callee's mute after the resume: %q", got)
+	}
+	l.do("unmute the callee", click(callID, "callee", "mute"))
+	l.until("the callee unmuted", `!`+muteText+`.includes("muted") && `+party(callID, "callee")+`.querySelector("button.mute").textContent === "Mute"`)
 
 	// History on demand.
 	l.do("open the history", chromedp.Click(chromedp.CSS(fmt.Sprintf(`tbody[data-call-id=%q] button.history`, callID))))

@@ -110,11 +110,13 @@ type Fault struct {
 	// "Play", "StopPlayback", "AddChannel", "RemoveChannel", "Originate",
 	// "Hangup", "Answer", "Ring", "CreateBridge", "DestroyBridge",
 	// "SetVar", "SetVars", "GetVar", "Subscribe", "Channels", "Bridges", "Playback",
-	// "StartMOH", "StopMOH".
+	// "StartMOH", "StopMOH", "Mute", "Unmute", "GlobalVariable",
+	// "SetGlobalVariable".
 	Op string
 	// Target is the id the request names (the channel of Play, SetVar,
-	// Hangup..., the bridge of AddChannel/RemoveChannel, the playback of
-	// StopPlayback, the endpoint of Originate); "" matches any.
+	// Hangup, Mute..., the bridge of AddChannel/RemoveChannel, the playback
+	// of StopPlayback, the endpoint of Originate, the name of a global
+	// variable); "" matches any.
 	Target string
 	// Status and Message, if Status is set, are Asterisk's reply: the
 	// request fails with it and changes nothing.

@@ -19,6 +19,10 @@
 //     sound: items end by themselves (PlaybackFinished done), a hang-up
 //     ends them with PlaybackFinished failed;
 //   - music on hold: 204 and no event;
+//   - channel mute and unmute: 204 and no event at once, also while a
+//     playback runs (Asterisk queues it for the channel's thread); the
+//     state follows the channel through bridges and playbacks;
+//   - global variables (GET/POST /asterisk/variable);
 //   - hang-up: ChannelHangupRequest, ChannelLeftBridge, StasisEnd,
 //     ChannelDestroyed with the Q.850 cause;
 //   - the behaviours of Asterisk that ariapp has to cope with: addChannel,
@@ -111,6 +115,7 @@ type Asterisk struct {
 	bridges   map[string]*bridge
 	playbacks map[string]*playback
 	subs      map[string]bool
+	globals   map[string]string
 	faults    []*Injected
 	losses    []*loss
 	conn      *Conn
@@ -131,6 +136,8 @@ type channel struct {
 	args     []string
 	bridge   string
 	moh      bool
+	// muted are the directions ("in", "out") muted on the channel.
+	muted    map[ari.MuteDirection]bool
 	other    *channel // the other half of a Local pair
 	onAnswer func()   // the far end's reaction once the app answers
 }
@@ -174,6 +181,7 @@ func New(cfg Config) *Asterisk {
 		bridges:   map[string]*bridge{},
 		playbacks: map[string]*playback{},
 		subs:      map[string]bool{},
+		globals:   map[string]string{},
 		changed:   make(chan struct{}),
 		timers:    map[*time.Timer]struct{}{},
 	}

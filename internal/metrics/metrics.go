@@ -60,6 +60,7 @@ type Metrics struct {
 	holds          *prometheus.CounterVec
 	resumes        *prometheus.CounterVec
 	reminders      prometheus.Counter
+	mutes          *prometheus.CounterVec
 	holdSeconds    *prometheus.HistogramVec
 	resumeSeconds  *prometheus.HistogramVec
 	requests       *prometheus.CounterVec
@@ -102,6 +103,10 @@ func New(version string) *Metrics {
 			Namespace: namespace, Name: "hold_reminders_total",
 			Help: "Hold reminders: a party held for another hold.reminder_after.",
 		}),
+		mutes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "mutes_total",
+			Help: "Mute changes (muted and unmuted events) by action (mute, unmute) and direction (in, out, both); requests that changed nothing are not counted.",
+		}, []string{"action", "direction"}),
 		holdSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "hold_operation_duration_seconds",
 			Help:    "Time from taking up a hold request to its outcome, by result.",
@@ -134,8 +139,13 @@ func New(version string) *Metrics {
 			m.resumes.WithLabelValues(string(src), r)
 		}
 	}
+	for _, action := range []string{"mute", "unmute"} {
+		for _, d := range app.MuteDirections {
+			m.mutes.WithLabelValues(action, string(d))
+		}
+	}
 	m.SetAsteriskVersion("")
-	m.reg.MustRegister(m.callsStarted, m.callsAnswered, m.callsEnded, m.holds, m.resumes, m.reminders,
+	m.reg.MustRegister(m.callsStarted, m.callsAnswered, m.callsEnded, m.holds, m.resumes, m.reminders, m.mutes,
 		m.holdSeconds, m.resumeSeconds, m.requests, m.requestSeconds, m.buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -199,6 +209,14 @@ func (m *Metrics) ObserveCallEvent(ev app.Event) {
 		m.resumeSeconds.WithLabelValues(resultFailed).Observe(ev.Took.Seconds())
 	case app.EventHoldReminder:
 		m.reminders.Inc()
+	case app.EventMuted, app.EventUnmuted:
+		if ev.Direction != "" {
+			action := "mute"
+			if ev.Name == app.EventUnmuted {
+				action = "unmute"
+			}
+			m.mutes.WithLabelValues(action, string(ev.Direction)).Inc()
+		}
 	}
 }
 

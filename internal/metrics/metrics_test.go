@@ -106,6 +106,21 @@ func TestCallEvents(t *testing.T) {
 			},
 		},
 		{
+			name: "muted and unmuted",
+			events: []app.Event{
+				{Name: app.EventMuted, Source: app.SourceAPI, Direction: app.MuteIn},
+				{Name: app.EventMuted, Source: app.SourceAPI, Direction: app.MuteOut},
+				{Name: app.EventUnmuted, Source: app.SourceAPI, Direction: app.MuteBoth},
+			},
+			want: []delta{
+				{"ariapp_mutes_total", []string{"action", "mute", "direction", "in"}, 1},
+				{"ariapp_mutes_total", []string{"action", "mute", "direction", "out"}, 1},
+				{"ariapp_mutes_total", []string{"action", "mute", "direction", "both"}, 0},
+				{"ariapp_mutes_total", []string{"action", "unmute", "direction", "both"}, 1},
+				{"ariapp_holds_total", nil, 0},
+			},
+		},
+		{
 			name: "resume success, resume failed, call ended",
 			events: []app.Event{
 				ev(app.EventUnholdSuccess, app.SourceAPI, 20*time.Millisecond),
@@ -384,7 +399,7 @@ func TestNoPerCallLabel(t *testing.T) {
 	m := metrics.New("v-test")
 	busy(t, m)
 	s := metricstest.MustParse(t, scrape(t, m))
-	bounded := []string{"cause", "source", "result", "method", "route", "status_class", "state", "action",
+	bounded := []string{"cause", "source", "result", "method", "route", "status_class", "state", "action", "direction",
 		"version", "goversion", "asterisk_version",
 		"le", "quantile", "generation"} // histogram buckets; the Go collector's
 	for name, values := range s.LabelValues() {
