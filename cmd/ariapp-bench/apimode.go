@@ -31,6 +31,7 @@ type apiMode struct {
 	bin  string
 	cfg  ari.Config // ARI of the lab; Application is the child's
 	wait time.Duration
+	env  []string // more of the child's environment (ARIAPP_HOLD_MEDIA=...)
 
 	cmd     *exec.Cmd
 	exited  chan struct{}
@@ -86,6 +87,7 @@ func (d *apiMode) start(ctx context.Context, n int) error {
 		fmt.Sprintf("ARIAPP_API_LISTEN=127.0.0.1:%d", port),
 		"ARIAPP_LOG_LEVEL=warn",
 	}
+	cmd.Env = append(cmd.Env, d.env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return err

@@ -35,6 +35,12 @@ type Config struct {
 	// Logger receives the phone's debug log: every SIP message it sends and
 	// handles (start lines) and the life of its calls. nil discards it.
 	Logger *slog.Logger
+	// Observe, when set, receives every RTP packet a call's media gets
+	// instead of the call's Recording (which then stays empty): a load test
+	// with hundreds of calls analyses packets as they come rather than
+	// keeping minutes of audio. It runs on the phone's RTP reader, so it
+	// must return quickly.
+	Observe func(c *Call, p Packet)
 }
 
 // Errors.
@@ -88,6 +94,9 @@ type Phone struct {
 	closed   bool
 	calls    map[string]*Call // live calls by Call-ID
 	incoming chan *Call
+
+	routeMu sync.Mutex               // leaf lock: taken with or without c.mu
+	routes  map[netip.AddrPort]*Call // live call by the peer's media address
 }
 
 // New starts a phone: it listens for SIP on cfg.SIPAddr (UDP) and for RTP on
@@ -122,6 +131,7 @@ func New(ctx context.Context, cfg Config) (*Phone, error) {
 		done:       make(chan struct{}),
 		calls:      map[string]*Call{},
 		incoming:   make(chan *Call, 16),
+		routes:     map[netip.AddrPort]*Call{},
 	}
 
 	p.sipConn, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(sipAP))
