@@ -67,6 +67,7 @@ type cpuMark struct {
 	at                   time.Time
 	asterisk, app, phone time.Duration
 	boxBusy, boxAll      uint64 // /proc/stat jiffies
+	udpDrops             uint64 // the machine's UDP receive buffer errors
 }
 
 // window is the CPU of a measured window, per call-second and in total.
@@ -83,6 +84,10 @@ type window struct {
 	// Others is the machine's busy time less Asterisk, ariapp and the
 	// phones, in percent of all its cores: other users of the shared box.
 	Others float64 `json:"others_pct"`
+	// UDPDrops is the machine's count of UDP packets dropped for a full
+	// receive buffer (/proc/net/snmp RcvbufErrors): loss at a socket, the
+	// phones' or Asterisk's, rather than on the way.
+	UDPDrops uint64 `json:"udp_drops"`
 }
 
 // SIPResult is one set-up at one level.
@@ -259,10 +264,10 @@ func contains(s []string, v string) bool {
 }
 
 func (r SIPResult) line(ok bool, why string) string {
-	s := fmt.Sprintf("hold p50 %.1f p99 %.1f ms (tone p99 %.1f), resume p50 %.1f p99 %.1f ms; Asterisk %.0f%% (%.2f%%/bridged call, %.2f%%/held call), ariapp %.1f%%, phones %.0f%%, box %.0f%% (others %.0f%%); lost %d late %d gaps %d tone gaps %d; %d holds, %d errors",
+	s := fmt.Sprintf("hold p50 %.1f p99 %.1f ms (tone p99 %.1f), resume p50 %.1f p99 %.1f ms; Asterisk %.0f%% (%.2f%%/bridged call, %.2f%%/held call), ariapp %.1f%%, phones %.0f%%, box %.0f%% (others %.0f%%); lost %d (socket drops %d) late %d gaps %d tone gaps %d; %d holds, %d errors",
 		r.HoldSwitch.P50, r.HoldSwitch.P99, r.HoldTone.P99, r.Resume.P50, r.Resume.P99,
 		r.Mixed.AsteriskTotal, r.Bridged.AsteriskPerCall, r.Held.AsteriskPerCall, r.Mixed.AriappTotal, r.Mixed.PhonesTotal, r.Mixed.BoxBusy, r.Mixed.Others,
-		r.Health.Lost, r.Health.Late, r.Health.Gaps, r.Health.ToneGaps, r.Holds, r.OpErrors)
+		r.Health.Lost, r.Bridged.UDPDrops+r.Mixed.UDPDrops, r.Health.Late, r.Health.Gaps, r.Health.ToneGaps, r.Holds, r.OpErrors)
 	if ok {
 		return s + ": within capacity"
 	}
@@ -548,6 +553,7 @@ func (pt *sipPoint) mark() cpuMark {
 		m.app = pt.app.cpu()
 	}
 	m.boxBusy, m.boxAll = boxJiffies()
+	m.udpDrops = udpRcvbufErrors()
 	return m
 }
 
@@ -559,6 +565,7 @@ func (pt *sipPoint) window(a, b cpuMark) window {
 		AsteriskTotal: pct(b.asterisk - a.asterisk),
 		AriappTotal:   pct(b.app - a.app),
 		PhonesTotal:   pct(b.phone - a.phone),
+		UDPDrops:      b.udpDrops - a.udpDrops,
 	}
 	if n := len(pt.calls); n > 0 {
 		w.AsteriskPerCall = w.AsteriskTotal / float64(n)
@@ -591,6 +598,33 @@ func boxJiffies() (busy, all uint64) {
 		}
 	}
 	return busy, all
+}
+
+// udpRcvbufErrors reads the machine's UDP RcvbufErrors from /proc/net/snmp.
+func udpRcvbufErrors() uint64 {
+	data, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return 0
+	}
+	var names []string
+	for _, line := range strings.Split(string(data), "\n") {
+		rest, ok := strings.CutPrefix(line, "Udp: ")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if names == nil {
+			names = f
+			continue
+		}
+		for i, n := range names {
+			if n == "RcvbufErrors" && i < len(f) {
+				v, _ := strconv.ParseUint(f[i], 10, 64)
+				return v
+			}
+		}
+	}
+	return 0
 }
 
 // teardown hangs every call up from the caller's phone, checks Asterisk

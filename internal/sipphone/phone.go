@@ -64,6 +64,9 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("sipphone: %s answered %d %s", e.Method, e.Code, e.Reason)
 }
 
+// rtpReadBuffer is the receive buffer the phone asks for its RTP socket.
+const rtpReadBuffer = 4 << 20
+
 // allowed is the Allow header of the phone: no UPDATE, so Asterisk uses
 // re-INVITEs for its own session changes.
 const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS"
@@ -144,6 +147,11 @@ func New(ctx context.Context, cfg Config) (*Phone, error) {
 		return nil, fmt.Errorf("sipphone: listen RTP: %w", err)
 	}
 	p.rtpPort = p.rtpConn.LocalAddr().(*net.UDPAddr).Port
+	// One socket takes the RTP of all the phone's calls: a load test's
+	// hundreds of calls are tens of thousands of packets a second, which
+	// the default buffer (about 200 packets) loses at the first pause of
+	// the reader. The kernel caps it at net.core.rmem_max.
+	_ = p.rtpConn.SetReadBuffer(rtpReadBuffer)
 
 	// sipgo's own logs are noisy (every transaction at debug, every
 	// unmatched response at info): pass on only its warnings and errors.
