@@ -68,6 +68,7 @@ type cpuMark struct {
 	asterisk, app, phone time.Duration
 	boxBusy, boxAll      uint64 // /proc/stat jiffies
 	udpDrops             uint64 // the machine's UDP receive buffer errors
+	stalls               uint64 // the phones' send stalls
 }
 
 // window is the CPU of a measured window, per call-second and in total.
@@ -88,6 +89,9 @@ type window struct {
 	// receive buffer (/proc/net/snmp RcvbufErrors): loss at a socket, the
 	// phones' or Asterisk's, rather than on the way.
 	UDPDrops uint64 `json:"udp_drops"`
+	// PhoneStalls counts the phones' own late packets (Phone.SendStalls):
+	// a gap a phone caused, which the peer then hears.
+	PhoneStalls uint64 `json:"phone_stalls"`
 }
 
 // SIPResult is one set-up at one level.
@@ -264,10 +268,10 @@ func contains(s []string, v string) bool {
 }
 
 func (r SIPResult) line(ok bool, why string) string {
-	s := fmt.Sprintf("hold p50 %.1f p99 %.1f ms (tone p99 %.1f), resume p50 %.1f p99 %.1f ms; Asterisk %.0f%% (%.2f%%/bridged call, %.2f%%/held call), ariapp %.1f%%, phones %.0f%%, box %.0f%% (others %.0f%%); lost %d (socket drops %d) late %d gaps %d tone gaps %d; %d holds, %d errors",
+	s := fmt.Sprintf("hold p50 %.1f p99 %.1f ms (tone p99 %.1f), resume p50 %.1f p99 %.1f ms; Asterisk %.0f%% (%.2f%%/bridged call, %.2f%%/held call), ariapp %.1f%%, phones %.0f%%, box %.0f%% (others %.0f%%); lost %d (socket drops %d) late %d gaps %d (phone stalls %d) tone gaps %d; %d holds, %d errors",
 		r.HoldSwitch.P50, r.HoldSwitch.P99, r.HoldTone.P99, r.Resume.P50, r.Resume.P99,
 		r.Mixed.AsteriskTotal, r.Bridged.AsteriskPerCall, r.Held.AsteriskPerCall, r.Mixed.AriappTotal, r.Mixed.PhonesTotal, r.Mixed.BoxBusy, r.Mixed.Others,
-		r.Health.Lost, r.Bridged.UDPDrops+r.Mixed.UDPDrops, r.Health.Late, r.Health.Gaps, r.Health.ToneGaps, r.Holds, r.OpErrors)
+		r.Health.Lost, r.Bridged.UDPDrops+r.Mixed.UDPDrops, r.Health.Late, r.Health.Gaps, r.Bridged.PhoneStalls+r.Mixed.PhoneStalls, r.Health.ToneGaps, r.Holds, r.OpErrors)
 	if ok {
 		return s + ": within capacity"
 	}
@@ -554,6 +558,7 @@ func (pt *sipPoint) mark() cpuMark {
 	}
 	m.boxBusy, m.boxAll = boxJiffies()
 	m.udpDrops = udpRcvbufErrors()
+	m.stalls = pt.caller.SendStalls() + pt.callee.SendStalls()
 	return m
 }
 
@@ -566,6 +571,7 @@ func (pt *sipPoint) window(a, b cpuMark) window {
 		AriappTotal:   pct(b.app - a.app),
 		PhonesTotal:   pct(b.phone - a.phone),
 		UDPDrops:      b.udpDrops - a.udpDrops,
+		PhoneStalls:   b.stalls - a.stalls,
 	}
 	if n := len(pt.calls); n > 0 {
 		w.AsteriskPerCall = w.AsteriskTotal / float64(n)

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -100,6 +101,8 @@ type Phone struct {
 
 	routeMu sync.Mutex               // leaf lock: taken with or without c.mu
 	routes  map[netip.AddrPort]*Call // live call by the peer's media address
+
+	sendStalls atomic.Uint64 // see SendStalls
 }
 
 // New starts a phone: it listens for SIP on cfg.SIPAddr (UDP) and for RTP on
@@ -152,6 +155,9 @@ func New(ctx context.Context, cfg Config) (*Phone, error) {
 	// the default buffer (about 200 packets) loses at the first pause of
 	// the reader. The kernel caps it at net.core.rmem_max.
 	_ = p.rtpConn.SetReadBuffer(rtpReadBuffer)
+	// Arrival times from the kernel: a busy phone reading late does not
+	// make the packets it reads late.
+	stampArrivals(p.rtpConn)
 
 	// sipgo's own logs are noisy (every transaction at debug, every
 	// unmatched response at info): pass on only its warnings and errors.
@@ -232,6 +238,11 @@ func loopback(name, s string) (netip.AddrPort, error) {
 
 // User is the phone's From user.
 func (p *Phone) User() string { return p.cfg.User }
+
+// SendStalls counts the times one of the phone's calls sent its next RTP
+// packet more than two packet times after the previous one: a phone that
+// could not keep up (a busy machine), whose own stream then has a gap.
+func (p *Phone) SendStalls() uint64 { return p.sendStalls.Load() }
 
 // RTPPort is the port the phone receives RTP on (at its SIP address).
 func (p *Phone) RTPPort() int { return p.rtpPort }

@@ -193,13 +193,18 @@ func (c *Call) runSender() {
 	}
 	defer func() { fail(ErrEnded) }()
 
+	var last time.Time
 	for {
 		select {
 		case <-c.ended:
 			return
 		case <-c.p.done:
 			return
-		case <-ticker.C:
+		case now := <-ticker.C:
+			if !last.IsZero() && now.Sub(last) > 2*packetInterval {
+				c.p.sendStalls.Add(1)
+			}
+			last = now
 		}
 		c.mu.Lock()
 		dst, send, dtmfPT := c.sendTo, c.sending, c.dtmfPT
@@ -251,8 +256,9 @@ func (c *Call) writeRTP(pkt []byte, dst netip.AddrPort) {
 func (p *Phone) readRTP() {
 	defer p.wg.Done()
 	buf := make([]byte, 2048)
+	oob := make([]byte, 128)
 	for {
-		n, src, err := p.rtpConn.ReadFromUDPAddrPort(buf)
+		n, oobn, _, src, err := p.rtpConn.ReadMsgUDPAddrPort(buf, oob)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -264,7 +270,11 @@ func (p *Phone) readRTP() {
 			}
 			continue
 		}
-		pkt, ok := parseRTP(buf[:n], time.Now())
+		at, ok := kernelTime(oob[:oobn])
+		if !ok {
+			at = time.Now()
+		}
+		pkt, ok := parseRTP(buf[:n], at)
 		if !ok {
 			continue
 		}
