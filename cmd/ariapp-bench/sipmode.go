@@ -55,11 +55,17 @@ type sipConfig struct {
 	Media     string        // ariapp's hold.media ("": its default)
 	MaxP99    time.Duration // capacity: hold latency p99 limit
 	KeepGoing bool          // run a set-up at higher levels after it missed its capacity
-	Server    string        // Asterisk's SIP address
-	Out       string
-	AriappBin string
-	ARI       ari.Config
-	Logf      func(format string, a ...any)
+	// QuietBelow: before each point, wait (up to QuietWait) until the
+	// machine, with no call up, is busy less than this share of all its
+	// cores (0: do not wait), so the other users of a shared box disturb
+	// fewer points.
+	QuietBelow float64
+	QuietWait  time.Duration
+	Server     string // Asterisk's SIP address
+	Out        string
+	AriappBin  string
+	ARI        ari.Config
+	Logf       func(format string, a ...any)
 }
 
 // cpuMark is a snapshot of the CPU the processes of a run have used.
@@ -122,6 +128,9 @@ type SIPResult struct {
 	Held    window `json:"held"`    // every call held
 
 	AriappRSS uint64 `json:"ariapp_rss,omitempty"` // bytes, at the end of the mixed window
+	// BusyBefore is the machine's busy share, in percent of all its cores,
+	// in the two seconds before the point (no call up).
+	BusyBefore float64 `json:"busy_before_pct"`
 
 	Broken   string `json:"broken,omitempty"`
 	Teardown string `json:"teardown,omitempty"`
@@ -236,8 +245,10 @@ func runSIP(ctx context.Context, cfg sipConfig) (*SIPReport, error) {
 				return rep, ctx.Err()
 			}
 			pt := &sipPoint{cfg: cfg, setup: setup, n: n, meter: newSIPMeter(), rest: rest, astPID: astPID}
-			cfg.Logf("%s, %d calls", setup, n)
+			busy := waitQuiet(ctx, cfg)
+			cfg.Logf("%s, %d calls (machine %.0f%% busy before)", setup, n, busy)
 			r := pt.run(ctx)
+			r.BusyBefore = busy
 			ok, why := r.Capacity(cfg.MaxP99)
 			cfg.Logf("%s, %d calls: %s", setup, n, r.line(ok, why))
 			rep.Results = append(rep.Results, r)
@@ -256,6 +267,26 @@ func runSIP(ctx context.Context, cfg sipConfig) (*SIPReport, error) {
 		return rep, rep.write(cfg.Out)
 	}
 	return rep, nil
+}
+
+// waitQuiet samples the machine's busy share over two seconds until it is
+// below cfg.QuietBelow or cfg.QuietWait has passed, and returns the last
+// sample, in percent of all cores.
+func waitQuiet(ctx context.Context, cfg sipConfig) float64 {
+	deadline := time.Now().Add(cfg.QuietWait)
+	for {
+		b0, a0 := boxJiffies()
+		sleepFor(ctx, 2*time.Second)
+		b1, a1 := boxJiffies()
+		busy := 0.0
+		if a1 > a0 {
+			busy = 100 * float64(b1-b0) / float64(a1-a0)
+		}
+		if cfg.QuietBelow <= 0 || busy < cfg.QuietBelow || time.Now().After(deadline) || ctx.Err() != nil {
+			return busy
+		}
+		cfg.Logf("machine %.0f%% busy; waiting for it to quieten below %.0f%%", busy, cfg.QuietBelow)
+	}
 }
 
 func contains(s []string, v string) bool {

@@ -107,7 +107,7 @@ func (rep *SIPReport) markdown() string {
 		rep.RunID, rep.Started.Format("2006-01-02 15:04 UTC"), rep.GoVersion, rep.CPUs, rep.Asterisk, rep.Config)
 	fmt.Fprintf(&b, "Two in-process SIP phones (internal/sipphone) carry every call: the caller sends a 700 Hz tone, the callee 1300 Hz, both in µ-law (no leg transcodes). The caller holds; the callee is the held party and hears the hold medium (440 Hz, 0.5 s every 3 s). Latencies are measured at the callee's phone, from the trigger leaving the caller (the re-INVITE or the API request) to the first packet of the hold medium (hold), the first 440 Hz packet (tone) or the first packet with the caller's tone again (resume). CPU is process CPU time per second of the window, in percent of one core; per call divides it by the calls up. Lost: missing RTP sequence numbers; late: a packet more than %v after the previous one; gaps: pauses over %v while a medium plays (tone gaps: in the hold medium); the switch to and from the hold medium is not counted. A set-up is within capacity at a level when hold p99 < %.0f ms, no packet is lost, there is no gap, every hold is heard and no operation fails.\n\n",
 		lateAfter, gapAfter, rep.MaxP99)
-	b.WriteString("| calls | set-up | hold p50 | hold p99 | tone p99 | resume p50 | resume p99 | Asterisk, mixed | Asterisk per bridged call | Asterisk per held call | ariapp | ariapp RSS MiB | phones | box busy (others) | lost (socket drops) | late | gaps (phone stalls) | tone gaps | holder heard | holds | errors | capacity |\n")
+	b.WriteString("| calls | set-up | hold p50 | hold p99 | tone p99 | resume p50 | resume p99 | Asterisk, mixed | Asterisk per bridged call | Asterisk per held call | ariapp | ariapp RSS MiB | phones | box busy (others; before) | lost (socket drops) | late | gaps (phone stalls) | tone gaps | holder heard | holds | errors | capacity |\n")
 	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range rep.Results {
 		ok, why := r.Capacity(maxP99)
@@ -124,9 +124,9 @@ func (rep *SIPReport) markdown() string {
 			app = fmt.Sprintf("%.1f%%", r.Mixed.AriappTotal)
 			rss = fmt.Sprintf("%.1f", float64(r.AriappRSS)/(1<<20))
 		}
-		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s | %.0f%% | %.3f%% | %.3f%% | %s | %s | %.0f%% | %.0f%% (%.0f%%) | %d (%d) | %d | %d (%d) | %d | %d | %d | %d | %s |\n",
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s | %.0f%% | %.3f%% | %.3f%% | %s | %s | %.0f%% | %.0f%% (%.0f%%; %.0f%%) | %d (%d) | %d | %d (%d) | %d | %d | %d | %d | %s |\n",
 			r.Level, r.Setup, f2(r.HoldSwitch.P50), f2(r.HoldSwitch.P99), f2(r.HoldTone.P99), f2(r.Resume.P50), f2(r.Resume.P99),
-			r.Mixed.AsteriskTotal, r.Bridged.AsteriskPerCall, r.Held.AsteriskPerCall, app, rss, r.Mixed.PhonesTotal, r.Mixed.BoxBusy, r.Mixed.Others,
+			r.Mixed.AsteriskTotal, r.Bridged.AsteriskPerCall, r.Held.AsteriskPerCall, app, rss, r.Mixed.PhonesTotal, r.Mixed.BoxBusy, r.Mixed.Others, r.BusyBefore,
 			r.Health.Lost, r.Bridged.UDPDrops+r.Mixed.UDPDrops, r.Health.Late, r.Health.Gaps, r.Bridged.PhoneStalls+r.Mixed.PhoneStalls, r.Health.ToneGaps, r.Health.HeldPeer, r.Holds, r.OpErrors, cap)
 	}
 	b.WriteString("\nholder heard: packets with the holder's own tone that reached the held party while it was held (it must hear only the hold medium).\n")
