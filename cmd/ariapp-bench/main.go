@@ -64,6 +64,7 @@ func mainRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sipServer := fs.String("sip-server", "127.0.0.1:5060", "-mode sip: Asterisk's SIP address")
 	sipQuiet := fs.Float64("sip-quiet-below", 25, "-mode sip: before each point wait until the machine is busy less than this percent of all cores (0: do not wait)")
 	sipQuietWait := fs.Duration("sip-quiet-wait", 90*time.Second, "-mode sip: longest wait for a quiet machine before a point")
+	sipARILog := fs.Bool("sip-ari-log", false, "-mode sip: ariapp logs every ARI request and the report gives their durations (costs ariapp CPU)")
 	sipP99 := fs.Duration("sip-max-p99", 60*time.Millisecond, "-mode sip: capacity: hold latency p99 limit")
 	out := fs.String("out", "/tmp/bench-out", "directory for results.json, results.md and latency.png (\"\": none)")
 	ariURL := fs.String("ari-url", envOr("ARIAPP_ARI_URL", labtest.DefaultURL), "ARI base URL")
@@ -100,7 +101,7 @@ func mainRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		scfg := sipConfig{
 			Levels: lv, Setups: setups, Window: *sipWindow, Phase: *sipPhase, HoldShare: *sipShare, Cycle: *sipCycle,
-			APIShare: *sipAPI, Media: *sipMedia, MaxP99: *sipP99, KeepGoing: *keepGoing, QuietBelow: *sipQuiet, QuietWait: *sipQuietWait, Server: *sipServer, Out: *out, AriappBin: *bin,
+			APIShare: *sipAPI, Media: *sipMedia, MaxP99: *sipP99, KeepGoing: *keepGoing, QuietBelow: *sipQuiet, QuietWait: *sipQuietWait, ARILog: *sipARILog, Server: *sipServer, Out: *out, AriappBin: *bin,
 			ARI: ari.Config{
 				URL: *ariURL, Username: *ariUser, Password: envOr("ARIAPP_ARI_PASSWORD", labtest.DefaultPassword),
 				Application: "ariapp-bench-probe", RequestTimeout: 10 * time.Second,

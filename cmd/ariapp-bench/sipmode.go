@@ -61,11 +61,15 @@ type sipConfig struct {
 	// fewer points.
 	QuietBelow float64
 	QuietWait  time.Duration
-	Server     string // Asterisk's SIP address
-	Out        string
-	AriappBin  string
-	ARI        ari.Config
-	Logf       func(format string, a ...any)
+	// ARILog makes ariapp log every ARI request (level info), and the
+	// report gives their durations: where a slow hold spends its time, at
+	// the cost of ariapp's CPU for the log.
+	ARILog    bool
+	Server    string // Asterisk's SIP address
+	Out       string
+	AriappBin string
+	ARI       ari.Config
+	Logf      func(format string, a ...any)
 }
 
 // cpuMark is a snapshot of the CPU the processes of a run have used.
@@ -131,6 +135,10 @@ type SIPResult struct {
 	// BusyBefore is the machine's busy share, in percent of all its cores,
 	// in the two seconds before the point (no call up).
 	BusyBefore float64 `json:"busy_before_pct"`
+
+	// ARIRequests are ariapp's ARI requests in the mixed window, by method
+	// and route (with ARILog only).
+	ARIRequests map[string]OpStats `json:"ari_requests,omitempty"`
 
 	Broken   string `json:"broken,omitempty"`
 	Teardown string `json:"teardown,omitempty"`
@@ -338,11 +346,20 @@ func (pt *sipPoint) run(ctx context.Context) (r SIPResult) {
 
 	// The mixed window: HoldShare of the calls on hold at any time.
 	pt.meter.count(true)
+	if pt.app != nil {
+		pt.app.ariRequests()
+	}
 	m0 = pt.mark()
 	pt.cycleAll(ctx, time.Now().Add(pt.cfg.Window))
 	m1 := pt.mark()
 	if pt.app != nil {
 		r.AriappRSS, _ = pt.app.memory()
+		if reqs := pt.app.ariRequests(); len(reqs) > 0 {
+			r.ARIRequests = map[string]OpStats{}
+			for k, v := range reqs {
+				r.ARIRequests[k] = newOpStats(v)
+			}
+		}
 	}
 	lat, h := pt.meter.count(false)
 	r.Mixed = pt.window(m0, m1)
@@ -402,7 +419,11 @@ func (pt *sipPoint) start(ctx context.Context) error {
 		acfg.Application = sipApp
 		pt.app = newAPIMode(pt.cfg.AriappBin, acfg, 15*time.Second)
 		if pt.cfg.Media != "" {
-			pt.app.env = []string{"ARIAPP_HOLD_MEDIA=" + pt.cfg.Media}
+			pt.app.env = append(pt.app.env, "ARIAPP_HOLD_MEDIA="+pt.cfg.Media)
+		}
+		if pt.cfg.ARILog {
+			// later entries win over start's ARIAPP_LOG_LEVEL=warn
+			pt.app.env = append(pt.app.env, "ARIAPP_LOG_LEVEL=info", "ARIAPP_LOG_ARI_REQUESTS=info")
 		}
 		if err := pt.app.start(ctx, 0); err != nil {
 			return fmt.Errorf("ariapp: %w", err)
