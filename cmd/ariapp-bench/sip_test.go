@@ -29,10 +29,12 @@ func TestSoloLabSIPSmoke(t *testing.T) {
 	out := t.TempDir()
 	cfg := sipConfig{
 		Levels: []int{5}, Setups: []string{SetupAriapp, SetupAsterisk},
-		Window: 6 * time.Second, Phase: time.Second, HoldShare: 0.5, Cycle: 2 * time.Second, APIShare: 0.5,
+		Window: 8 * time.Second, Phase: time.Second, HoldShare: 0.5, Cycle: 6 * time.Second, APIShare: 0.5,
 		MaxP99: 60 * time.Millisecond, KeepGoing: true, Server: "127.0.0.1:5060", Out: out, AriappBin: bin,
 		ARI: acfg, Logf: t.Logf,
 	}
+	// Holds of 3 s: Asterisk's files-mode music on hold resumes a channel's
+	// file where it left it, and its pause is 2.5 s long.
 	rep, err := runSIP(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

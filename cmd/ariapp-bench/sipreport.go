@@ -108,8 +108,9 @@ func renderSIPReport(paths, dir string) error {
 			return fmt.Errorf("%s: %w", path, err)
 		}
 		if rep == nil {
-			rep = &r
-			rep.Results = nil
+			head := r
+			head.Results = nil
+			rep = &head
 		} else {
 			rep.RunID += "+" + r.RunID
 			rep.Repeated = true
@@ -251,7 +252,7 @@ func writeSIPPlot(rep *SIPReport, path string) error {
 	}
 	drawn := false
 	for _, setup := range []string{SetupAriapp, SetupAsterisk} {
-		var p50, p99, ast, app plotter.XYs
+		var p50, p99, ast, app, phones plotter.XYs
 		for _, r := range rep.Results {
 			if r.Setup != setup || r.Broken != "" || r.HoldSwitch.Count == 0 {
 				continue
@@ -261,6 +262,7 @@ func writeSIPPlot(rep *SIPReport, path string) error {
 			p99 = append(p99, plotter.XY{X: x, Y: max(r.HoldSwitch.P99, 0.1)})
 			ast = append(ast, plotter.XY{X: x, Y: r.Mixed.AsteriskTotal})
 			app = append(app, plotter.XY{X: x, Y: r.Mixed.AriappTotal})
+			phones = append(phones, plotter.XY{X: x, Y: r.Mixed.PhonesTotal})
 		}
 		if len(p50) == 0 {
 			continue
@@ -293,6 +295,9 @@ func writeSIPPlot(rep *SIPReport, path string) error {
 		}
 		if setup == SetupAriapp {
 			if err := add(cpu, app, "ariapp", true, color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}); err != nil {
+				return err
+			}
+			if err := add(cpu, phones, "the phones (load generator)", true, color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}); err != nil {
 				return err
 			}
 		}
