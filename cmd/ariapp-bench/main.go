@@ -13,6 +13,12 @@
 // App.Hold/Resume), api (the ariapp binary, built from ./cmd/ariapp, driven
 // over its control API). -mode all runs the three, the baseline first.
 //
+// -mode sip is the capacity benchmark with real SIP calls: two lab phones
+// (internal/sipphone, in this process) carry N calls through the lab
+// Asterisk, through the ariapp binary and through a plain Dial() (Asterisk
+// alone), with part of them on hold; it writes results.json, results.md
+// and capacity.png (sipmode.go, sipreport.go).
+//
 // It writes results.json, results.md (tables, target checks, method) and
 // latency.png (latency percentiles against concurrency) to -out. More than
 // 20 concurrent calls load the shared lab: run such levels under

@@ -136,6 +136,17 @@ func renderSIPReport(paths, dir string) error {
 		}
 		return strings.Compare(a.Setup, b.Setup)
 	})
+	if rep.Repeated {
+		var levels []int
+		for _, r := range rep.Results {
+			if !slices.Contains(levels, r.Level) {
+				levels = append(levels, r.Level)
+			}
+		}
+		if _, rest, ok := strings.Cut(rep.Config, "], "); ok && strings.HasPrefix(rep.Config, "levels [") {
+			rep.Config = fmt.Sprintf("levels %v (of the merged runs), %s", levels, rest)
+		}
+	}
 	rep.finish()
 	return rep.write(dir)
 }
