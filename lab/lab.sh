@@ -163,6 +163,9 @@ install_configs() {
 	rm -rf "$root/etc/asterisk"
 	mkdir -p "$root/etc/asterisk"
 	cp "$repo"/asterisk/*.conf "$root/etc/asterisk/"
+	# the lab's own sounds (the hold tone as a file): sounds/ariapp/
+	rm -rf "$root/usr/share/asterisk/sounds/ariapp"
+	cp -r "$repo/asterisk/sounds/ariapp" "$root/usr/share/asterisk/sounds/ariapp"
 	install -d -m 700 "$root$tls_keys"
 	install -m 644 "$tlsdir/server.pem" "$root$tls_keys/ariapp-lab.pem"
 	install -m 600 "$tlsdir/server.key" "$root$tls_keys/ariapp-lab.key"

@@ -20,8 +20,9 @@
 #    - the tests that measure Asterisk's load (names with "Solo", gated by
 #      ARIAPP_SOLO=1: beside the other packages they would measure their
 #      neighbours): ARIAPP_SOLO=1 go test -race -count=1 -run Solo ./...
-#      (cmd/ariapp-bench's TestSoloLabSmallRun keeps the benchmark working;
-#      speed is not judged there);
+#      (cmd/ariapp-bench's TestSoloLabSmallRun keeps the benchmark working,
+#      TestSoloLabSIPSmoke its SIP mode with 5 calls; speed is not judged
+#      there);
 #    - the load test: lab/load.sh -calls 50 -duration 60s (50 concurrent
 #      calls with random hold, resume and hang-up, every event sequence
 #      checked against SPEC, leftovers, leaks and the legs' media formats

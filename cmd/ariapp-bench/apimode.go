@@ -32,6 +32,7 @@ type apiMode struct {
 	cfg   ari.Config // ARI of the lab; Application is the child's
 	pprof string     // the child's debug.pprof_listen ("": none)
 	wait  time.Duration
+	env   []string // more of the child's environment (ARIAPP_HOLD_MEDIA=...)
 
 	cmd     *exec.Cmd
 	exited  chan struct{}
@@ -49,6 +50,7 @@ type apiMode struct {
 	ariDrops uint64                     // dropped_total of the child's ARI client
 	sseLost  uint64                     // events the child's hub dropped for our stream
 	stderr   []string                   // non-JSON stderr lines (start-up failures)
+	requests map[string][]time.Duration // the child's ARI requests by "METHOD route", when it logs them
 }
 
 func newAPIMode(bin string, cfg ari.Config, wait time.Duration) *apiMode {
@@ -90,6 +92,7 @@ func (d *apiMode) start(ctx context.Context, n int) error {
 	if d.pprof != "" {
 		cmd.Env = append(cmd.Env, "ARIAPP_DEBUG_PPROF_LISTEN="+d.pprof)
 	}
+	cmd.Env = append(cmd.Env, d.env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return err
@@ -141,11 +144,22 @@ func (d *apiMode) readLogs(r io.Reader) {
 			Level        string `json:"level"`
 			Msg          string `json:"msg"`
 			DroppedTotal uint64 `json:"dropped_total"`
+			Method       string `json:"method"`
+			Route        string `json:"route"`
+			Took         string `json:"took"` // a Go duration, "1.2ms"
 		}
 		d.mu.Lock()
 		if json.Unmarshal(line, &rec) != nil || rec.Msg == "" {
 			if len(d.stderr) < 20 {
 				d.stderr = append(d.stderr, string(line))
+			}
+		} else if rec.Msg == "ari request" {
+			if d.requests == nil {
+				d.requests = map[string][]time.Duration{}
+			}
+			if took, err := time.ParseDuration(rec.Took); err == nil {
+				k := rec.Method + " " + rec.Route
+				d.requests[k] = append(d.requests[k], took)
 			}
 		} else {
 			d.logs[rec.Level+": "+rec.Msg]++
@@ -454,4 +468,14 @@ func buildAriapp(ctx context.Context, dir string) (string, error) {
 		return "", fmt.Errorf("go build ./cmd/ariapp: %w: %s", err, bytes.TrimSpace(out))
 	}
 	return bin, nil
+}
+
+// ariRequests returns, and forgets, the durations of the child's ARI
+// requests it logged (ARIAPP_LOG_ARI_REQUESTS=info), by method and route.
+func (d *apiMode) ariRequests() map[string][]time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r := d.requests
+	d.requests = nil
+	return r
 }

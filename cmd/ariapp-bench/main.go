@@ -13,6 +13,12 @@
 // App.Hold/Resume), api (the ariapp binary, built from ./cmd/ariapp, driven
 // over its control API). -mode all runs the three, the baseline first.
 //
+// -mode sip is the capacity benchmark with real SIP calls: two lab phones
+// (internal/sipphone, in this process) carry N calls through the lab
+// Asterisk, through the ariapp binary and through a plain Dial() (Asterisk
+// alone), with part of them on hold; it writes results.json, results.md
+// and capacity.png (sipmode.go, sipreport.go).
+//
 // It writes results.json, results.md (tables, target checks, method) and
 // latency.png (latency percentiles against concurrency) to -out. More than
 // 20 concurrent calls load the shared lab: run such levels under
@@ -53,7 +59,19 @@ func mainRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cycles := fs.Int("cycles", 20, "measured hold/resume cycles per call")
 	rounds := fs.Int("rounds", 3, "run the modes of a level this many times in turn and pool their samples, so a slow moment of the machine hits every mode alike (the cycles are split among the rounds)")
 	minOps := fs.Int("min-ops", 2000, "at least this many measured operations per level: low levels run more cycles, so CPU times (10 ms ticks) mean something")
-	mode := fs.String("mode", "all", "api, inproc, baseline, a comma list of them, or all")
+	mode := fs.String("mode", "all", "api, inproc, baseline, a comma list of them, or all; sip: real SIP calls, ariapp against Asterisk alone (the -sip-* flags)")
+	sipSetups := fs.String("sip-setups", "ariapp,asterisk", "-mode sip: set-ups to run at each level: ariapp, asterisk (a plain Dial()) or both")
+	sipWindow := fs.Duration("sip-window", 20*time.Second, "-mode sip: the window in which calls hold and resume")
+	sipPhase := fs.Duration("sip-phase", 5*time.Second, "-mode sip: the windows with every call bridged and every call held")
+	sipShare := fs.Float64("sip-hold-share", 0.5, "-mode sip: share of the calls on hold at any time")
+	sipCycle := fs.Duration("sip-cycle", 6*time.Second, "-mode sip: one hold, resume and talk of a call")
+	sipAPI := fs.Float64("sip-api-share", 0.5, "-mode sip: share of ariapp's calls held through the control API (the rest by re-INVITE)")
+	sipMedia := fs.String("sip-media", "", "-mode sip: ariapp's hold.media (default: ariapp's own)")
+	sipServer := fs.String("sip-server", "127.0.0.1:5060", "-mode sip: Asterisk's SIP address")
+	sipQuiet := fs.Float64("sip-quiet-below", 25, "-mode sip: before each point wait until the machine is busy less than this percent of all cores (0: do not wait)")
+	sipQuietWait := fs.Duration("sip-quiet-wait", 90*time.Second, "-mode sip: longest wait for a quiet machine before a point")
+	sipARILog := fs.Bool("sip-ari-log", false, "-mode sip: ariapp logs every ARI request and the report gives their durations (costs ariapp CPU)")
+	sipP99 := fs.Duration("sip-max-p99", 60*time.Millisecond, "-mode sip: capacity: hold latency p99 limit")
 	out := fs.String("out", "/tmp/bench-out", "directory for results.json, results.md and latency.png (\"\": none)")
 	ariURL := fs.String("ari-url", envOr("ARIAPP_ARI_URL", labtest.DefaultURL), "ARI base URL")
 	ariUser := fs.String("ari-user", envOr("ARIAPP_ARI_USERNAME", labtest.DefaultUser), "ARI user (password: ARIAPP_ARI_PASSWORD)")
@@ -86,6 +104,43 @@ func mainRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "ariapp-bench:", err)
 		return 2
+	}
+	if *mode == "sip" {
+		setups, err := parseSetups(*sipSetups)
+		if err != nil || *sipShare <= 0 || *sipShare >= 1 || *sipAPI < 0 || *sipAPI > 1 || *sipWindow < *sipCycle {
+			fmt.Fprintln(stderr, "ariapp-bench: bad -sip-* flags: want set-ups ariapp and/or asterisk, 0 < -sip-hold-share < 1, 0 ≤ -sip-api-share ≤ 1, -sip-window ≥ -sip-cycle")
+			return 2
+		}
+		scfg := sipConfig{
+			Levels: lv, Setups: setups, Window: *sipWindow, Phase: *sipPhase, HoldShare: *sipShare, Cycle: *sipCycle,
+			APIShare: *sipAPI, Media: *sipMedia, MaxP99: *sipP99, KeepGoing: *keepGoing, QuietBelow: *sipQuiet, QuietWait: *sipQuietWait, ARILog: *sipARILog, Server: *sipServer, Out: *out, AriappBin: *bin,
+			ARI: ari.Config{
+				URL: *ariURL, Username: *ariUser, Password: envOr("ARIAPP_ARI_PASSWORD", labtest.DefaultPassword),
+				Application: "ariapp-bench-probe", RequestTimeout: 10 * time.Second,
+			},
+			Logf: func(format string, a ...any) {
+				fmt.Fprintf(stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05.000")}, a...)...)
+			},
+		}
+		if *render != "" {
+			if err := renderSIPReport(*render, *out); err != nil {
+				fmt.Fprintln(stderr, "ariapp-bench:", err)
+				return 1
+			}
+			return 0
+		}
+		rep, err := runSIP(ctx, scfg)
+		if rep != nil && *out != "" {
+			fmt.Fprintf(stdout, "results: %s/results.md, results.json, capacity.png\n", *out)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "ariapp-bench:", err)
+			return 1
+		}
+		if *out == "" {
+			fmt.Fprint(stdout, rep.markdown())
+		}
+		return 0
 	}
 	modes, err := parseModes(*mode)
 	if err != nil {

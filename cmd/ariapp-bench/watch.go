@@ -16,6 +16,8 @@ type callWatch struct {
 	ended    map[string]chan struct{}
 	reasons  map[string]string
 	counts   map[string]int // by event name
+	order    []string       // call ids in the order of their call_answered
+	more     chan struct{}  // closed and replaced when order grows
 }
 
 func newCallWatch() *callWatch {
@@ -24,6 +26,7 @@ func newCallWatch() *callWatch {
 		ended:    map[string]chan struct{}{},
 		reasons:  map[string]string{},
 		counts:   map[string]int{},
+		more:     make(chan struct{}),
 	}
 }
 
@@ -45,6 +48,9 @@ func (w *callWatch) event(name, callID, reason string) {
 	switch name {
 	case "call_answered":
 		ch = latch(w.answered, callID)
+		w.order = append(w.order, callID)
+		close(w.more)
+		w.more = make(chan struct{})
 	case "call_ended":
 		w.reasons[callID] = reason
 		ch = latch(w.ended, callID)
@@ -77,5 +83,30 @@ func (w *callWatch) waitAnswered(ctx context.Context, callID string, timeout tim
 		return fmt.Errorf("call %s: no call_answered within %v", callID, timeout)
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// nthAnswered waits for the n-th call_answered (from 0) and returns its call
+// id: a benchmark that sets calls up one at a time from phones learns its
+// calls' ids this way.
+func (w *callWatch) nthAnswered(ctx context.Context, n int, timeout time.Duration) (string, error) {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		w.mu.Lock()
+		if n < len(w.order) {
+			id := w.order[n]
+			w.mu.Unlock()
+			return id, nil
+		}
+		more := w.more
+		w.mu.Unlock()
+		select {
+		case <-more:
+		case <-t.C:
+			return "", fmt.Errorf("no call_answered #%d within %v", n+1, timeout)
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
 	}
 }

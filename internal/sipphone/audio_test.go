@@ -2,6 +2,7 @@ package sipphone
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -107,6 +108,40 @@ func TestToneDetection(t *testing.T) {
 	dom := synth(SamplesPerPacket, [2]float64{700, 8000}, [2]float64{1300, 2000})
 	if !Present(dom, 700) || Present(dom, 1300) {
 		t.Errorf("700 loud + 1300 quiet: Present(700)=%v Present(1300)=%v", Present(dom, 700), Present(dom, 1300))
+	}
+}
+
+// The repeated packet of a sine with whole periods per packet is what the
+// sine itself gives packet after packet.
+func TestSineRepeatsWholePeriods(t *testing.T) {
+	for _, hz := range []float64{700, 1000, 1300} {
+		t.Run(fmt.Sprint(hz), func(t *testing.T) {
+			g := sine{hz: hz, amp: toneAmplitude}
+			buf := make([]byte, SamplesPerPacket)
+			for n := range 5 {
+				g.next(buf)
+				if g.repeat == nil {
+					t.Fatal("no repeated packet for a whole number of periods")
+				}
+				ref := sine{hz: hz, amp: toneAmplitude, phase: math.Mod(2*math.Pi*hz*float64(n*SamplesPerPacket)/SampleRate, 2*math.Pi)}
+				want := make([]byte, SamplesPerPacket)
+				ref.next(want)
+				diff := 0
+				for i := range buf {
+					if d := int(ULawDecode(buf[i])) - int(ULawDecode(want[i])); d > 64 || d < -64 {
+						diff++
+					}
+				}
+				if diff > 0 {
+					t.Errorf("packet %d: %d samples differ from the computed sine", n, diff)
+				}
+			}
+		})
+	}
+	g := sine{hz: 440, amp: toneAmplitude}
+	g.next(make([]byte, SamplesPerPacket))
+	if g.repeat != nil {
+		t.Error("440 Hz (no whole number of periods per packet) repeats a packet")
 	}
 }
 

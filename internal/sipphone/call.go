@@ -157,6 +157,10 @@ func (c *Call) end(by string) {
 		c.sending = false
 		c.mu.Unlock()
 		c.mediaLive.Store(false)
+		c.mu.Lock()
+		from := c.remote.AddrPort()
+		c.mu.Unlock()
+		c.p.route(c, from, netip.AddrPort{})
 		close(c.ended)
 		c.finalOnce.Do(func() { close(c.inviteFinal) })
 		c.p.removeCall(c)
@@ -238,6 +242,7 @@ func (c *Call) sdpLocked() []byte {
 // applyRemote adopts the peer's SDP and recomputes whether and where the
 // phone sends. c.mu must be held.
 func (c *Call) applyRemote(m Media) {
+	c.p.route(c, c.remote.AddrPort(), m.AddrPort())
 	c.remote = m
 	c.haveRemote = true
 	c.dtmfPT, c.dtmfOK = m.PayloadType("telephone-event")

@@ -1,8 +1,9 @@
 // Package sipphone is a SIP phone for end-to-end tests: lab phones (alice,
 // bob, carol) that call each other through Asterisk and ariapp, press hold,
 // send DTMF, and send and record real audio. It is test-only: only _test.go
-// files and internal/ code may import it (TestOnlyTestsImportThePhone
-// checks the rest of the module).
+// files, internal/ code and the benchmark command (cmd/ariapp-bench, whose
+// SIP mode runs hundreds of calls on two phones) may import it
+// (TestOnlyTestsImportThePhone checks the rest of the module).
 //
 // # Signalling
 //

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -35,6 +36,12 @@ type Config struct {
 	// Logger receives the phone's debug log: every SIP message it sends and
 	// handles (start lines) and the life of its calls. nil discards it.
 	Logger *slog.Logger
+	// Observe, when set, receives every RTP packet a call's media gets
+	// instead of the call's Recording (which then stays empty): a load test
+	// with hundreds of calls analyses packets as they come rather than
+	// keeping minutes of audio. It runs on the phone's RTP reader, so it
+	// must return quickly.
+	Observe func(c *Call, p Packet)
 }
 
 // Errors.
@@ -57,6 +64,9 @@ type StatusError struct {
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("sipphone: %s answered %d %s", e.Method, e.Code, e.Reason)
 }
+
+// rtpReadBuffer is the receive buffer the phone asks for its RTP socket.
+const rtpReadBuffer = 4 << 20
 
 // allowed is the Allow header of the phone: no UPDATE, so Asterisk uses
 // re-INVITEs for its own session changes.
@@ -88,6 +98,11 @@ type Phone struct {
 	closed   bool
 	calls    map[string]*Call // live calls by Call-ID
 	incoming chan *Call
+
+	routeMu sync.Mutex               // leaf lock: taken with or without c.mu
+	routes  map[netip.AddrPort]*Call // live call by the peer's media address
+
+	sendStalls atomic.Uint64 // see SendStalls
 }
 
 // New starts a phone: it listens for SIP on cfg.SIPAddr (UDP) and for RTP on
@@ -122,6 +137,7 @@ func New(ctx context.Context, cfg Config) (*Phone, error) {
 		done:       make(chan struct{}),
 		calls:      map[string]*Call{},
 		incoming:   make(chan *Call, 16),
+		routes:     map[netip.AddrPort]*Call{},
 	}
 
 	p.sipConn, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(sipAP))
@@ -134,6 +150,14 @@ func New(ctx context.Context, cfg Config) (*Phone, error) {
 		return nil, fmt.Errorf("sipphone: listen RTP: %w", err)
 	}
 	p.rtpPort = p.rtpConn.LocalAddr().(*net.UDPAddr).Port
+	// One socket takes the RTP of all the phone's calls: a load test's
+	// hundreds of calls are tens of thousands of packets a second, which
+	// the default buffer (about 200 packets) loses at the first pause of
+	// the reader. The kernel caps it at net.core.rmem_max.
+	_ = p.rtpConn.SetReadBuffer(rtpReadBuffer)
+	// Arrival times from the kernel: a busy phone reading late does not
+	// make the packets it reads late.
+	stampArrivals(p.rtpConn)
 
 	// sipgo's own logs are noisy (every transaction at debug, every
 	// unmatched response at info): pass on only its warnings and errors.
@@ -214,6 +238,11 @@ func loopback(name, s string) (netip.AddrPort, error) {
 
 // User is the phone's From user.
 func (p *Phone) User() string { return p.cfg.User }
+
+// SendStalls counts the times one of the phone's calls sent its next RTP
+// packet more than two packet times after the previous one: a phone that
+// could not keep up (a busy machine), whose own stream then has a gap.
+func (p *Phone) SendStalls() uint64 { return p.sendStalls.Load() }
 
 // RTPPort is the port the phone receives RTP on (at its SIP address).
 func (p *Phone) RTPPort() int { return p.rtpPort }
