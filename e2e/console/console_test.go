@@ -319,7 +319,7 @@ func TestConsole(t *testing.T) {
 	l.until("mute offered on both sides while held", shown(callID, "caller", "mute")+" && "+shown(callID, "callee", "mute"))
 	l.do("mute the callee", click(callID, "callee", "mute"))
 	muteText := party(callID, "callee") + `.querySelector(".moh").textContent`
-	l.until("the callee shows muted in, with hold music, and Unmute", muteText+`.includes("muted in") && `+muteText+`.includes("hold music") && `+
+	l.until("the callee shows muted in, with hold music, and Unmute", muteText+`.includes("muted in") && `+muteText+`.includes("♪ tone:440/500|0/2500") && `+
 		party(callID, "callee")+`.querySelector("button.mute").textContent === "Unmute"`)
 	if ev := l.wait(callID, app.EventMuted); ev.Party != app.Callee || ev.Direction != app.MuteIn {
 		t.Fatalf("muted event from the button: %+v", ev)
