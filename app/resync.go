@@ -24,6 +24,8 @@ import (
 func (a *App) resync(ctx context.Context, reconnect bool) {
 	t0 := time.Now()
 	a.learnVarsMode(ctx)
+	a.resyncVars = map[string]map[string]string{}
+	defer func() { a.resyncVars = nil }()
 	snap, err := a.asteriskNow(ctx)
 	if err != nil {
 		a.resyncs.failed.Add(1)
@@ -181,12 +183,22 @@ func (a *App) stasisArgs(ch ari.Channel) ([]string, bool) {
 	return parts[1:], true
 }
 
-// channelVar reads a variable from the channel snapshot (the variables
-// ariapp wrote reported, see setVars, or ari.conf channelvars) or, if it is
-// not there, from Asterisk.
+// channelVar reads a variable from the channel snapshot (ari.conf
+// channelvars), from the channel's variables read in one request at this
+// resync (see readVars), or else from Asterisk on its own.
 func (a *App) channelVar(ctx context.Context, ch ari.Channel, name string) string {
 	if v, ok := ch.ChannelVars[name]; ok {
 		return v
+	}
+	if a.resyncVars != nil {
+		vars, read := a.resyncVars[ch.ID]
+		if !read {
+			vars = a.readVars(ctx, ch.ID)
+			a.resyncVars[ch.ID] = vars
+		}
+		if v, ok := vars[name]; ok {
+			return v
+		}
 	}
 	v, err := a.ari.GetVar(ctx, ch.ID, name)
 	if err != nil {
