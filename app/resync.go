@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +33,8 @@ func (a *App) resync(ctx context.Context, reconnect bool) {
 		a.log.Error("resync: calls are not reconciled", zap.Error(err))
 		return
 	}
+
+	a.prefetchVars(ctx, snap)
 
 	// Calls this App already runs check themselves.
 	known := a.liveCalls()
@@ -181,6 +184,42 @@ func (a *App) stasisArgs(ch ari.Channel) ([]string, bool) {
 		return nil, false
 	}
 	return parts[1:], true
+}
+
+// prefetchReaders is how many channels' variables a resync reads at once.
+const prefetchReaders = 8
+
+// prefetchVars reads, in bulk and a few channels at once, the variables of
+// the channels in this App's Stasis application that no call owns: what
+// the resync is about to look at (see channelVar).
+func (a *App) prefetchVars(ctx context.Context, snap *asteriskState) {
+	if !a.bulkVars() {
+		return
+	}
+	var ids []string
+	for _, ch := range snap.channels {
+		if _, ours := a.stasisArgs(ch); ours && a.routeOfID(ch.ID) == nil && len(ch.ChannelVars) == 0 {
+			ids = append(ids, ch.ID)
+		}
+	}
+	read := make([]map[string]string, len(ids))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(prefetchReaders, len(ids)) {
+		wg.Go(func() {
+			for i := range next {
+				read[i] = a.readVars(ctx, ids[i])
+			}
+		})
+	}
+	for i := range ids {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, id := range ids {
+		a.resyncVars[id] = read[i]
+	}
 }
 
 // channelVar reads a variable from the channel snapshot (ari.conf
