@@ -11,7 +11,10 @@
 //
 // Modes: baseline (the ari client alone), inproc (app.App in this process,
 // App.Hold/Resume), api (the ariapp binary, built from ./cmd/ariapp, driven
-// over its control API). -mode all runs the three, the baseline first.
+// over its control API), apifloor (the baseline's requests behind a
+// minimal net/http front end in a child process: the api mode's floor).
+// -mode all runs the four, the baseline first. -resync N instead times a
+// restarted App rebuilding N calls.
 //
 // It writes results.json, results.md (tables, target checks, method) and
 // latency.png (latency percentiles against concurrency) to -out. More than
