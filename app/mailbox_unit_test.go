@@ -1,0 +1,46 @@
+package app
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestUnitMailboxTakeWithin: a reader that lingers stays the running one:
+// a message put meanwhile reaches it and starts no second reader; after the
+// linger, or once stopped, the reader is over and the next put starts one.
+func TestUnitMailboxTakeWithin(t *testing.T) {
+	var starts atomic.Int32
+	m := newMailbox[any](func() { starts.Add(1) })
+	m.put(1)
+	if v, ok := m.takeWithin(nil, time.Second); !ok || v != 1 {
+		t.Fatalf("takeWithin = %v, %v; want 1", v, ok)
+	}
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		m.put(2)
+	}()
+	if v, ok := m.takeWithin(nil, 10*time.Second); !ok || v != 2 {
+		t.Fatalf("takeWithin while lingering = %v, %v; want 2", v, ok)
+	}
+	if n := starts.Load(); n != 1 {
+		t.Fatalf("%d readers started, want 1: the lingering one got the message", n)
+	}
+	if _, ok := m.takeWithin(nil, 10*time.Millisecond); ok {
+		t.Fatal("takeWithin on an empty mailbox after the linger = ok")
+	}
+	m.put(3) // the reader is over: a new one starts
+	if n := starts.Load(); n != 2 {
+		t.Fatalf("%d readers started after the linger, want 2", n)
+	}
+	m.take()
+	stop := make(chan struct{})
+	close(stop)
+	t0 := time.Now()
+	if _, ok := m.takeWithin(stop, 10*time.Second); ok || time.Since(t0) > 5*time.Second {
+		t.Fatalf("takeWithin with stop closed = ok %v after %v; want at once, not ok", ok, time.Since(t0))
+	}
+	if !m.closeIdle() {
+		t.Fatal("the stopped reader is still the running one")
+	}
+}
