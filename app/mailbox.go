@@ -70,9 +70,10 @@ func (m *mailbox[T]) take() (v T, ok bool) {
 	return v, true
 }
 
-// takeWithin is take that first waits up to linger for a message (or
-// until stop is closed): the reader stays the running one meanwhile, so a
-// put within linger starts no new reader.
+// takeWithin is take that first waits up to linger for a message: the
+// reader stays the running one meanwhile, so a put within linger starts no
+// new reader. Once stop is closed it returns !ok and stays the running
+// one, as the caller then drains the mailbox.
 func (m *mailbox[T]) takeWithin(stop <-chan struct{}, linger time.Duration) (v T, ok bool) {
 	var timer *time.Timer
 	for {
@@ -96,9 +97,11 @@ func (m *mailbox[T]) takeWithin(stop <-chan struct{}, linger time.Duration) (v T
 		case <-m.ready:
 			continue
 		case <-stop:
+			timer.Stop()
+			var zero T
+			return zero, false
 		case <-timer.C:
 		}
-		timer.Stop()
 		return m.take()
 	}
 }
