@@ -77,6 +77,10 @@ func (stubARI) SetVars(context.Context, string, map[string]string, bool) error {
 
 func (stubARI) Info(context.Context) (*ari.AsteriskInfo, error) { return nil, errNoAsterisk }
 
+func (stubARI) GetVars(context.Context, string, ...string) (map[string]string, error) {
+	return nil, errNoAsterisk
+}
+
 // op is one call the fake application saw.
 type op struct {
 	Name, CallID, Party string

@@ -107,11 +107,14 @@ type App struct {
 	sweeper    sweeper
 	resyncs    resyncCounters
 	// varsMode is how Asterisk takes channel variables (see setVars).
-	varsMode  atomic.Int32
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	startOnce sync.Once
-	closeOnce sync.Once
+	varsMode atomic.Int32
+	// resyncVars are the channels' variables read during a resync, which
+	// runs in the dispatcher alone (see channelVar).
+	resyncVars map[string]map[string]string
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	startOnce  sync.Once
+	closeOnce  sync.Once
 }
 
 // New validates the configuration and builds the application.

@@ -40,6 +40,9 @@ type ARI interface {
 	Bridge(ctx context.Context, bridgeID string) (*ari.Bridge, error)
 	Playback(ctx context.Context, playbackID string) (*ari.Playback, error)
 	GetVar(ctx context.Context, channelID, name string) (string, error)
+	// GetVars reads several variables in one request (Asterisk 22.10);
+	// one unset fails it (ari.ErrNotFound).
+	GetVars(ctx context.Context, channelID string, names ...string) (map[string]string, error)
 	// Info is Asterisk's version (which requests it takes).
 	Info(ctx context.Context) (*ari.AsteriskInfo, error)
 	// Application is the Stasis application name callees are originated into.

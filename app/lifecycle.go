@@ -198,7 +198,6 @@ func (c *call) start(ctx context.Context) {
 	c.callee.channel = channelDialled
 	// The callee carries the call's variables from its originate: no
 	// write to it on the way to call_answered.
-	report := c.app.reportVars()
 	_, err := c.app.ari.Originate(c.forParty(ctx, c.callee), ari.OriginateParams{
 		Endpoint:   c.target,
 		ChannelID:  c.callee.channelID,
@@ -207,9 +206,8 @@ func (c *call) start(ctx context.Context) {
 		CallerID:   cid,
 		Originator: c.caller.channelID,
 		// ariapp's own timer decides no-answer; Asterisk's is a backstop.
-		Timeout:         c.app.cfg.AnswerTimeout + originateTimeoutSlack,
-		Variables:       c.setupVars(c.callee, report),
-		ReportVariables: report,
+		Timeout:   c.app.cfg.AnswerTimeout + originateTimeoutSlack,
+		Variables: c.setupVars(c.callee, c.app.bulkVars()),
 	})
 	c.app.originateDone()
 	if err != nil && c.leftForNextAriapp(ctx, "dialling the callee", err) {
@@ -302,7 +300,7 @@ func (c *call) answered(ctx context.Context) {
 	// Written before call_answered: from then on a restarted ariapp must be
 	// able to rebuild the call from the channels. The callee has them from
 	// its originate.
-	c.setVars(ctx, c.caller, pairs(c.setupVars(c.caller, c.app.reportVars()))...)
+	c.setVars(ctx, c.caller, pairs(c.setupVars(c.caller, c.app.bulkVars()))...)
 	c.state = CallAnswered
 	c.answeredAt = time.Now()
 	c.emit(EventCallAnswered, "", "", "")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,12 +25,16 @@ import (
 func (a *App) resync(ctx context.Context, reconnect bool) {
 	t0 := time.Now()
 	a.learnVarsMode(ctx)
+	a.resyncVars = map[string]map[string]string{}
+	defer func() { a.resyncVars = nil }()
 	snap, err := a.asteriskNow(ctx)
 	if err != nil {
 		a.resyncs.failed.Add(1)
 		a.log.Error("resync: calls are not reconciled", zap.Error(err))
 		return
 	}
+
+	a.prefetchVars(ctx, snap)
 
 	// Calls this App already runs check themselves.
 	known := a.liveCalls()
@@ -181,12 +186,58 @@ func (a *App) stasisArgs(ch ari.Channel) ([]string, bool) {
 	return parts[1:], true
 }
 
-// channelVar reads a variable from the channel snapshot (the variables
-// ariapp wrote reported, see setVars, or ari.conf channelvars) or, if it is
-// not there, from Asterisk.
+// prefetchReaders is how many channels' variables a resync reads at once.
+const prefetchReaders = 8
+
+// prefetchVars reads, in bulk and a few channels at once, the variables of
+// the channels in this App's Stasis application that no call owns: what
+// the resync is about to look at (see channelVar).
+func (a *App) prefetchVars(ctx context.Context, snap *asteriskState) {
+	if !a.bulkVars() {
+		return
+	}
+	var ids []string
+	for _, ch := range snap.channels {
+		if _, ours := a.stasisArgs(ch); ours && a.routeOfID(ch.ID) == nil && len(ch.ChannelVars) == 0 {
+			ids = append(ids, ch.ID)
+		}
+	}
+	read := make([]map[string]string, len(ids))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(prefetchReaders, len(ids)) {
+		wg.Go(func() {
+			for i := range next {
+				read[i] = a.readVars(ctx, ids[i])
+			}
+		})
+	}
+	for i := range ids {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, id := range ids {
+		a.resyncVars[id] = read[i]
+	}
+}
+
+// channelVar reads a variable from the channel snapshot (ari.conf
+// channelvars), from the channel's variables read in one request at this
+// resync (see readVars), or else from Asterisk on its own.
 func (a *App) channelVar(ctx context.Context, ch ari.Channel, name string) string {
 	if v, ok := ch.ChannelVars[name]; ok {
 		return v
+	}
+	if a.resyncVars != nil {
+		vars, read := a.resyncVars[ch.ID]
+		if !read {
+			vars = a.readVars(ctx, ch.ID)
+			a.resyncVars[ch.ID] = vars
+		}
+		if v, ok := vars[name]; ok {
+			return v
+		}
 	}
 	v, err := a.ari.GetVar(ctx, ch.ID, name)
 	if err != nil {

@@ -160,7 +160,7 @@ func specH2H3H4HoldByEitherParty(t *testing.T, be backend) {
 				t.Fatalf("GET /playbacks/%s = %+v, %v; want it playing on %s", musicID, pb, err, pp.ChannelID)
 			}
 			for _, ch := range []string{pp.ChannelID, hp.ChannelID} {
-				// Unset, or written empty at set-up to be reported.
+				// Unset, or preset empty at set-up for a bulk read.
 				if v, err := h.client.GetVar(ctxT(t), ch, app.VarHeld); v != "" || (err != nil && !errors.Is(err, ari.ErrNotFound)) {
 					t.Fatalf("%s on %s = %q, %v; want nothing recorded in tone mode", app.VarHeld, ch, v, err)
 				}

@@ -1053,6 +1053,9 @@ func (f *unitARI) SetVars(_ context.Context, ch string, vars map[string]string, 
 	names := slices.Sorted(maps.Keys(vars))
 	return f.rec("SetVars %s %v report=%v", ch, names, report)
 }
+func (f *unitARI) GetVars(_ context.Context, ch string, names ...string) (map[string]string, error) {
+	return nil, f.rec("GetVars %s %v", ch, names)
+}
 func (f *unitARI) Info(context.Context) (*ari.AsteriskInfo, error) {
 	return &ari.AsteriskInfo{}, f.rec("Info")
 }

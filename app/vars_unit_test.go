@@ -6,19 +6,20 @@ import (
 	"github.com/ariapp/ariapp/internal/fakeasterisk"
 )
 
-// TestVarsOneWriteAtSetUpNoReadAtRestart: on Asterisk 22.10 a call's set-up
-// writes its variables in one request (the callee has them from its
-// originate) and a restarted ariapp rebuilds the call from the channel
-// list alone; an older Asterisk gets one request per variable and a
-// restart reads them back one by one.
-func TestVarsOneWriteAtSetUpNoReadAtRestart(t *testing.T) {
+// TestVarsOneWriteAtSetUpOneReadAtRestart: on Asterisk 22.10 a call's
+// set-up writes its variables in one request (the callee has them from its
+// originate) and a restarted ariapp reads each channel's in one request;
+// an older Asterisk gets and gives one request per variable.
+func TestVarsOneWriteAtSetUpOneReadAtRestart(t *testing.T) {
 	tests := []struct {
-		be                 *fakeBackend
-		setVars, setVar    int
-		readsBackAtRestart bool
+		be              *fakeBackend
+		setVars, setVar int
+		// bulkReads at the restart; singleReads > 0 or none at all.
+		bulkReads   int
+		singleReads bool
 	}{
-		{be: newFakeBackend(), setVars: 1, setVar: 0},
-		{be: newOldFakeBackend(), setVars: 0, setVar: 4, readsBackAtRestart: true},
+		{be: newFakeBackend(), setVars: 1, setVar: 0, bulkReads: 2},
+		{be: newOldFakeBackend(), setVars: 0, setVar: 4, singleReads: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.be.name(), func(t *testing.T) {
@@ -31,14 +32,15 @@ func TestVarsOneWriteAtSetUpNoReadAtRestart(t *testing.T) {
 				t.Fatalf("set-up made %d SetVars and %d SetVar requests, want %d and %d", bulk.Hits(), single.Hits(), tt.setVars, tt.setVar)
 			}
 			h1.crash()
-			reads := fa.Inject(fakeasterisk.Fault{Op: "GetVar"})
+			reads, bulkReads := fa.Inject(fakeasterisk.Fault{Op: "GetVar"}), fa.Inject(fakeasterisk.Fault{Op: "GetVars"})
 			h2 := newHarnessApp(t, tt.be, h1.client.Application(), nil)
 			h2.mu.Lock()
 			h2.calls = append(h2.calls, callID)
 			h2.mu.Unlock()
 			waitUntil(t, "call rebuilt", func() bool { _, err := h2.app.Call(callID); return err == nil })
-			if got := reads.Hits(); (got > 0) != tt.readsBackAtRestart {
-				t.Fatalf("the restart read %d variables one by one; want reads %v", got, tt.readsBackAtRestart)
+			if bulkReads.Hits() != tt.bulkReads || (reads.Hits() > 0) != tt.singleReads {
+				t.Fatalf("the restart made %d bulk and %d single variable reads; want %d bulk, single ones %v",
+					bulkReads.Hits(), reads.Hits(), tt.bulkReads, tt.singleReads)
 			}
 		})
 	}

@@ -313,6 +313,34 @@ func (c *Client) GetVar(ctx context.Context, channelID, name string) (string, er
 	return out.Value, nil
 }
 
+// GetVars reads several channel variables in one request
+// (GET /channels/{id}/variables, Asterisk 22.10 and later); an unset one
+// reads as "". An older Asterisk answers ErrNotSupported.
+func (c *Client) GetVars(ctx context.Context, channelID string, names ...string) (map[string]string, error) {
+	if len(names) == 0 {
+		return nil, invalidArg("no variable names")
+	}
+	for _, n := range names {
+		if n == "" || strings.Contains(n, ",") {
+			return nil, invalidArg("bad variable name %q", n)
+		}
+	}
+	p, err := path("channel", channelID, "variables")
+	if err != nil {
+		return nil, err
+	}
+	var out struct {
+		Variables map[string]string `json:"variables"`
+	}
+	if err := c.call(ctx, "GET", p, url.Values{"variables": {strings.Join(names, ",")}}, nil, &out); err != nil {
+		return nil, err
+	}
+	if out.Variables == nil {
+		out.Variables = map[string]string{}
+	}
+	return out.Variables, nil
+}
+
 // SetVar sets a channel variable.
 func (c *Client) SetVar(ctx context.Context, channelID, name, value string) error {
 	if name == "" {

@@ -77,6 +77,14 @@ func TestUnitRESTWireFormat(t *testing.T) {
 			body: `{"variables":{"A":{"value":"x","report_events":true},"B":{"value":"","report_events":true}}}`,
 		},
 		{
+			name: "GetVars",
+			call: func(ctx context.Context, c *ari.Client) error {
+				return ignore1(c.GetVars(ctx, "c1", "A", "B"))
+			},
+			method: "GET", path: "/channels/c1/variables",
+			query: url.Values{"variables": {"A,B"}},
+		},
+		{
 			name: "SetVars plain",
 			call: func(ctx context.Context, c *ari.Client) error {
 				return c.SetVars(ctx, "c1", map[string]string{"A": "x"}, false)

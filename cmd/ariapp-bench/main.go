@@ -11,7 +11,10 @@
 //
 // Modes: baseline (the ari client alone), inproc (app.App in this process,
 // App.Hold/Resume), api (the ariapp binary, built from ./cmd/ariapp, driven
-// over its control API). -mode all runs the three, the baseline first.
+// over its control API), apifloor (the baseline's requests behind a
+// minimal net/http front end in a child process: the api mode's floor).
+// -mode all runs the four, the baseline first. -resync N instead times a
+// restarted App rebuilding N calls.
 //
 // -mode sip is the capacity benchmark with real SIP calls: two lab phones
 // (internal/sipphone, in this process) carry N calls through the lab

@@ -68,7 +68,7 @@ func TestLabRequestLog(t *testing.T) {
 		{"POST /channels/{id}/play/{id}", "callee"}:    201,
 		{"DELETE /playbacks/{id}", "callee"}:           204,
 		{"POST /bridges/{id}/addChannel", "callee"}:    204,
-		{"POST /channels/{id}/variable", "caller"}:     204,
+		{"POST /channels/{id}/variables", "caller"}:    204, // the lab is Asterisk 22.10: one bulk write
 		{"POST /bridges/{id}/addChannel", ""}:          204,
 	} {
 		if got, ok := seen[l]; !ok || got != status {

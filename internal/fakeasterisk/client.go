@@ -204,3 +204,11 @@ func (c *Client) Info(ctx context.Context) (*ari.AsteriskInfo, error) {
 	}
 	return c.a.Info(ctx)
 }
+
+// GetVars is Asterisk.GetVars through this connection.
+func (c *Client) GetVars(ctx context.Context, channelID string, names ...string) (map[string]string, error) {
+	if err := c.cut("GET", "/channels/"+esc(channelID)+"/variables"); err != nil {
+		return nil, err
+	}
+	return c.a.GetVars(ctx, channelID, names...)
+}

@@ -109,7 +109,7 @@ type Fault struct {
 	// Op is the request, named like the ari.Client method that makes it:
 	// "Play", "StopPlayback", "AddChannel", "RemoveChannel", "Originate",
 	// "Hangup", "Answer", "Ring", "CreateBridge", "DestroyBridge",
-	// "SetVar", "SetVars", "GetVar", "Subscribe", "Channels", "Bridges", "Playback",
+	// "SetVar", "SetVars", "GetVar", "GetVars", "Subscribe", "Channels", "Bridges", "Playback",
 	// "StartMOH", "StopMOH", "Mute", "Unmute", "GlobalVariable",
 	// "SetGlobalVariable".
 	Op string

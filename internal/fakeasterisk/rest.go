@@ -323,6 +323,36 @@ func (a *Asterisk) GetVar(ctx context.Context, channelID, name string) (string, 
 	return v, nil
 }
 
+// GetVars reads several channel variables (GET /channels/{id}/variables,
+// Asterisk 22.10); one unset fails the whole request with 404, as
+// Asterisk does. Before 22.10 (Config.Before2210) there is no such request.
+func (a *Asterisk) GetVars(ctx context.Context, channelID string, names ...string) (map[string]string, error) {
+	if len(names) == 0 {
+		return nil, invalid("no variable names")
+	}
+	if a.cfg.Before2210 {
+		r, err := a.begin(ctx, "GetVars", channelID, "GET", "/channels/"+esc(channelID)+"/variables")
+		if err != nil {
+			return nil, err
+		}
+		return nil, a.fail(r, 404, "Resource not found")
+	}
+	r, c, err := a.channelOp(ctx, "GetVars", "GET", channelID, "variables")
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(names))
+	for _, n := range names {
+		v, ok := c.vars[n]
+		if !ok {
+			return nil, a.fail(r, 404, "Provided variable was not found")
+		}
+		out[n] = v
+	}
+	a.end(r)
+	return out, nil
+}
+
 // StartMOH starts music on hold: 204 and no event, whatever the class.
 func (a *Asterisk) StartMOH(ctx context.Context, channelID, class string) error {
 	r, c, err := a.channelOp(ctx, "StartMOH", "POST", channelID, "moh")
