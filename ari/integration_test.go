@@ -123,8 +123,9 @@ func TestIntegrationAsteriskInfoPing(t *testing.T) {
 	}
 }
 
-// TestIntegrationHoldRecipe walks the ARI steps of a hold and a resume, as
-// NOTES-asterisk.md records them, and checks each event and its ids.
+// TestIntegrationHoldRecipe walks the ARI steps of a hold and a resume
+// (remove from the bridge, play; stop the playback, add to the bridge) and
+// checks each event and its ids.
 func TestIntegrationHoldRecipe(t *testing.T) {
 	l := newLab(t)
 	a := l.talker("dial", "Local/talk")
@@ -349,7 +350,7 @@ func TestIntegrationChannelOps(t *testing.T) {
 }
 
 // TestIntegrationErrors checks that Asterisk's real failure replies map to
-// the sentinels callers branch on (NOTES-asterisk.md, "Failure replies").
+// the sentinels callers branch on (errors.go).
 func TestIntegrationErrors(t *testing.T) {
 	l := newLab(t)
 	a := l.talker()

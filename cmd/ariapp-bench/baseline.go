@@ -13,8 +13,8 @@ import (
 // baseline issues the ARI requests of a hold and a resume directly with
 // the ari client, with no application logic: the floor ariapp is held to.
 // Per call it originates two Local/idle channels into its own Stasis
-// application and bridges them; hold and resume follow the recipe of
-// NOTES-asterisk.md (remove, wait ChannelLeftBridge, play, wait
+// application and bridges them; hold and resume are the bare ARI steps
+// (remove, wait ChannelLeftBridge, play, wait
 // PlaybackStarted; stop, wait PlaybackFinished, add, wait
 // ChannelEnteredBridge).
 type baseline struct {
