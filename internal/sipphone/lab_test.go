@@ -215,7 +215,7 @@ func TestLabPhoneWithAsterisk(t *testing.T) {
 	chID, call := l.callPhone(bob)
 	ctx := testCtx(t, 60*time.Second)
 
-	if r := call.Remote(); r.Addr.String() != "127.0.0.1" || r.Port < 20000 || r.Port > 20999 || r.Direction != SendRecv {
+	if r := call.Remote(); r.Addr.String() != "127.0.0.1" || r.Port < 20000 || r.Port > 29999 || r.Direction != SendRecv {
 		t.Errorf("Asterisk's offer: %+v", r)
 	}
 	if pt, ok := call.Remote().PayloadType("telephone-event"); !ok {
