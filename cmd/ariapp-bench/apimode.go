@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/ariapp/ariapp/ari"
@@ -34,11 +33,7 @@ type apiMode struct {
 	wait  time.Duration
 	env   []string // more of the child's environment (ARIAPP_HOLD_MEDIA=...)
 
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	base    string // http://127.0.0.1:PORT
-	http    *http.Client
-	lister  *ari.Client // REST only, to check for leftovers
+	child
 	watch   *callWatch
 	stopSSE context.CancelFunc
 	sseDone chan struct{}
@@ -401,22 +396,6 @@ func (d *apiMode) teardown(ctx context.Context) error {
 	return nil
 }
 
-func (d *apiMode) cpu() time.Duration {
-	if d.cmd == nil {
-		return 0
-	}
-	t, _ := procCPU(d.cmd.Process.Pid)
-	return t
-}
-
-func (d *apiMode) memory() (uint64, string) {
-	if d.cmd == nil {
-		return 0, methodRSS
-	}
-	rss, _ := procRSS(d.cmd.Process.Pid)
-	return rss, methodRSS
-}
-
 func (d *apiMode) ariCounts() (map[string]int, uint64, bool) { return nil, 0, false }
 
 func (d *apiMode) drops() (uint64, uint64) {
@@ -435,28 +414,13 @@ func (d *apiMode) notes() map[string]int {
 	return out
 }
 
-// stop ends the child with SIGTERM (ariapp stops gracefully; calls were
-// already ended by teardown) and kills it if it does not exit in time.
+// stop closes the event stream, then stops the child.
 func (d *apiMode) stop() {
 	if d.stopSSE != nil {
 		d.stopSSE()
 		<-d.sseDone
 	}
-	if d.cmd != nil {
-		_ = d.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-d.exited:
-		case <-time.After(15 * time.Second):
-			_ = d.cmd.Process.Kill()
-			<-d.exited
-		}
-	}
-	if d.lister != nil {
-		d.lister.Close()
-	}
-	if d.http != nil {
-		d.http.CloseIdleConnections()
-	}
+	d.child.stop()
 }
 
 // buildAriapp builds the ariapp binary into dir and returns its path.

@@ -34,11 +34,7 @@ type floorMode struct {
 	prefix string
 	wait   time.Duration
 
-	cmd    *exec.Cmd
-	exited chan struct{}
-	base   string
-	http   *http.Client
-	lister *ari.Client
+	child
 }
 
 func newFloorMode(bin string, cfg ari.Config, prefix string, wait time.Duration) *floorMode {
@@ -164,22 +160,6 @@ func (d *floorMode) ariCounts() (map[string]int, uint64, bool) {
 	return c.Requests, c.Events, true
 }
 
-func (d *floorMode) cpu() time.Duration {
-	if d.cmd == nil {
-		return 0
-	}
-	t, _ := procCPU(d.cmd.Process.Pid)
-	return t
-}
-
-func (d *floorMode) memory() (uint64, string) {
-	if d.cmd == nil {
-		return 0, methodRSS
-	}
-	rss, _ := procRSS(d.cmd.Process.Pid)
-	return rss, methodRSS
-}
-
 func (d *floorMode) drops() (uint64, uint64) {
 	if c, err := d.counts(context.Background()); err == nil {
 		return c.Dropped, 0
@@ -188,24 +168,6 @@ func (d *floorMode) drops() (uint64, uint64) {
 }
 
 func (d *floorMode) notes() map[string]int { return nil }
-
-func (d *floorMode) stop() {
-	if d.cmd != nil {
-		_ = d.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-d.exited:
-		case <-time.After(15 * time.Second):
-			_ = d.cmd.Process.Kill()
-			<-d.exited
-		}
-	}
-	if d.lister != nil {
-		d.lister.Close()
-	}
-	if d.http != nil {
-		d.http.CloseIdleConnections()
-	}
-}
 
 // serveFloor is the child of the apifloor mode: the baseline's calls, each
 // operation one plain net/http handler around the baseline's ARI requests.
