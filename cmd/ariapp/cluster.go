@@ -342,19 +342,7 @@ func (cr *clusterRun) localClients() []*ari.Client {
 func (cr *clusterRun) watchMetrics(m *metrics.Metrics, hooks *webhook.Sender, bus *cluster.Bus) error {
 	src := metrics.Sources{
 		Calls: cr.router.LocalCalls,
-		ARI: func() ari.Stats {
-			var sum ari.Stats
-			for _, c := range cr.localClients() {
-				s := c.Stats()
-				sum.Received += s.Received
-				sum.Delivered += s.Delivered
-				sum.Dropped += s.Dropped
-				sum.DecodeErrors += s.DecodeErrors
-				sum.Connects += s.Connects
-				sum.Queued += s.Queued
-			}
-			return sum
-		},
+		ARI:   cr.ariStats,
 		Connected: func() bool {
 			cs := cr.localClients()
 			for _, c := range cs {
@@ -435,6 +423,21 @@ type NATSStats struct {
 	Forwarding cluster.ForwardStats `json:"forwarding"`
 }
 
+// ariStats sums the event streams of the nodes running here.
+func (cr *clusterRun) ariStats() ari.Stats {
+	var sum ari.Stats
+	for _, c := range cr.localClients() {
+		s := c.Stats()
+		sum.Received += s.Received
+		sum.Delivered += s.Delivered
+		sum.Dropped += s.Dropped
+		sum.DecodeErrors += s.DecodeErrors
+		sum.Connects += s.Connects
+		sum.Queued += s.Queued
+	}
+	return sum
+}
+
 func (cr *clusterRun) stats(bus *cluster.Bus) ClusterStats {
 	st := ClusterStats{Instance: cr.cfg.instanceName(), Nodes: cr.sup.Status()}
 	st.Stats = processStatsOf(cr.router.LocalCalls(), nil, ari.Stats{}, false)
@@ -445,15 +448,7 @@ func (cr *clusterRun) stats(bus *cluster.Bus) ClusterStats {
 		}
 	}
 	st.Events = events
-	for _, c := range cr.localClients() {
-		s := c.Stats()
-		st.ARI.Received += s.Received
-		st.ARI.Delivered += s.Delivered
-		st.ARI.Dropped += s.Dropped
-		st.ARI.DecodeErrors += s.DecodeErrors
-		st.ARI.Connects += s.Connects
-		st.ARI.Queued += s.Queued
-	}
+	st.ARI = cr.ariStats()
 	st.ARIConnected = len(st.Nodes) > 0
 	for _, n := range st.Nodes {
 		if n.Local && !n.ARIConnected {
