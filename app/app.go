@@ -111,10 +111,13 @@ type App struct {
 	// resyncVars are the channels' variables read during a resync, which
 	// runs in the dispatcher alone (see channelVar).
 	resyncVars map[string]map[string]string
-	cancel     context.CancelFunc
-	wg         sync.WaitGroup
-	startOnce  sync.Once
-	closeOnce  sync.Once
+	// resyncMutes are the mute records (see VarMutePrefix) read with them,
+	// by channel id.
+	resyncMutes map[string]string
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	startOnce   sync.Once
+	closeOnce   sync.Once
 }
 
 // New validates the configuration and builds the application.

@@ -215,13 +215,18 @@ func (c *call) clearMuteRecords(ctx context.Context) {
 	}
 }
 
-// adoptMute reads p's mute record after a restart (see VarMutePrefix).
+// adoptMute reads p's mute record after a restart (see VarMutePrefix),
+// from what the resync read beforehand (prefetchVars) or else from
+// Asterisk.
 func (a *App) adoptMute(ctx context.Context, p *party) {
-	v, err := a.ari.GlobalVariable(ctx, muteRecordName(p.channelID))
-	if err != nil {
-		a.log.Warn("resync: reading the mute record failed; the party is taken as not muted",
-			zap.String("party", string(p.role)), zap.String("channel_id", p.channelID), zap.Error(err))
-		return
+	v, ok := a.resyncMutes[p.channelID]
+	if !ok {
+		var err error
+		if v, err = a.ari.GlobalVariable(ctx, muteRecordName(p.channelID)); err != nil {
+			a.log.Warn("resync: reading the mute record failed; the party is taken as not muted",
+				zap.String("party", string(p.role)), zap.String("channel_id", p.channelID), zap.Error(err))
+			return
+		}
 	}
 	s, ok := parseMuteRecord(v)
 	if !ok {

@@ -25,8 +25,8 @@ import (
 func (a *App) resync(ctx context.Context, reconnect bool) {
 	t0 := time.Now()
 	a.learnVarsMode(ctx)
-	a.resyncVars = map[string]map[string]string{}
-	defer func() { a.resyncVars = nil }()
+	a.resyncVars, a.resyncMutes = map[string]map[string]string{}, map[string]string{}
+	defer func() { a.resyncVars, a.resyncMutes = nil, nil }()
 	snap, err := a.asteriskNow(ctx)
 	if err != nil {
 		a.resyncs.failed.Add(1)
@@ -189,9 +189,10 @@ func (a *App) stasisArgs(ch ari.Channel) ([]string, bool) {
 // prefetchReaders is how many channels' variables a resync reads at once.
 const prefetchReaders = 8
 
-// prefetchVars reads, in bulk and a few channels at once, the variables of
-// the channels in this App's Stasis application that no call owns: what
-// the resync is about to look at (see channelVar).
+// prefetchVars reads, in bulk and a few channels at once, the variables and
+// the mute records of the channels in this App's Stasis application that no
+// call owns: what the resync is about to look at (see channelVar and
+// adoptMute).
 func (a *App) prefetchVars(ctx context.Context, snap *asteriskState) {
 	if !a.bulkVars() {
 		return
@@ -203,12 +204,16 @@ func (a *App) prefetchVars(ctx context.Context, snap *asteriskState) {
 		}
 	}
 	read := make([]map[string]string, len(ids))
+	mutes := make([]*string, len(ids))
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for range min(prefetchReaders, len(ids)) {
 		wg.Go(func() {
 			for i := range next {
 				read[i] = a.readVars(ctx, ids[i])
+				if v, err := a.ari.GlobalVariable(ctx, muteRecordName(ids[i])); err == nil {
+					mutes[i] = &v
+				}
 			}
 		})
 	}
@@ -219,6 +224,9 @@ func (a *App) prefetchVars(ctx context.Context, snap *asteriskState) {
 	wg.Wait()
 	for i, id := range ids {
 		a.resyncVars[id] = read[i]
+		if mutes[i] != nil {
+			a.resyncMutes[id] = *mutes[i]
+		}
 	}
 }
 
